@@ -1,0 +1,129 @@
+"""Chat-completion logic between the HTTP routes and the Recommender: no FastAPI in here.
+
+    to_rec_request(body, settings, adapters) -> RecRequest      (validates sizes, model, messages)
+    render_content(rec_items, as_json)       -> assistant message text
+    complete(recommender, body)              -> ChatCompletionResponse
+    stream_events(recommender, body)         -> async iterator of chunk dicts (SSE payloads)
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+
+from agent.api.protocol import (
+    ChatCompletionRequest,
+    ChatCompletionResponse,
+    Choice,
+    MarqueeInfo,
+    RecommendationOut,
+    ResponseMessage,
+    Usage,
+)
+from agent.config import Settings
+from agent.errors import InvalidRequest, ModelNotFound, RequestTooLarge
+from agent.recommender import Prepared, Recommender, RecRequest
+from agent.types import RankedItem, Recommendation
+
+
+def model_names(settings: Settings, adapters: tuple[str, ...]) -> list[str]:
+    return [settings.served_model_name, *adapters]
+
+
+def to_rec_request(body: ChatCompletionRequest, settings: Settings, adapters: tuple[str, ...]) -> RecRequest:
+    names = model_names(settings, adapters)
+    if body.model not in names:
+        raise ModelNotFound(f"model {body.model!r} does not exist; available: {', '.join(names)}", param="model")
+    messages = [{"role": m.role, "content": m.text()} for m in body.messages]
+    total = sum(len(m["content"]) for m in messages)
+    if total > settings.max_input_chars:
+        raise RequestTooLarge(
+            f"messages hold {total} characters; the limit is {settings.max_input_chars}", param="messages"
+        )
+    if not any(m["role"] == "user" and m["content"].strip() for m in messages):
+        raise InvalidRequest("messages must contain a non-empty user message", param="messages")
+    max_tokens = body.max_completion_tokens or body.max_tokens
+    if max_tokens is not None and max_tokens < 64:
+        raise InvalidRequest(
+            "max_tokens must be at least 64: a ranked list with explanations does not fit in less", param="max_tokens"
+        )
+    return RecRequest(
+        messages=messages,
+        user=body.user,
+        n=body.num_recommendations,
+        temperature=body.temperature if body.temperature is not None else 0.0,
+        max_tokens=max_tokens,
+        adapter=body.model if body.model in adapters else None,
+    )
+
+
+def item_out(r: RankedItem) -> RecommendationOut:
+    return RecommendationOut(
+        rank=r.rank, item_id=r.item.item_id, title=r.item.title, year=r.item.year, genres=list(r.item.genres),
+        explanation=r.explanation, explanation_source=r.explanation_source, from_llm=r.from_llm, score=r.score,
+    )
+
+
+def line_for(r: RankedItem) -> str:
+    return f"{r.rank}. {r.item.label}: {r.explanation}\n"
+
+
+def json_for(r: RankedItem) -> str:
+    return json.dumps(item_out(r).model_dump(), ensure_ascii=False)
+
+
+def render_content(items: tuple[RankedItem, ...], as_json: bool) -> str:
+    if as_json:
+        return '{"recommendations": [' + ", ".join(json_for(r) for r in items) + "]}"
+    return "Here is what I would watch next:\n\n" + "".join(line_for(r) for r in items)
+
+
+def info(rec: Recommendation) -> MarqueeInfo:
+    return MarqueeInfo(
+        recommendations=[item_out(r) for r in rec.items], query=rec.query, history_size=len(rec.history.entries),
+        candidates=len(rec.candidates), filled=rec.filled, dropped=list(rec.dropped), notes=list(rec.notes),
+    )
+
+
+async def complete(recommender: Recommender, body: ChatCompletionRequest, req: RecRequest) -> ChatCompletionResponse:
+    rec = await recommender.recommend(req)
+    return ChatCompletionResponse(
+        model=body.model,
+        choices=[Choice(message=ResponseMessage(content=render_content(rec.items, body.wants_json)))],
+        usage=Usage(prompt_tokens=rec.prompt_tokens, completion_tokens=rec.completion_tokens,
+                    total_tokens=rec.prompt_tokens + rec.completion_tokens),
+        marquee=info(rec),
+    )
+
+
+async def stream_events(
+    recommender: Recommender, body: ChatCompletionRequest, req: RecRequest, prep: Prepared
+) -> AsyncIterator[dict]:
+    """OpenAI chat.completion.chunk dicts: role, one content delta per recommendation, finish."""
+    cid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
+
+    def chunk(delta: dict, finish: str | None = None, **extra) -> dict:
+        return {"id": cid, "object": "chat.completion.chunk", "created": created, "model": body.model,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}], **extra}
+
+    as_json = body.wants_json
+    yield chunk({"role": "assistant", "content": ""})
+    yield chunk({"content": '{"recommendations": [' if as_json else "Here is what I would watch next:\n\n"})
+    first = True
+    async for ev in recommender.stream(req, prep):
+        if isinstance(ev, RankedItem):
+            text = (("" if first else ", ") + json_for(ev)) if as_json else line_for(ev)
+            first = False
+            yield chunk({"content": text}, marquee_recommendation=item_out(ev).model_dump())  # extension field
+        else:
+            if as_json:
+                yield chunk({"content": "]}"})
+            yield chunk({}, "stop", marquee=info(ev).model_dump())
+            if body.stream_options and body.stream_options.include_usage:
+                u = Usage(prompt_tokens=ev.prompt_tokens, completion_tokens=ev.completion_tokens,
+                          total_tokens=ev.prompt_tokens + ev.completion_tokens)
+                last = chunk({}, None, usage=u.model_dump())
+                last["choices"] = []
+                yield last

@@ -1,0 +1,224 @@
+"""Read and validate catalogs and interaction logs into `Item`s and `Interaction`s.
+
+Two catalog formats:
+  * a MovieLens directory (movies.csv, optional tags.csv, links.csv) plus an optional TMDB JSONL
+    file keyed by movieId (overview, tagline, keywords, runtime) -- the bundled demo;
+  * a JSONL file, one item per line (documented in README "Bring your own catalog"):
+    {"id": "tt0113277", "title": "Heat", "year": 1995, "genres": ["Action"], "overview": "...",
+     "tagline": "", "tags": [], "keywords": [], "runtime": 170, "media_text": {"Poster text": "HEAT"}}
+
+Interaction logs: MovieLens ratings.csv, or CSV/JSONL with user_id,item_id[,rating][,timestamp].
+Errors name the file and line. Left out: media files themselves (see agent/media, issue 4).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from agent.errors import CatalogError
+from agent.types import HistoryEntry, Interaction, Item, UserHistory
+
+_YEAR = re.compile(r"\s*\((\d{4})(?:\s*[–-]\s*\d{0,4}\s*)?\)\s*$")
+_ARTICLE = re.compile(r"^(.*), (The|A|An|Les|La|Le|L'|Il|Das|Der|Die|El)$")
+
+
+def split_title(raw: str) -> tuple[str, int | None]:
+    """MovieLens title -> (display title, year).
+
+    >>> split_title("Matrix, The (1999)")
+    ('The Matrix', 1999)
+    >>> split_title("Alien³ (a.k.a. Alien 3) (1992)")
+    ('Alien³ (a.k.a. Alien 3)', 1992)
+    >>> split_title("Babylon 5")
+    ('Babylon 5', None)
+    """
+    raw = raw.strip()
+    year = None
+    m = _YEAR.search(raw)
+    if m:
+        year = int(m.group(1))
+        raw = raw[: m.start()].strip()
+    # "Matrix, The" and "Shawshank Redemption, The (a.k.a. ...)" both put the article last.
+    head, paren, rest = raw.partition(" (")
+    a = _ARTICLE.match(head)
+    if a:
+        sep = "" if a.group(2).endswith("'") else " "
+        head = f"{a.group(2)}{sep}{a.group(1)}"
+    return (head + paren + rest if paren else head), year
+
+
+def _open_text(path: Path):
+    if not path.exists():
+        raise CatalogError(f"catalog file not found: {path}")
+    return open(path, newline="", encoding="utf-8")
+
+
+def _read_csv(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
+    with _open_text(path) as f:
+        reader = csv.DictReader(f)
+        missing = [c for c in required if c not in (reader.fieldnames or [])]
+        if missing:
+            raise CatalogError(f"{path}: missing column(s) {missing}; found {reader.fieldnames}")
+        for lineno, row in enumerate(reader, start=2):
+            yield lineno, row
+
+
+def load_movielens(directory: Path, tmdb_jsonl: Path | None = None, max_tags: int = 8) -> list[Item]:
+    """movies.csv (+ tags.csv, + TMDB JSONL) -> Items, in movieId order."""
+    directory = Path(directory)
+    tags: dict[str, Counter] = defaultdict(Counter)
+    tag_path = directory / "tags.csv"
+    if tag_path.exists():
+        for _, row in _read_csv(tag_path, ("movieId", "tag")):
+            tag = row["tag"].strip().lower()
+            if tag:
+                tags[row["movieId"]][tag] += 1
+    tmdb: dict[str, dict] = {}
+    if tmdb_jsonl is not None:
+        for lineno, obj in _iter_jsonl(Path(tmdb_jsonl)):
+            if "movieId" not in obj:
+                raise CatalogError(f"{tmdb_jsonl}:{lineno}: missing 'movieId'")
+            tmdb[str(obj["movieId"])] = obj
+    items = []
+    for lineno, row in _read_csv(directory / "movies.csv", ("movieId", "title", "genres")):
+        mid = row["movieId"].strip()
+        if not mid or not row["title"].strip():
+            raise CatalogError(f"{directory / 'movies.csv'}:{lineno}: empty movieId or title")
+        title, year = split_title(row["title"])
+        genres = tuple(g for g in row["genres"].split("|") if g and g != "(no genres listed)")
+        extra = tmdb.get(mid, {})
+        items.append(
+            Item(
+                item_id=mid,
+                title=title,
+                year=year,
+                genres=genres,
+                overview=extra.get("overview", ""),
+                tagline=extra.get("tagline", ""),
+                tags=tuple(t for t, _ in tags[mid].most_common(max_tags)),
+                keywords=tuple(extra.get("keywords", ())[:12]),
+                runtime=extra.get("runtime") or None,
+            )
+        )
+    return items
+
+
+def _iter_jsonl(path: Path) -> Iterator[tuple[int, dict]]:
+    with _open_text(path) as f:
+        for lineno, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise CatalogError(f"{path}:{lineno}: not valid JSON ({e.msg})") from None
+            if not isinstance(obj, dict):
+                raise CatalogError(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
+            yield lineno, obj
+
+
+def _str_list(value, path: Path, lineno: int, key: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise CatalogError(f"{path}:{lineno}: '{key}' must be a list of strings")
+    return tuple(v for v in value if v.strip())
+
+
+def load_jsonl(path: Path) -> list[Item]:
+    """Generic JSONL catalog -> Items (format in the module docstring)."""
+    path = Path(path)
+    items, seen = [], set()
+    for lineno, obj in _iter_jsonl(path):
+        item_id, title = obj.get("id"), obj.get("title")
+        if item_id is None or not str(item_id).strip():
+            raise CatalogError(f"{path}:{lineno}: missing 'id'")
+        if not isinstance(title, str) or not title.strip():
+            raise CatalogError(f"{path}:{lineno}: missing or empty 'title'")
+        item_id = str(item_id).strip()
+        if item_id in seen:
+            raise CatalogError(f"{path}:{lineno}: duplicate id {item_id!r}")
+        seen.add(item_id)
+        year, runtime = obj.get("year"), obj.get("runtime")
+        for key, val in (("year", year), ("runtime", runtime)):
+            if val is not None and (not isinstance(val, int) or isinstance(val, bool)):
+                raise CatalogError(f"{path}:{lineno}: '{key}' must be an integer")
+        media = obj.get("media_text") or {}
+        if not isinstance(media, dict) or not all(isinstance(v, str) for v in media.values()):
+            raise CatalogError(f"{path}:{lineno}: 'media_text' must map labels to strings")
+        items.append(
+            Item(
+                item_id=item_id,
+                title=title.strip(),
+                year=year,
+                genres=_str_list(obj.get("genres"), path, lineno, "genres"),
+                overview=str(obj.get("overview") or ""),
+                tagline=str(obj.get("tagline") or ""),
+                tags=_str_list(obj.get("tags"), path, lineno, "tags"),
+                keywords=_str_list(obj.get("keywords"), path, lineno, "keywords"),
+                runtime=runtime,
+                media_text=tuple((str(k), v) for k, v in media.items() if v.strip()),
+            )
+        )
+    return items
+
+
+def load_catalog(path: Path, tmdb_jsonl: Path | None = None) -> list[Item]:
+    """A MovieLens directory or a .jsonl file -> Items."""
+    path = Path(path)
+    if path.is_dir():
+        return load_movielens(path, tmdb_jsonl)
+    if path.suffix == ".jsonl":
+        return load_jsonl(path)
+    raise CatalogError(f"don't know how to read catalog {path}: give a MovieLens directory or a .jsonl file")
+
+
+def load_interactions(path: Path) -> list[Interaction]:
+    """ratings.csv (userId,movieId,rating,timestamp) or CSV/JSONL with user_id,item_id[,rating][,timestamp]."""
+    path = Path(path)
+    out: list[Interaction] = []
+    rows: Iterable[tuple[int, dict]]
+    if path.suffix == ".jsonl":
+        rows = _iter_jsonl(path)
+    else:
+        rows = _read_csv(path, ())
+    for lineno, row in rows:
+        user = row.get("userId", row.get("user_id"))
+        item = row.get("movieId", row.get("item_id"))
+        if user is None or item is None or str(user).strip() == "" or str(item).strip() == "":
+            raise CatalogError(f"{path}:{lineno}: need userId/user_id and movieId/item_id")
+        try:
+            rating = row.get("rating")
+            rating = None if rating in (None, "") else float(rating)
+            ts = int(float(row.get("timestamp") or 0))
+        except ValueError:
+            raise CatalogError(f"{path}:{lineno}: rating and timestamp must be numbers") from None
+        out.append(Interaction(str(user).strip(), str(item).strip(), rating, ts))
+    return out
+
+
+def build_histories(interactions: Iterable[Interaction], like_threshold: float = 4.0) -> dict[str, UserHistory]:
+    """Group events per user, ordered by (timestamp, item_id); rating >= threshold (or no rating) is a like."""
+    per_user: dict[str, list[Interaction]] = defaultdict(list)
+    for it in interactions:
+        per_user[it.user_id].append(it)
+    out = {}
+    for user, events in per_user.items():
+        events.sort(key=lambda e: (e.timestamp, _num(e.item_id)))
+        entries = tuple(
+            HistoryEntry(e.item_id, liked=e.rating is None or e.rating >= like_threshold, rating=e.rating)
+            for e in events
+        )
+        out[user] = UserHistory(user, entries)
+    return out
+
+
+def _num(s: str):
+    return (0, int(s), "") if s.isdigit() else (1, 0, s)

@@ -1,0 +1,79 @@
+"""One typed Settings object, built once at the entry point (serve.py, CLIs) and passed down.
+
+Values come from (highest first) explicit arguments, environment variables `MARQUEE_<FIELD>`,
+then the defaults below, which serve the bundled demo. Nothing is read at import time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO = REPO / "data" / "demo"
+
+
+def _home() -> Path:
+    import os
+
+    return Path(os.environ.get("MARQUEE_HOME", Path.home() / ".cache" / "marquee"))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MARQUEE_", extra="forbid")
+
+    # --- catalog and users -------------------------------------------------------------
+    catalog: Path = Field(DEMO / "movielens-small", description="MovieLens directory or JSONL catalog file")
+    tmdb: Path | None = Field(DEMO / "tmdb" / "tmdb_movielens.jsonl", description="TMDB facts keyed by movieId (MovieLens catalogs only)")
+    interactions: Path | None = Field(DEMO / "movielens-small" / "ratings.csv", description="interaction log giving users' histories")
+    like_threshold: float = Field(4.0, description="a rating >= this counts as a like; every rated item counts as seen")
+
+    # --- embedding and store -------------------------------------------------------------
+    home: Path = Field(default_factory=_home, description="cache root: model packs, Chroma data")
+    embedder: str = Field("sentence-transformers/all-MiniLM-L6-v2", description="sentence-transformers id or directory")
+    embed_batch_size: int = Field(64, ge=1)
+    chroma_path: Path | None = Field(None, description="PersistentClient directory (default <home>/chroma)")
+    chroma_url: str | None = Field(None, description="http(s)://host:port of a Chroma server; overrides chroma_path")
+    collection: str = Field("marquee-demo", description="Chroma collection holding the catalog")
+
+    # --- retrieval ---------------------------------------------------------------------------
+    k_candidates: int = Field(20, ge=1, le=200, description="candidates retrieved and shown to the LLM")
+    history_in_query: int = Field(10, ge=0, description="recent liked items embedded as the history query")
+    history_in_prompt: int = Field(20, ge=0, description="recent history items rendered into the prompt")
+    rrf_k: int = Field(60, ge=1, description="reciprocal-rank-fusion constant")
+
+    # --- LLM ---------------------------------------------------------------------------------
+    llm_backend: Literal["vllm", "openai"] = Field("vllm", description="in-process vLLM engine, or a remote OpenAI-compatible server")
+    model: str = Field("pack:qwen2.5-coder-1.5b", description="HF id, local dir, or pack:<name> (see `python -m agent.modelpack list`)")
+    served_model_name: str = Field("marquee", description="name clients put in `model`")
+    llm_url: str | None = Field(None, description="base URL of the remote server (llm_backend=openai), e.g. http://host:8001/v1")
+    llm_api_key: str = Field("EMPTY")
+    llm_remote_model: str | None = Field(None, description="model name on the remote server (default: its first model)")
+    lora: Path | None = Field(None, description="LoRA adapter directory served as a vLLM LoRA")
+    lora_name: str = Field("marquee-lora", description="model name that selects the LoRA adapter")
+    max_model_len: int = Field(4096, ge=512)
+    kv_cache_gib: float = Field(1.0, gt=0, description="vLLM CPU KV-cache size (VLLM_CPU_KVCACHE_SPACE)")
+    dtype: str = Field("bfloat16")
+    n_recommendations: int = Field(5, ge=1, le=20, description="items returned per request")
+    max_tokens: int = Field(700, ge=16, description="default generation budget for the ranked JSON")
+    explanation_chars: int = Field(240, ge=40, description="max characters per explanation (schema maxLength)")
+
+    # --- server ------------------------------------------------------------------------------
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_request_bytes: int = Field(256_000, description="larger bodies get HTTP 413")
+    max_input_chars: int = Field(8_000, description="total characters of message text accepted")
+
+    @field_validator("chroma_url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        if v and not v.startswith(("http://", "https://")):
+            raise ValueError("chroma_url must start with http:// or https://")
+        return v
+
+    @property
+    def chroma_dir(self) -> Path:
+        return self.chroma_path or self.home / "chroma"

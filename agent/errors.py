@@ -1,0 +1,76 @@
+"""Typed errors whose messages say how to fix the problem.
+
+Every error carries an HTTP status and an OpenAI error `type`, so serve.py can turn any of them
+into the same JSON shape without knowing the details. Nothing here recovers from errors.
+"""
+
+from __future__ import annotations
+
+
+class MarqueeError(Exception):
+    """Base class. `status` and `type` map the error onto an OpenAI-style HTTP error."""
+
+    status: int = 500
+    type: str = "server_error"
+    param: str | None = None
+    code: str | None = None
+
+    def __init__(self, message: str, *, param: str | None = None, code: str | None = None):
+        super().__init__(message)
+        self.message = message
+        if param is not None:
+            self.param = param
+        if code is not None:
+            self.code = code
+
+
+class InvalidRequest(MarqueeError):
+    """The caller sent something we cannot serve (bad parameter, empty messages, ...)."""
+
+    status = 400
+    type = "invalid_request_error"
+
+
+class RequestTooLarge(InvalidRequest):
+    status = 413
+    code = "request_too_large"
+
+
+class ModelNotFound(MarqueeError):
+    status = 404
+    type = "invalid_request_error"
+    code = "model_not_found"
+
+
+class CatalogError(MarqueeError):
+    """A catalog file is missing or malformed; the message names the file and line."""
+
+    status = 500
+    type = "catalog_error"
+
+
+class StoreError(MarqueeError):
+    """The vector store is missing, empty or built with a different embedder."""
+
+    status = 503
+    type = "store_error"
+
+
+class ModelPackError(MarqueeError):
+    """An offline model pack is missing or corrupt; the message says which command builds it."""
+
+    status = 503
+    type = "model_pack_error"
+
+
+class LLMError(MarqueeError):
+    """The LLM backend failed or is unreachable."""
+
+    status = 502
+    type = "llm_error"
+
+
+class NotReady(MarqueeError):
+    status = 503
+    type = "server_error"
+    code = "not_ready"

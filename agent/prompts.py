@@ -1,0 +1,99 @@
+"""Jinja environment over prompts/: sandboxed, StrictUndefined, data never treated as template code.
+
+    Prompts(dir).messages(request=..., history=[...], candidates=[...], n=5)
+      -> [{"role": "system", "content": ...}, {"role": "user", "content": ...}]
+
+User and catalog text only ever enter as variables. The environment is an
+ImmutableSandboxedEnvironment, so even a template edited by a user cannot reach Python internals,
+and a missing variable raises instead of rendering as an empty string. `render_request` is the
+dry run behind `POST /v1/render` and `python -m agent.prompts`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from jinja2 import FileSystemLoader, StrictUndefined
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from agent.types import Candidate, Item, UserHistory
+
+PROMPTS_DIR = Path(__file__).resolve().parents[1] / "prompts"
+
+
+def _clip(text: str, limit: int) -> str:
+    """Cut at a word boundary and mark the cut.
+
+    >>> _clip("one two three four", 9)
+    'one two…'
+    """
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0].rstrip(",;:") + "…"
+
+
+def candidate_view(item: Item, overview_chars: int = 300) -> dict:
+    """What the prompt shows of a candidate (compact: the prompt is paid per token)."""
+    return {
+        "item_id": item.item_id,
+        "label": item.label,
+        "genres": list(item.genres),
+        "runtime": item.runtime,
+        "overview": _clip(item.overview, overview_chars) if item.overview else "",
+        "tags": list(item.tags[:6]),
+        "keywords": list(item.keywords[:8]),
+        "media": [(label, _clip(text, 160)) for label, text in item.media_text],
+    }
+
+
+def history_view(history: UserHistory, items: dict[str, Item], limit: int) -> list[dict]:
+    out = []
+    for e in history.recent(limit):
+        it = items.get(e.item_id)
+        if it is not None:
+            out.append({"label": it.label, "genres": list(it.genres), "liked": e.liked})
+    return out
+
+
+class Prompts:
+    def __init__(self, directory: Path = PROMPTS_DIR):
+        self.directory = Path(directory)
+        self.env = ImmutableSandboxedEnvironment(
+            loader=FileSystemLoader(str(self.directory)),
+            undefined=StrictUndefined,
+            autoescape=False,
+            keep_trailing_newline=False,
+            trim_blocks=False,
+        )
+
+    def render(self, name: str, **variables) -> str:
+        return self.env.get_template(name).render(**variables).strip()
+
+    def messages(self, *, request: str, history: list[dict], candidates: list[dict], n: int, max_chars: int) -> list[dict[str, str]]:
+        return [
+            {"role": "system", "content": self.render("system.j2", n=n, max_chars=max_chars)},
+            {
+                "role": "user",
+                "content": self.render("user.j2", request=request, history=history, candidates=candidates, n=n),
+            },
+        ]
+
+    def render_request(
+        self,
+        *,
+        request: str,
+        history: UserHistory,
+        candidates: list[Candidate],
+        items: dict[str, Item],
+        n: int,
+        history_limit: int,
+        max_chars: int,
+    ) -> list[dict[str, str]]:
+        return self.messages(
+            request=request,
+            history=history_view(history, items, history_limit),
+            candidates=[candidate_view(c.item) for c in candidates],
+            n=n,
+            max_chars=max_chars,
+        )

@@ -1,0 +1,197 @@
+"""Prompt -> LLM -> parsed, validated, grounded ranked items; the fallback rules live here.
+
+    schema = ranking_schema(candidate_ids, n, max_chars)   # only this request's ids are admissible
+    parser = StreamParser(); parser.feed(delta) -> [{"item_id":..., "explanation":...}, ...]
+    validator = Validator(candidates, seen, n, ...); validator.accept(obj) -> RankedItem | None
+
+Structured decoding (vLLM) makes most answers valid, but a remote server may not constrain and
+a truncated generation may stop mid-list, so every answer is validated anyway:
+  * unknown / non-candidate ids, already-seen ids and duplicates are dropped (and recorded);
+  * explanations that fail agent/grounding.check are replaced by a fact-only explanation and
+    marked explanation_source="facts";
+  * if fewer than n valid items remain, the rest is filled from retrieval order (from_llm=False)
+    and the response says how many were filled.
+"""
+
+from __future__ import annotations
+
+import json
+
+from agent.grounding import Facts, check, facts_explanation
+from agent.prompts import Prompts
+from agent.titles import TitleIndex
+from agent.types import Candidate, Item, RankedItem
+
+
+def ranking_schema(candidate_ids: list[str], n: int, max_chars: int) -> dict:
+    n = min(n, len(candidate_ids))
+    return {
+        "type": "object",
+        "properties": {
+            "recommendations": {
+                "type": "array",
+                "minItems": n,
+                "maxItems": n,
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "item_id": {"type": "string", "enum": list(candidate_ids)},
+                        "explanation": {"type": "string", "minLength": 10, "maxLength": max_chars},
+                    },
+                    "required": ["item_id", "explanation"],
+                    "additionalProperties": False,
+                },
+            }
+        },
+        "required": ["recommendations"],
+        "additionalProperties": False,
+    }
+
+
+class StreamParser:
+    """Pull complete objects out of a streaming `{"recommendations": [{...}, {...}` text.
+
+    >>> p = StreamParser()
+    >>> p.feed('{"recommendations": [{"item_id": "1", "explanation": "a } b"}, {"item_')
+    [{'item_id': '1', 'explanation': 'a } b'}]
+    >>> p.feed('id": "2", "explanation": "c"}]}')
+    [{'item_id': '2', 'explanation': 'c'}]
+    """
+
+    def __init__(self):
+        self.text = ""
+        self._pos = 0
+        self._depth = 0
+        self._in_str = False
+        self._esc = False
+        self._start: int | None = None
+        self.bad_objects = 0
+
+    def feed(self, delta: str) -> list[dict]:
+        self.text += delta
+        found = []
+        for i in range(self._pos, len(self.text)):
+            ch = self.text[i]
+            if self._in_str:
+                if self._esc:
+                    self._esc = False
+                elif ch == "\\":
+                    self._esc = True
+                elif ch == '"':
+                    self._in_str = False
+                continue
+            if ch == '"':
+                self._in_str = True
+            elif ch in "{[":
+                if ch == "{" and self._depth == 2:
+                    self._start = i
+                self._depth += 1
+            elif ch in "}]":
+                self._depth -= 1
+                if ch == "}" and self._depth == 2 and self._start is not None:
+                    try:
+                        obj = json.loads(self.text[self._start : i + 1])
+                        if isinstance(obj, dict):
+                            found.append(obj)
+                        else:
+                            self.bad_objects += 1
+                    except json.JSONDecodeError:
+                        self.bad_objects += 1
+                    self._start = None
+        self._pos = len(self.text)
+        return found
+
+
+def parse_complete(text: str) -> tuple[list[dict], str | None]:
+    """Whole-answer parse: (objects, error). Tolerates a truncated tail via StreamParser."""
+    try:
+        data = json.loads(text)
+        recs = data.get("recommendations") if isinstance(data, dict) else None
+        if isinstance(recs, list):
+            return [r for r in recs if isinstance(r, dict)], None
+        return [], "JSON has no 'recommendations' list"
+    except json.JSONDecodeError as e:
+        objs = StreamParser().feed(text)
+        return objs, f"invalid JSON ({e.msg}); kept {len(objs)} complete item(s)"
+
+
+class Validator:
+    """Turns raw LLM objects into RankedItems, enforcing the rules in the module docstring."""
+
+    def __init__(
+        self,
+        candidates: list[Candidate],
+        seen: set[str],
+        n: int,
+        *,
+        history_items: tuple[Item, ...],
+        request: str,
+        prompts: Prompts,
+        titles: TitleIndex | None,
+        catalog: dict[str, Item],
+        max_chars: int,
+    ):
+        self.by_id = {c.item.item_id: c for c in candidates}
+        self.order = [c.item.item_id for c in candidates]
+        self.seen = seen
+        self.n = min(n, len(candidates))
+        self.history_items = history_items
+        self.request = request
+        self.prompts = prompts
+        self.titles = titles
+        self.catalog = catalog
+        self.max_chars = max_chars
+        self.accepted: list[RankedItem] = []
+        self.dropped: list[str] = []
+        self.notes: list[str] = []
+
+    @property
+    def full(self) -> bool:
+        return len(self.accepted) >= self.n
+
+    def accept(self, obj: dict) -> RankedItem | None:
+        if self.full:
+            self.dropped.append(f"extra:{obj.get('item_id')}")
+            return None
+        iid = obj.get("item_id")
+        iid = str(iid) if isinstance(iid, (str, int)) and not isinstance(iid, bool) else None
+        if iid is None:
+            self.dropped.append("malformed:no item_id")
+            return None
+        reason = None
+        if iid in self.seen:
+            reason = "seen"
+        elif any(r.item.item_id == iid for r in self.accepted):
+            reason = "duplicate"
+        elif iid not in self.by_id:
+            reason = "not_candidate" if iid in self.catalog else "not_in_catalog"
+        if reason:
+            self.dropped.append(f"{reason}:{iid}")
+            return None
+        cand = self.by_id[iid]
+        expl = obj.get("explanation")
+        expl = " ".join(expl.split())[: self.max_chars] if isinstance(expl, str) else ""
+        problems = check(expl, Facts(cand.item, self.history_items, self.request), self.titles)
+        source = "llm"
+        if problems:
+            self.notes.append(f"explanation for {iid} replaced ({'; '.join(problems[:3])})")
+            expl, source = facts_explanation(cand.item, self.history_items, self.prompts, self.max_chars), "facts"
+        ranked = RankedItem(cand.item, len(self.accepted) + 1, expl, source, cand.score, from_llm=True)
+        self.accepted.append(ranked)
+        return ranked
+
+    def fill(self) -> list[RankedItem]:
+        """Complete the list from retrieval order; returns the filled items."""
+        added = []
+        taken = {r.item.item_id for r in self.accepted}
+        for iid in self.order:
+            if self.full:
+                break
+            if iid in taken or iid in self.seen:
+                continue
+            cand = self.by_id[iid]
+            expl = facts_explanation(cand.item, self.history_items, self.prompts, self.max_chars)
+            r = RankedItem(cand.item, len(self.accepted) + 1, expl, "facts", cand.score, from_llm=False)
+            self.accepted.append(r)
+            added.append(r)
+        return added

@@ -1,0 +1,203 @@
+"""The pipeline that ties the stages together; the one object serve.py holds.
+
+    rec = Recommender.build(settings)                     # loads catalog, store, embedder, LLM
+    prep = rec.prepare(RecRequest(messages=[...], user="42"))   # resolve + retrieve + render (no LLM)
+    async for event in rec.stream(req): ...               # RankedItem as each is validated, then Recommendation
+    result = await rec.recommend(req)
+
+Request resolution: the user's history comes from the interaction log when `user` is a known
+id; films named in the user's messages ("I loved Alien and Heat") are added to it as liked;
+the last user message is the retrieval query. Left out: multi-turn refinements and constraints
+(issue 7), one-pass ranking (issue 6).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from agent.config import Settings
+from agent.embedding import Embedder
+from agent.errors import InvalidRequest, StoreError
+from agent.llm.base import LLM, GenerationRequest
+from agent.prompts import Prompts
+from agent.ranking import StreamParser, Validator, ranking_schema
+from agent.retrieval import CoOccurrence, Retriever
+from agent.store import ItemStore
+from agent.titles import TitleIndex, TitleMatch, has_content
+from agent.types import Candidate, HistoryEntry, Item, RankedItem, Recommendation, UserHistory
+
+
+@dataclass(frozen=True)
+class RecRequest:
+    messages: list[dict[str, str]]  # [{"role": "user", "content": "..."}], text only
+    user: str | None = None
+    n: int | None = None
+    temperature: float = 0.0
+    max_tokens: int | None = None
+    adapter: str | None = None
+    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    request: RecRequest
+    query: str
+    history: UserHistory
+    named: tuple[TitleMatch, ...]
+    candidates: tuple[Candidate, ...]
+    prompt: list[dict[str, str]]
+    schema: dict
+    n: int
+    notes: tuple[str, ...] = ()
+
+
+class Recommender:
+    def __init__(
+        self,
+        settings: Settings,
+        items: list[Item],
+        histories: dict[str, UserHistory],
+        store: ItemStore,
+        embedder: Embedder,
+        llm: LLM | None,
+        *,
+        collab: CoOccurrence | None = None,
+        prompts: Prompts | None = None,
+    ):
+        self.settings = settings
+        self.items = {it.item_id: it for it in items}
+        self.histories = histories
+        self.store = store
+        self.embedder = embedder
+        self.llm = llm
+        self.prompts = prompts or Prompts()
+        pop = collab.popularity if collab else {}
+        self.titles = TitleIndex(items, pop)
+        self.retriever = Retriever(
+            store, embedder, self.items, collab,
+            history_in_query=settings.history_in_query, rrf_k=settings.rrf_k,
+        )
+
+    @classmethod
+    def build(cls, settings: Settings, *, llm: LLM | None = None, embedder: Embedder | None = None,
+              ingest_missing: bool = True) -> Recommender:
+        """Load everything named by `settings`. Ingests catalog items missing from the store."""
+        from agent.catalog import build_histories, load_catalog, load_interactions
+        from agent.embedding import load_embedder
+        from agent.ingest import ingest, open_store
+
+        items = load_catalog(settings.catalog, settings.tmdb)
+        interactions = load_interactions(settings.interactions) if settings.interactions else []
+        histories = build_histories(interactions, settings.like_threshold)
+        embedder = embedder or load_embedder(settings.embedder)
+        store = open_store(settings, embedder)
+        if ingest_missing:
+            report = ingest(items, store, embedder)
+            if report.embedded:
+                print(f"[marquee] embedded {report.embedded} new or changed items", flush=True)
+        elif store.count() == 0:
+            raise StoreError(f"collection {settings.collection!r} is empty: run `python -m agent.ingest`")
+        collab = CoOccurrence(interactions) if interactions else None
+        if llm is None:
+            from agent.llm import load_llm
+
+            llm = load_llm(settings)
+        return cls(settings, items, histories, store, embedder, llm, collab=collab)
+
+    # ---- stage 1: resolve the request -----------------------------------------------------
+    def resolve(self, messages: list[dict[str, str]], user: str | None) -> tuple[str, UserHistory, tuple[TitleMatch, ...], list[str]]:
+        notes = []
+        user_texts = [m["content"] for m in messages if m.get("role") == "user"]
+        if not user_texts:
+            raise InvalidRequest("messages must contain at least one user message", param="messages")
+        query = user_texts[-1].strip()
+        base = self.histories.get(user) if user else None
+        if user and base is None:
+            notes.append(f"user {user!r} has no stored history; using the conversation only")
+        entries = list(base.entries) if base else []
+        known = {e.item_id for e in entries}
+        named: list[TitleMatch] = []
+        for text in user_texts:
+            for m in self.titles.find(text):
+                named.append(m)
+                if m.item.item_id not in known:
+                    entries.append(HistoryEntry(m.item.item_id, liked=True))
+                    known.add(m.item.item_id)
+                if m.ambiguous:
+                    notes.append(f"'{m.text}' matches several films; assumed {m.item.label}")
+        return query, UserHistory(user, tuple(entries)), tuple(named), notes
+
+    def search_text(self, query: str, named: tuple[TitleMatch, ...]) -> str:
+        """The query as embedded for semantic search: named titles cut out (they are history
+        now, and their words would pull in namesakes: "Heat" -> "Dead Heat"), and nothing at
+        all when only filler words remain ("I loved ... what should I watch tonight?")."""
+        for m in sorted(named, key=lambda m: -m.span[0]):
+            if query[m.span[0] : m.span[1]] == m.text:
+                query = query[: m.span[0]] + " " + query[m.span[1] :]
+        return query if has_content(query) else ""
+
+    # ---- stages 2-3: retrieve and render --------------------------------------------------
+    def prepare(self, req: RecRequest) -> Prepared:
+        s = self.settings
+        query, history, named, notes = self.resolve(req.messages, req.user)
+        n = req.n or s.n_recommendations
+        candidates = self.retriever.retrieve(self.search_text(query, named), history, max(s.k_candidates, n))
+        if not candidates:
+            raise StoreError("retrieval returned no candidates: is the catalog ingested? run `python -m agent.ingest`")
+        n = min(n, len(candidates))
+        prompt = self.prompts.render_request(
+            request=query, history=history, candidates=candidates, items=self.items,
+            n=n, history_limit=s.history_in_prompt, max_chars=s.explanation_chars,
+        )
+        schema = ranking_schema([c.item.item_id for c in candidates], n, s.explanation_chars)
+        return Prepared(req, query, history, named, tuple(candidates), prompt, schema, n, tuple(notes))
+
+    # ---- stage 4: LLM ranking, validated as it streams ------------------------------------
+    async def stream(self, req: RecRequest, prep: Prepared | None = None) -> AsyncIterator[RankedItem | Recommendation]:
+        if self.llm is None:
+            raise InvalidRequest("this recommender was built without an LLM")
+        prep = prep or await asyncio.to_thread(self.prepare, req)
+        s = self.settings
+        history_items = tuple(self.items[e.item_id] for e in prep.history.recent(s.history_in_prompt) if e.item_id in self.items)
+        v = Validator(
+            list(prep.candidates), set(prep.history.seen), prep.n,
+            history_items=history_items, request=prep.query, prompts=self.prompts,
+            titles=self.titles, catalog=self.items, max_chars=s.explanation_chars,
+        )
+        parser = StreamParser()
+        usage = (0, 0)
+        gen = GenerationRequest(
+            messages=prep.prompt, json_schema=prep.schema, max_tokens=req.max_tokens or s.max_tokens,
+            temperature=req.temperature, adapter=req.adapter, request_id=req.request_id,
+        )
+        async for chunk in self.llm.stream(gen):
+            for obj in parser.feed(chunk.text):
+                ranked = v.accept(obj)
+                if ranked is not None:
+                    yield ranked
+            if chunk.finish_reason is not None:
+                usage = (chunk.prompt_tokens, chunk.completion_tokens)
+        notes = list(prep.notes) + v.notes
+        if parser.bad_objects:
+            notes.append(f"{parser.bad_objects} malformed item(s) in the LLM output")
+        filled = v.fill()
+        if filled:
+            notes.append(f"{len(filled)} item(s) filled in from retrieval order (LLM gave too few valid ones)")
+        for r in filled:
+            yield r
+        yield Recommendation(
+            items=tuple(v.accepted), query=prep.query, history=prep.history, candidates=prep.candidates,
+            filled=len(filled), dropped=tuple(v.dropped), prompt_tokens=usage[0],
+            completion_tokens=usage[1], notes=tuple(notes),
+        )
+
+    async def recommend(self, req: RecRequest) -> Recommendation:
+        final = None
+        async for ev in self.stream(req):
+            if isinstance(ev, Recommendation):
+                final = ev
+        assert final is not None
+        return final

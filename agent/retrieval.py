@@ -1,0 +1,136 @@
+"""Query + history -> candidates: semantic (Chroma) and collaborative signals, fused by RRF.
+
+Three ranked lists, each optional, fused with weighted reciprocal-rank fusion:
+  query    the request text embedded, nearest items in Chroma
+  history  recency-weighted mean of the stored vectors of the user's recent liked items
+  collab   item-to-item co-occurrence (cosine over the user x item matrix of the interaction
+           log): items watched by the same people as the user's recent items
+Seen items never come back (excluded in every list). Left out: learned collaborative models
+(EASE, sequential) -- the evals issue picks them on the validation split.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+
+from agent.embedding import Embedder
+from agent.store import ItemStore
+from agent.types import Candidate, Interaction, Item, UserHistory
+
+
+class CoOccurrence:
+    """Item-item cosine similarity over who-watched-what, computed per request (sparse, cheap).
+
+    score(j) = sum_h w_h * |U_h ∩ U_j| / sqrt(|U_h| |U_j|) for the user's recent items h.
+    """
+
+    def __init__(self, interactions: list[Interaction]):
+        from scipy import sparse
+
+        users = {u: i for i, u in enumerate(sorted({x.user_id for x in interactions}))}
+        self.item_ids = sorted({x.item_id for x in interactions})
+        self._col = {it: j for j, it in enumerate(self.item_ids)}
+        rows = [users[x.user_id] for x in interactions]
+        cols = [self._col[x.item_id] for x in interactions]
+        m = sparse.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(len(users), len(self.item_ids)))
+        m.data[:] = 1.0  # repeated events count once
+        self._m = m.tocsc()
+        self._norm = np.sqrt(np.asarray(self._m.sum(axis=0)).ravel()) + 1e-9
+        self.popularity = {it: int(c) for it, c in zip(self.item_ids, np.asarray(self._m.sum(axis=0)).ravel(), strict=True)}
+
+    def scores(self, weighted_items: dict[str, float]) -> np.ndarray:
+        known = [(self._col[i], w) for i, w in weighted_items.items() if i in self._col]
+        if not known:
+            return np.zeros(len(self.item_ids), dtype=np.float32)
+        cols, weights = zip(*known, strict=True)
+        sub = self._m[:, list(cols)]  # users x H
+        sub = sub.multiply(np.asarray(weights, dtype=np.float32) / self._norm[list(cols)]).tocsr()
+        user_weight = np.asarray(sub.sum(axis=1)).ravel()  # users
+        co = self._m.T.dot(user_weight)  # items
+        return (co / self._norm).astype(np.float32)
+
+    def top(self, weighted_items: dict[str, float], k: int, exclude: set[str]) -> list[tuple[str, float]]:
+        s = self.scores(weighted_items)
+        order = np.argsort(-s)
+        out = []
+        for j in order:
+            if s[j] <= 0:
+                break
+            iid = self.item_ids[j]
+            if iid not in exclude:
+                out.append((iid, float(s[j])))
+                if len(out) == k:
+                    break
+        return out
+
+
+@dataclass
+class RetrievalWeights:
+    query: float = 1.0
+    history: float = 1.0
+    collab: float = 1.0
+
+
+class Retriever:
+    def __init__(
+        self,
+        store: ItemStore,
+        embedder: Embedder,
+        items: dict[str, Item],
+        collab: CoOccurrence | None = None,
+        *,
+        history_in_query: int = 10,
+        rrf_k: int = 60,
+        weights: RetrievalWeights | None = None,
+    ):
+        self.store = store
+        self.embedder = embedder
+        self.items = items
+        self.collab = collab
+        self.history_in_query = history_in_query
+        self.rrf_k = rrf_k
+        self.weights = weights or RetrievalWeights()
+
+    def _history_weights(self, history: UserHistory) -> dict[str, float]:
+        """Recent liked items (all recent items if none is liked), newer ones weigh more."""
+        recent = [e for e in history.entries if e.liked][-self.history_in_query :]
+        if not recent:
+            recent = list(history.recent(self.history_in_query))
+        n = len(recent)
+        return {e.item_id: 0.85 ** (n - 1 - i) for i, e in enumerate(recent)}
+
+    def lists(self, query: str, history: UserHistory, k: int, exclude: set[str]) -> dict[str, list[tuple[str, float]]]:
+        """Each signal's ranked (item_id, score) list; the raw material of `retrieve`."""
+        depth = max(k * 3, 50)
+        out: dict[str, list[tuple[str, float]]] = {}
+        if query.strip():
+            out["query"] = self.store.query(self.embedder.embed_one(query), depth, exclude)
+        hw = self._history_weights(history)
+        if hw:
+            vecs = self.store.vectors(hw)
+            if vecs:
+                v = sum(vecs[i] * w for i, w in hw.items() if i in vecs)
+                v = v / (np.linalg.norm(v) + 1e-9)
+                out["history"] = self.store.query(v, depth, exclude)
+            if self.collab is not None:
+                top = self.collab.top(hw, depth, exclude)
+                if top:
+                    out["collab"] = top
+        return out
+
+    def retrieve(self, query: str, history: UserHistory, k: int, exclude: set[str] | None = None) -> list[Candidate]:
+        exclude = set(exclude or ()) | history.seen
+        lists = self.lists(query, history, k, exclude)
+        fused: dict[str, float] = defaultdict(float)
+        sources: dict[str, list[str]] = defaultdict(list)
+        for name, ranked in lists.items():
+            w = getattr(self.weights, name)
+            for rank, (iid, _) in enumerate(ranked):
+                if iid in self.items:  # the store may hold items a newer catalog dropped
+                    fused[iid] += w / (self.rrf_k + rank + 1)
+                    sources[iid].append(name)
+        best = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
+        return [Candidate(self.items[i], s, tuple(sources[i])) for i, s in best]

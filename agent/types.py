@@ -1,0 +1,90 @@
+"""Frozen data that flows between the stages. No behaviour beyond small derived properties.
+
+    Item            one catalog entry (a film) with its text facts
+    Interaction     one (user, item, rating, time) event from a log
+    UserHistory     what we know a user has seen, oldest first, with likes marked
+    Candidate       an item proposed by retrieval, with its fused score and provenance
+    RankedItem      a recommendation with its explanation
+    Recommendation  the full answer to one request
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Item:
+    item_id: str
+    title: str  # display title without the year, e.g. "Matrix, The" -> "The Matrix"
+    year: int | None = None
+    genres: tuple[str, ...] = ()
+    overview: str = ""
+    tagline: str = ""
+    tags: tuple[str, ...] = ()  # user tags (MovieLens tags.csv), most frequent first
+    keywords: tuple[str, ...] = ()  # TMDB keywords
+    runtime: int | None = None  # minutes
+    media_text: tuple[tuple[str, str], ...] = ()  # (modality label, derived text), e.g. ("Poster text", "TOY STORY")
+
+    @property
+    def label(self) -> str:
+        """'Heat (1995)': how the item is named to users and to the LLM."""
+        return f"{self.title} ({self.year})" if self.year else self.title
+
+
+@dataclass(frozen=True)
+class Interaction:
+    user_id: str
+    item_id: str
+    rating: float | None  # None for implicit feedback (watched)
+    timestamp: int
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    item_id: str
+    liked: bool  # see README "How ratings map to likes"
+    rating: float | None = None
+
+
+@dataclass(frozen=True)
+class UserHistory:
+    user_id: str | None
+    entries: tuple[HistoryEntry, ...] = ()  # oldest first
+
+    @property
+    def seen(self) -> frozenset[str]:
+        return frozenset(e.item_id for e in self.entries)
+
+    def recent(self, n: int) -> tuple[HistoryEntry, ...]:
+        return self.entries[-n:] if n > 0 else ()
+
+
+@dataclass(frozen=True)
+class Candidate:
+    item: Item
+    score: float  # fused retrieval score, higher is better
+    sources: tuple[str, ...] = ()  # e.g. ("query", "history")
+
+
+@dataclass(frozen=True)
+class RankedItem:
+    item: Item
+    rank: int  # 1-based
+    explanation: str
+    explanation_source: str  # "llm" | "facts" (LLM text failed the grounding check, see agent/grounding.py)
+    score: float | None = None
+    from_llm: bool = True  # False when filled in from retrieval order
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    items: tuple[RankedItem, ...]
+    query: str
+    history: UserHistory
+    candidates: tuple[Candidate, ...]
+    filled: int = 0  # how many items came from retrieval order because the LLM gave too few valid ones
+    dropped: tuple[str, ...] = ()  # why LLM outputs were dropped, e.g. "duplicate:123"
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    notes: tuple[str, ...] = field(default_factory=tuple)

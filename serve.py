@@ -1,0 +1,224 @@
+"""Marquee's OpenAI-compatible server: `python serve.py [--host 127.0.0.1] [--port 8000]`.
+
+Thin by design: create_app(settings) -> FastAPI app with routes only; request/response models
+are in agent/api/protocol.py, the logic in agent/api/logic.py, the pipeline in agent/recommender.py.
+
+Routes: GET /health, GET /v1/models, POST /v1/chat/completions (stream or not),
+POST /v1/render (dry run: the rendered prompt and candidates, no LLM call; beyond the OpenAI spec).
+The model loads in the background after start-up: /health answers 503 until it is ready, 200 after.
+Every error is OpenAI-shaped JSON: {"error": {"message", "type", "param", "code"}}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from agent.api import logic
+from agent.api.protocol import ChatCompletionRequest, ModelCard, ModelList, error_body
+from agent.config import Settings
+from agent.errors import InvalidRequest, MarqueeError, NotReady, RequestTooLarge
+
+log = logging.getLogger("marquee")
+
+
+def _err(status: int, message: str, type_: str, param: str | None = None, code=None) -> JSONResponse:
+    return JSONResponse(error_body(message, type_, param=param, code=code), status_code=status)
+
+
+def _validation_message(e: ValidationError | RequestValidationError) -> tuple[str, str | None]:
+    first = e.errors()[0]
+    loc = ".".join(str(x) for x in first.get("loc", ()) if x != "body")
+    return (f"{loc}: {first.get('msg')}" if loc else str(first.get("msg"))), (loc or None)
+
+
+def create_app(settings: Settings, recommender=None, *, builder=None) -> FastAPI:
+    """`recommender` given: serve it (tests). Otherwise `builder()` (default: Recommender.build)
+    runs in the background at start-up and the app reports ready when it returns."""
+    state: dict = {"rec": recommender, "error": None}
+
+    async def load() -> None:
+        try:
+            if builder is not None:
+                rec = await asyncio.to_thread(builder)
+            else:
+                from agent.recommender import Recommender
+
+                rec = await asyncio.to_thread(Recommender.build, settings)
+            await rec.llm.start()
+            state["rec"] = rec
+            log.warning("marquee ready: model %s", settings.model)
+        except Exception as e:  # reported by /health and every route
+            state["error"] = e
+            log.exception("marquee failed to start")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        task = None
+        if state["rec"] is None:
+            task = asyncio.create_task(load())
+        yield
+        if task is not None and not task.done():
+            task.cancel()
+        rec = state["rec"]
+        if rec is not None and rec.llm is not None:
+            await rec.llm.close()
+
+    app = FastAPI(title="Marquee", version="0.1.0", lifespan=lifespan)
+
+    def ready():
+        if state["rec"] is not None:
+            return state["rec"]
+        if state["error"] is not None:
+            err = state["error"]
+            if isinstance(err, MarqueeError):
+                raise err
+            raise NotReady(f"start-up failed: {type(err).__name__}: {err}")
+        raise NotReady("the model is still loading; retry when GET /health answers 200")
+
+    @app.exception_handler(MarqueeError)
+    async def _marquee_error(_: Request, e: MarqueeError):
+        return _err(e.status, e.message, e.type, e.param, e.code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_: Request, e: RequestValidationError):
+        msg, param = _validation_message(e)
+        return _err(400, msg, "invalid_request_error", param)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_: Request, e: StarletteHTTPException):
+        type_ = "not_found_error" if e.status_code == 404 else "invalid_request_error"
+        return _err(e.status_code, str(e.detail), type_)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, e: Exception):
+        log.exception("unhandled error")
+        return _err(500, f"internal error: {type(e).__name__}", "server_error")
+
+    async def parse_body(request: Request) -> ChatCompletionRequest:
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > settings.max_request_bytes:
+            raise RequestTooLarge(f"request body is {declared} bytes; the limit is {settings.max_request_bytes}")
+        raw = bytearray()
+        async for part in request.stream():
+            raw += part
+            if len(raw) > settings.max_request_bytes:
+                raise RequestTooLarge(f"request body exceeds the limit of {settings.max_request_bytes} bytes")
+        try:
+            data = json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise InvalidRequest(f"request body is not valid JSON: {e}") from None
+        if not isinstance(data, dict):
+            raise InvalidRequest("request body must be a JSON object")
+        try:
+            return ChatCompletionRequest.model_validate(data)
+        except ValidationError as e:
+            msg, param = _validation_message(e)
+            raise InvalidRequest(msg, param=param) from None
+
+    @app.get("/health")
+    async def health():
+        if state["rec"] is not None:
+            return {"status": "ok", "model": settings.model}
+        if state["error"] is not None:
+            return _err(503, f"start-up failed: {state['error']}", "server_error", code="startup_failed")
+        return _err(503, "loading the model", "server_error", code="not_ready")
+
+    @app.get("/v1/models")
+    async def models():
+        rec = ready()
+        adapters = rec.llm.adapters if rec.llm else ()
+        cards = [ModelCard(id=settings.served_model_name, root=settings.model)]
+        cards += [ModelCard(id=a, root=str(settings.lora), parent=settings.served_model_name) for a in adapters]
+        return ModelList(data=cards)
+
+    @app.post("/v1/render")
+    async def render(request: Request):
+        rec = ready()
+        body = await parse_body(request)
+        req = logic.to_rec_request(body, settings, rec.llm.adapters if rec.llm else ())
+        prep = await asyncio.to_thread(rec.prepare, req)
+        return {
+            "messages": prep.prompt,
+            "prompt_tokens": rec.llm.count_tokens(prep.prompt) if rec.llm else None,
+            "query": prep.query,
+            "history": [{"item_id": e.item_id, "liked": e.liked} for e in prep.history.entries],
+            "named_titles": [{"text": m.text, "item_id": m.item.item_id, "label": m.item.label} for m in prep.named],
+            "candidates": [
+                {"item_id": c.item.item_id, "title": c.item.title, "year": c.item.year, "score": c.score,
+                 "sources": list(c.sources)} for c in prep.candidates
+            ],
+            "response_schema": prep.schema,
+            "notes": list(prep.notes),
+        }
+
+    @app.post("/v1/chat/completions")
+    async def chat(request: Request):
+        rec = ready()
+        body = await parse_body(request)
+        req = logic.to_rec_request(body, settings, rec.llm.adapters if rec.llm else ())
+        if not body.stream:
+            return await logic.complete(rec, body, req)
+        # Resolve and retrieve before the first byte, so bad input still gets a proper HTTP error.
+        prep = await asyncio.to_thread(rec.prepare, req)
+        events = logic.stream_events(rec, body, req, prep)
+
+        async def sse():
+            try:
+                async for ev in events:
+                    yield f"data: {json.dumps(ev, ensure_ascii=False)}\n\n"
+            except MarqueeError as e:
+                yield f"data: {json.dumps(error_body(e.message, e.type, param=e.param, code=e.code))}\n\n"
+            except Exception as e:  # headers are sent: report in-band, as OpenAI does
+                log.exception("stream failed")
+                yield f"data: {json.dumps(error_body(f'internal error: {type(e).__name__}', 'server_error'))}\n\n"
+            yield "data: [DONE]\n\n"
+
+        return StreamingResponse(sse(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+    app.state.marquee = state
+    return app
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="Marquee OpenAI-compatible recommender server")
+    ap.add_argument("--host", default=None, help="bind address (default 127.0.0.1)")
+    ap.add_argument("--port", type=int, default=None, help="port (default 8000)")
+    ap.add_argument("--model", help="HF id, local dir or pack:<name> (default: settings)")
+    ap.add_argument("--lora", help="LoRA adapter directory to serve")
+    ap.add_argument("--llm-url", help="use a remote OpenAI-compatible server instead of in-process vLLM")
+    ap.add_argument("--catalog", help="catalog (MovieLens dir or JSONL)")
+    ap.add_argument("--interactions", help="interaction log for user histories")
+    ap.add_argument("--collection", help="Chroma collection name")
+    ap.add_argument("--chroma-url", help="Chroma server URL (default: embedded on disk)")
+    args = ap.parse_args(argv)
+    overrides = {k: v for k, v in vars(args).items() if v is not None and k != "llm_url"}
+    if args.llm_url:
+        overrides.update(llm_backend="openai", llm_url=args.llm_url)
+    if args.catalog:
+        overrides.setdefault("tmdb", None)
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as e:
+        print(f"configuration error: {e}", file=sys.stderr)
+        return 2
+    import uvicorn
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = create_app(settings)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,127 @@
+"""Fakes and tiny fixtures: a six-film catalog, a deterministic embedder, a scripted LLM,
+Chroma in tmp_path. Real-model fixtures (embedder from the wheel, vLLM with the 135M pack) skip
+with a reason when the component is absent."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from agent.config import Settings
+from agent.embedding import Embedder
+from agent.llm.base import LLM, GenerationChunk, GenerationRequest
+from agent.types import Item
+
+REPO = Path(__file__).resolve().parents[1]
+
+SIX_FILMS = [
+    Item("1", "Alien", 1979, ("Horror", "Sci-Fi"), "A commercial spaceship crew meets a deadly alien creature.",
+         tags=("aliens", "space"), keywords=("spaceship", "alien"), runtime=117),
+    Item("2", "Heat", 1995, ("Action", "Crime", "Thriller"), "A master thief and a detective clash in Los Angeles.",
+         tags=("heist",), keywords=("bank robbery", "police"), runtime=170),
+    Item("3", "Aliens", 1986, ("Action", "Horror", "Sci-Fi"), "Ripley returns with space marines to fight the aliens.",
+         tags=("aliens", "sequel"), keywords=("space marine", "sequel"), runtime=137),
+    Item("4", "Toy Story", 1995, ("Animation", "Children", "Comedy"), "Toys come to life when their owner is away.",
+         tags=("pixar",), keywords=("toy",), runtime=81),
+    Item("5", "Ronin", 1998, ("Action", "Crime", "Thriller"), "Mercenaries chase a mysterious briefcase across France.",
+         tags=("car chase",), keywords=("heist", "briefcase"), runtime=122),
+    Item("6", "The Thing", 1982, ("Horror", "Sci-Fi"), "An Antarctic research team meets a shape-shifting alien.",
+         tags=("paranoia",), keywords=("antarctica", "alien"), runtime=109),
+]
+
+
+class HashEmbedder(Embedder):
+    """Deterministic bag-of-words embedder: similar words -> similar vectors. Tests only."""
+
+    name = "test-hash-embedder"
+    dim = 64
+
+    def embed_batch(self, texts: list[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, t in enumerate(texts):
+            for w in re.findall(r"[a-z]+", t.lower()):
+                out[i, int(hashlib.md5(w.encode()).hexdigest(), 16) % self.dim] += 1.0
+            out[i] /= np.linalg.norm(out[i]) + 1e-9
+        return out
+
+
+class ScriptedLLM(LLM):
+    """Replays scripted answers (a string, or a function of the request) in small chunks."""
+
+    name = "scripted"
+
+    def __init__(self, answers=None, chunk: int = 7, adapters: tuple[str, ...] = ()):
+        self.answers = list(answers or [])
+        self.requests: list[GenerationRequest] = []
+        self.chunk = chunk
+        self.adapters = adapters
+
+    async def stream(self, request: GenerationRequest):
+        self.requests.append(request)
+        answer = self.answers.pop(0) if len(self.answers) > 1 else (self.answers[0] if self.answers else "")
+        text = answer(request) if callable(answer) else answer
+        for i in range(0, len(text), self.chunk):
+            yield GenerationChunk(text[i : i + self.chunk])
+        yield GenerationChunk("", finish_reason="stop", prompt_tokens=100, completion_tokens=len(text) // 4)
+
+
+def answer_json(*pairs: tuple[str, str]) -> str:
+    return json.dumps({"recommendations": [{"item_id": i, "explanation": e} for i, e in pairs]})
+
+
+@pytest.fixture
+def six_films() -> list[Item]:
+    return list(SIX_FILMS)
+
+
+@pytest.fixture
+def catalog_jsonl(tmp_path: Path) -> Path:
+    p = tmp_path / "catalog.jsonl"
+    with open(p, "w") as f:
+        for it in SIX_FILMS:
+            f.write(json.dumps({"id": it.item_id, "title": it.title, "year": it.year, "genres": list(it.genres),
+                                "overview": it.overview, "tags": list(it.tags), "keywords": list(it.keywords),
+                                "runtime": it.runtime}) + "\n")
+    return p
+
+
+@pytest.fixture
+def ratings_csv(tmp_path: Path) -> Path:
+    p = tmp_path / "ratings.csv"
+    p.write_text(
+        "userId,movieId,rating,timestamp\n"
+        "7,1,5.0,100\n7,2,4.5,200\n7,4,2.0,300\n"
+        "8,1,4.0,100\n8,3,5.0,200\n8,6,4.0,300\n"
+        "9,2,4.0,100\n9,5,5.0,200\n"
+    )
+    return p
+
+
+@pytest.fixture
+def settings(tmp_path: Path, catalog_jsonl: Path, ratings_csv: Path) -> Settings:
+    return Settings(
+        catalog=catalog_jsonl, tmdb=None, interactions=ratings_csv, home=tmp_path / "home",
+        chroma_path=tmp_path / "chroma", collection="test", k_candidates=4, n_recommendations=2,
+        llm_backend="vllm", model="unused-in-unit-tests",
+    )
+
+
+@pytest.fixture
+def embedder() -> HashEmbedder:
+    return HashEmbedder()
+
+
+@pytest.fixture
+def make_recommender(settings, embedder):
+    from agent.recommender import Recommender
+
+    def make(llm: LLM | None = None, **overrides):
+        s = settings.model_copy(update=overrides)
+        return Recommender.build(s, llm=llm or ScriptedLLM([answer_json()]), embedder=embedder)
+
+    return make
