@@ -47,7 +47,7 @@ class Settings(BaseSettings):
 
     # --- LLM ---------------------------------------------------------------------------------
     llm_backend: Literal["vllm", "openai"] = Field("vllm", description="in-process vLLM engine, or a remote OpenAI-compatible server")
-    model: str = Field("pack:qwen2.5-coder-1.5b", description="HF id, local dir, or pack:<name> (see `python -m agent.modelpack list`)")
+    model: str = Field("pack:smollm2-135m", description="HF id, local dir, or pack:<name> (see `python -m agent.modelpack list`)")
     served_model_name: str = Field("marquee", description="name clients put in `model`")
     llm_url: str | None = Field(None, description="base URL of the remote server (llm_backend=openai), e.g. http://host:8001/v1")
     llm_api_key: str = Field("EMPTY")

@@ -88,12 +88,13 @@ def check(explanation: str, facts: Facts, titles: TitleIndex | None = None) -> l
     for m in _SEQUEL.finditer(explanation):
         if not _word_in(m.group(1), text):
             problems.append(f"sequel:{m.group(1)}")
+    labels = " ".join([item.label, *(h.label for h in facts.history)])
     for m in _NAME.finditer(explanation):
-        name = m.group(1)
+        name = re.sub(r"^(The|A|An)\s+", "", m.group(1))
         words = name.split()
         if words[0].lower() in _STOP or all(w.lower() in GENRE_WORDS for w in words):
             continue
-        if not _word_in(name, allowed_text) and not _word_in(name, item.label):
+        if not _word_in(name, allowed_text) and not _word_in(name, labels):
             problems.append(f"name:{name}")
     if not _mentions_fact(explanation, facts):
         problems.append("empty:no fact of the item")
@@ -113,6 +114,23 @@ def _mentions_fact(explanation: str, facts: Facts) -> bool:
         return True
     content = {w for w in re.findall(r"[a-z]{5,}", (it.overview + " " + it.tagline).lower()) if w not in _STOP}
     return len(content & set(re.findall(r"[a-z]{5,}", low))) >= 1
+
+
+def tidy(explanation: str, max_chars: int) -> str:
+    """Collapse whitespace; a text cut off at the length cap ends at its last full sentence.
+
+    >>> tidy("It is a heist film. It has a long chase and", 40)
+    'It is a heist film.'
+    >>> tidy("Short and complete.", 40)
+    'Short and complete.'
+    """
+    text = " ".join(explanation.split())[:max_chars]
+    if text.endswith((".", "!", "?", ".\"", "…")):
+        return text
+    cut = max(text.rfind(". "), text.rfind("! "), text.rfind("? "))
+    if cut >= 30:
+        return text[: cut + 1]
+    return text.rstrip(" ,;:") + "…"
 
 
 def first_sentence(text: str, limit: int = 150) -> str:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 
-from agent.grounding import Facts, check, facts_explanation
+from agent.grounding import Facts, check, facts_explanation, tidy
 from agent.prompts import Prompts
 from agent.titles import TitleIndex
 from agent.types import Candidate, Item, RankedItem
@@ -170,7 +170,7 @@ class Validator:
             return None
         cand = self.by_id[iid]
         expl = obj.get("explanation")
-        expl = " ".join(expl.split())[: self.max_chars] if isinstance(expl, str) else ""
+        expl = tidy(expl, self.max_chars) if isinstance(expl, str) else ""
         problems = check(expl, Facts(cand.item, self.history_items, self.request), self.titles)
         source = "llm"
         if problems:

@@ -83,7 +83,7 @@ class Recommender:
 
     @classmethod
     def build(cls, settings: Settings, *, llm: LLM | None = None, embedder: Embedder | None = None,
-              ingest_missing: bool = True) -> Recommender:
+              ingest_missing: bool = True, with_llm: bool = True) -> Recommender:
         """Load everything named by `settings`. Ingests catalog items missing from the store."""
         from agent.catalog import build_histories, load_catalog, load_interactions
         from agent.embedding import load_embedder
@@ -101,7 +101,7 @@ class Recommender:
         elif store.count() == 0:
             raise StoreError(f"collection {settings.collection!r} is empty: run `python -m agent.ingest`")
         collab = CoOccurrence(interactions) if interactions else None
-        if llm is None:
+        if llm is None and with_llm:
             from agent.llm import load_llm
 
             llm = load_llm(settings)

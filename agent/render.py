@@ -1,0 +1,42 @@
+"""Dry run from the shell: show the exact prompt and candidates for a request, without an LLM.
+
+    python -m agent.render "I loved Alien and Heat. What should I watch tonight?" [--user 42] [--json]
+
+Same code path as `POST /v1/render` (resolve -> retrieve -> render); loads the embedder and the
+store, never the LLM, so it answers in seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from agent.config import Settings
+from agent.recommender import Recommender, RecRequest
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m agent.render", description=__doc__.split("\n")[0])
+    ap.add_argument("message", help="the user's message")
+    ap.add_argument("--user", help="user id whose history to use")
+    ap.add_argument("--n", type=int, help="number of recommendations")
+    ap.add_argument("--json", action="store_true", help="print JSON instead of text")
+    args = ap.parse_args(argv)
+    rec = Recommender.build(Settings(), with_llm=False)
+    prep = rec.prepare(RecRequest(messages=[{"role": "user", "content": args.message}], user=args.user, n=args.n))
+    if args.json:
+        print(json.dumps({"messages": prep.prompt, "candidates": [c.item.item_id for c in prep.candidates],
+                          "schema": prep.schema, "notes": list(prep.notes)}, indent=2, ensure_ascii=False))
+        return 0
+    for m in prep.prompt:
+        print(f"===== {m['role']} =====\n{m['content']}\n")
+    print("===== candidates (fused score, sources) =====")
+    for c in prep.candidates:
+        print(f"{c.item.item_id:>7}  {c.score:.4f}  {','.join(c.sources):22s} {c.item.label}")
+    for n in prep.notes:
+        print("note:", n)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
