@@ -51,11 +51,23 @@ def create_app(settings: Settings, recommender=None, *, builder=None) -> FastAPI
         try:
             if builder is not None:
                 rec = await asyncio.to_thread(builder)
+                await rec.llm.start()
             else:
+                from agent.llm import load_llm
                 from agent.recommender import Recommender
 
-                rec = await asyncio.to_thread(Recommender.build, settings)
-            await rec.llm.start()
+                # The engine loads while the catalog, embedder and store are prepared.
+                llm = load_llm(settings)
+                engine = asyncio.create_task(llm.start())
+                try:
+                    rec = await asyncio.to_thread(Recommender.build, settings, llm=llm)
+                except BaseException:
+                    # Let the engine finish loading (it runs in a thread) so close() really
+                    # stops its processes; then report the build failure.
+                    await asyncio.gather(engine, return_exceptions=True)
+                    await llm.close()
+                    raise
+                await engine
             state["rec"] = rec
             log.warning("marquee ready: model %s", settings.model)
         except Exception as e:  # reported by /health and every route

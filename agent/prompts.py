@@ -19,6 +19,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from agent.types import Candidate, Item, UserHistory
 
 PROMPTS_DIR = Path(__file__).resolve().parents[1] / "prompts"
+REQUEST_CHARS = 2000
 
 
 def _clip(text: str, limit: int) -> str:
@@ -91,7 +92,8 @@ class Prompts:
         max_chars: int,
     ) -> list[dict[str, str]]:
         return self.messages(
-            request=request,
+            # The request steers ranking; 2,000 characters keep any prompt inside the context.
+            request=_clip(request, REQUEST_CHARS),
             history=history_view(history, items, history_limit),
             candidates=[candidate_view(c.item) for c in candidates],
             n=n,

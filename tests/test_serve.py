@@ -163,3 +163,13 @@ async def test_failed_start_is_reported(settings):
             assert r.json()["error"]["code"] == "startup_failed" and "boom" in r.json()["error"]["message"]
             r = await c.post("/v1/chat/completions", json=ASK)
             assert r.status_code == 503 and "boom" in r.json()["error"]["message"]
+
+
+async def test_langchain_chat_openai_unchanged(app):
+    lc = pytest.importorskip("langchain_openai", reason="langchain-openai is not installed")
+    llm = lc.ChatOpenAI(model="marquee", base_url="http://t/v1", api_key="x",
+                        http_async_client=httpx.AsyncClient(transport=httpx.ASGITransport(app=app)))
+    msg = await llm.ainvoke("I loved Alien and Heat. What next?")
+    assert "1. Aliens (1986)" in msg.content
+    chunks = [c.content async for c in llm.astream("I loved Alien and Heat. What next?")]
+    assert "2. The Thing (1982)" in "".join(chunks)

@@ -16,12 +16,14 @@ from agent.llm.base import LLM, GenerationChunk, GenerationRequest
 class OpenAIRemote(LLM):
     name = "openai"
 
-    def __init__(self, base_url: str, api_key: str = "EMPTY", model: str | None = None, adapters: tuple[str, ...] = ()):
+    def __init__(self, base_url: str, api_key: str = "EMPTY", model: str | None = None,
+                 adapters: tuple[str, ...] = (), http_client=None):
         import openai
 
         if not base_url:
             raise LLMError("llm_backend=openai needs MARQUEE_LLM_URL, e.g. http://127.0.0.1:8001/v1")
-        self._client = openai.AsyncOpenAI(base_url=base_url, api_key=api_key, max_retries=1, timeout=300)
+        self._client = openai.AsyncOpenAI(base_url=base_url, api_key=api_key, max_retries=1, timeout=300,
+                                          http_client=http_client)
         self.base_url = base_url
         self.model = model
         self.adapters = adapters

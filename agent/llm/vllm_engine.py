@@ -34,6 +34,7 @@ class VLLMEngine(LLM):
         lora: Path | None = None,
         lora_name: str = "marquee-lora",
         home: Path | None = None,
+        engine_kwargs: dict | None = None,
     ):
         self.model_path = resolve_model(model, home)
         self.max_model_len = max_model_len
@@ -41,6 +42,7 @@ class VLLMEngine(LLM):
         self.kv_cache_gib = kv_cache_gib
         self.lora = Path(lora) if lora else None
         self.lora_name = lora_name
+        self.engine_kwargs = {k: v for k, v in (engine_kwargs or {}).items() if v is not None}
         if self.lora is not None and not (self.lora / "adapter_config.json").exists():
             raise ModelNotFound(f"LoRA adapter not found: {self.lora} has no adapter_config.json")
         self.adapters = (lora_name,) if self.lora else ()
@@ -57,6 +59,8 @@ class VLLMEngine(LLM):
             lora=s.lora,
             lora_name=s.lora_name,
             home=s.home,
+            engine_kwargs={"max_num_seqs": s.max_num_seqs, "max_num_batched_tokens": s.max_num_batched_tokens,
+                           "enforce_eager": s.enforce_eager},
         )
 
     async def start(self) -> None:
@@ -81,6 +85,7 @@ class VLLMEngine(LLM):
             max_lora_rank=64 if self.lora else None,
             max_loras=1,
             disable_log_stats=True,
+            **self.engine_kwargs,
         )
         # Construction blocks for the whole model load; run it off the event loop so /health
         # keeps answering. AsyncLLM starts its output handler lazily on the first request.
