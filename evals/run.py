@@ -1,0 +1,170 @@
+"""Offline ranking evaluation: one command, every system on the same split, JSON + Markdown report.
+
+    python -m evals.run --data movielens-small --out runs/eval [--limit N] [--seed 0] [--llm] [--llm-users 50]
+
+Systems (full ranking over every item of the split; the user's earlier items are excluded):
+  popularity, ease(lambda=...), transitions, ease+transitions (weight chosen on validation),
+  content (the agent's Chroma embeddings: history vector only), agent retriever (the agent's own
+  fused retriever: history vector + co-occurrence, RRF), and with --llm the agent's LLM rerank of
+  the retriever's top K (the served pipeline: same prompts, schema, validation); items after the
+  LLM's picks keep the retriever's order.
+Also the sampled protocol (target + 19 seeded unseen negatives): HR@1 and NDCG@10.
+
+Writes DIR/results.json ({"systems": {name: {"recall@10", "ndcg@10", "mrr@10", "validity": {...}, ...}}})
+and DIR/report.md. Left out for now (issue 3 continues): explanation metrics, plots, resuming.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from evals.baselines import EASE, Blend, Popularity, Scorer, Transitions
+from evals.data import REPO, Split, leave_last_two, load_events
+from evals.metrics import all_metrics, sample_negatives, sampled_metrics
+
+TOP = 20
+VALIDITY_KEYS = ("parse_failures", "candidate_errors", "history_errors", "duplicates", "out_of_catalog", "filled")
+
+
+def rank_full(scores: np.ndarray, items: list[str], exclude: list[str], index: dict[str, int], top: int = TOP) -> list[str]:
+    x = scores.astype(np.float64).copy()
+    x[[index[i] for i in exclude if i in index]] = -np.inf
+    order = np.argsort(-x, kind="stable")[:top]
+    return [items[j] for j in order if np.isfinite(x[j])]
+
+
+def mean_rows(rows: list[dict]) -> dict[str, float]:
+    return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]} if rows else {}
+
+
+def eval_scorer(scorer: Scorer, split: Split, target: str, users: list[str], rng_seed: int) -> dict:
+    rows, sampled, lat = [], [], []
+    rng = random.Random(rng_seed)
+    for u in users:
+        hist = split.history(u, target)
+        tgt = getattr(split, target)[u]
+        t = time.perf_counter()
+        s = scorer.score(hist)
+        lat.append(time.perf_counter() - t)
+        rows.append(all_metrics(rank_full(s, split.items, hist, scorer.index), tgt))
+        negs = sample_negatives(split.items, set(hist) | {tgt}, 19, rng)
+        sampled.append(sampled_metrics({i: float(s[scorer.index[i]]) for i in [tgt, *negs]}, tgt, negs))
+    out = mean_rows(rows)
+    out.update({f"sampled_{k}": v for k, v in mean_rows(sampled).items()})
+    out["validity"] = {k: 0.0 for k in VALIDITY_KEYS}
+    out["latency_p50_ms"] = float(np.percentile(lat, 50) * 1000)
+    out["latency_p95_ms"] = float(np.percentile(lat, 95) * 1000)
+    out["users"] = len(users)
+    return out
+
+
+class AgentRetrieverScorer(Scorer):
+    """The agent's Retriever as a full-ranking scorer: fused RRF scores for its top items, then
+    -inf-free fallback so every item gets a score (retrieved items first, the rest by popularity)."""
+
+    def __init__(self, retriever, items: list[str], popularity: np.ndarray, name: str, depth: int = 100):
+        super().__init__({}, items)
+        self.retriever, self.pop, self.name, self.depth = retriever, popularity, name, depth
+
+    def score(self, history: list[str]) -> np.ndarray:
+        from agent.types import HistoryEntry, UserHistory
+
+        h = UserHistory("eval", tuple(HistoryEntry(i, liked=True) for i in history))
+        out = self.pop / (self.pop.max() + 1.0) * 1e-6  # tiny: only orders the unretrieved tail
+        for c in self.retriever.retrieve("", h, self.depth):
+            if c.item.item_id in self.index:
+                out[self.index[c.item.item_id]] += 1.0 + c.score
+        return out
+
+
+def agent_retrievers(split: Split, target: str, popularity: np.ndarray):
+    """The agent's retriever over the demo store, with the co-occurrence signal fit on the same
+    sequences as the baselines (never on the target)."""
+    from agent.config import Settings
+    from agent.catalog import load_catalog
+    from agent.embedding import load_embedder
+    from agent.ingest import open_store
+    from agent.retrieval import CoOccurrence, RetrievalWeights, Retriever
+    from agent.types import Interaction
+
+    s = Settings()
+    items = {it.item_id: it for it in load_catalog(s.catalog, s.tmdb)}
+    emb = load_embedder(s.embedder)
+    store = open_store(s, emb)
+    seqs = split.fit_sequences(target)
+    co = CoOccurrence([Interaction(u, i, None, 0) for u, seq in seqs.items() for i in seq])
+    content = Retriever(store, emb, items, None, weights=RetrievalWeights(query=0, history=1, collab=0))
+    fused = Retriever(store, emb, items, co)
+    return [AgentRetrieverScorer(content, split.items, popularity, "content (embeddings)"),
+            AgentRetrieverScorer(fused, split.items, popularity, "agent retriever (fused)")]
+
+
+def git_commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
+    except OSError:
+        return ""
+
+
+def report_md(results: dict) -> str:
+    n_users = next(iter(results['systems'].values()))['users']
+    lines = [f"# Ranking evaluation ({results['data']}, {n_users} of {results['split']['users']} users, target: {results['target']})", "",
+             "| system | R@5 | R@10 | R@20 | N@5 | N@10 | N@20 | M@10 | sampled HR@1 | sampled N@10 | p50 ms |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for name, m in results["systems"].items():
+        lines.append(f"| {name} | " + " | ".join(f"{m[k]:.4f}" for k in (
+            "recall@5", "recall@10", "recall@20", "ndcg@5", "ndcg@10", "ndcg@20", "mrr@10",
+            "sampled_hr@1", "sampled_ndcg@10")) + f" | {m['latency_p50_ms']:.1f} |")
+    lines += ["", f"Split: {results['split']} (checksum {results['split_checksum']}); commit {results['commit'][:10]}; "
+              f"seed {results['seed']}; blend weight {results.get('blend_weight')} (chosen on validation)."]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m evals.run", description=__doc__.split("\n")[0])
+    ap.add_argument("--data", default="movielens-small", help="movielens-small, a MovieLens CSV dir, an ML-100K dir, or a log file")
+    ap.add_argument("--out", type=Path, default=REPO / "runs" / "eval")
+    ap.add_argument("--limit", type=int, help="evaluate only the first N users (sorted ids)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--target", choices=("test", "val"), default="test")
+    ap.add_argument("--no-agent", action="store_true", help="skip the systems that need the demo Chroma store")
+    args = ap.parse_args(argv)
+
+    split = leave_last_two(load_events(args.data))
+    users = sorted(split.train, key=lambda u: (len(u), u))[: args.limit or None]
+    seqs = split.fit_sequences(args.target)
+    pop = Popularity(seqs, split.items)
+    ease = EASE(seqs, split.items, 300.0)
+    trans = Transitions(seqs, split.items)
+    # Blend weight chosen on the validation split (fit on train only), never on the target.
+    vseqs = split.fit_sequences("val")
+    v_ease, v_trans = EASE(vseqs, split.items, 300.0), Transitions(vseqs, split.items)
+    best_w, best = 1.0, -1.0
+    for w in (0.25, 0.5, 1.0, 2.0, 4.0):
+        m = eval_scorer(Blend([v_ease, v_trans], [1.0, w]), split, "val", users, args.seed)["ndcg@10"]
+        if m > best:
+            best_w, best = w, m
+    systems: list[Scorer] = [pop, EASE(seqs, split.items, 100.0), ease, trans, Blend([ease, trans], [1.0, best_w])]
+    if not args.no_agent and args.data == "movielens-small":
+        systems += agent_retrievers(split, args.target, pop.counts)
+    results = {"data": args.data, "target": args.target, "seed": args.seed, "split": split.stats,
+               "split_checksum": split.checksum, "commit": git_commit(), "blend_weight": best_w, "systems": {}}
+    for sc in tqdm(systems, desc="systems"):
+        results["systems"][sc.name] = eval_scorer(sc, split, args.target, users, args.seed)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "results.json").write_text(json.dumps(results, indent=2))
+    (args.out / "report.md").write_text(report_md(results))
+    print(report_md(results))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
