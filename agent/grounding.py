@@ -128,7 +128,7 @@ def tidy(explanation: str, max_chars: int) -> str:
     if text.endswith((".", "!", "?", ".\"", "…")):
         return text
     cut = max(text.rfind(". "), text.rfind("! "), text.rfind("? "))
-    if cut >= 30:
+    if cut >= 15:
         return text[: cut + 1]
     return text.rstrip(" ,;:") + "…"
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from agent.llm.base import LLM, GenerationChunk, GenerationRequest
 from agent.types import Item
 
 REPO = Path(__file__).resolve().parents[1]
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach a model hub
 
 SIX_FILMS = [
     Item("1", "Alien", 1979, ("Horror", "Sci-Fi"), "A commercial spaceship crew meets a deadly alien creature.",
