@@ -61,7 +61,7 @@ class Settings(BaseSettings):
     max_num_batched_tokens: int | None = Field(None, ge=256, description="vLLM: tokens per step (None: vLLM's default)")
     enforce_eager: bool = Field(False, description="vLLM: skip torch.compile (faster start, slower decoding)")
     n_recommendations: int = Field(5, ge=1, le=20, description="items returned per request")
-    max_tokens: int = Field(700, ge=16, description="default generation budget for the ranked JSON")
+    max_tokens: int = Field(2000, ge=64, description="cap on the generation budget (default budget: ~100 tokens per item)")
     explanation_chars: int = Field(240, ge=40, description="max characters per explanation (schema maxLength)")
 
     # --- server ------------------------------------------------------------------------------

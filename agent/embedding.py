@@ -68,7 +68,8 @@ class SentenceTransformerEmbedder(Embedder):
         self.dim = int(self._model.get_embedding_dimension() if hasattr(self._model, "get_embedding_dimension") else self._model.get_sentence_embedding_dimension())
 
     def embed_batch(self, texts: list[str]) -> np.ndarray:
-        vecs = self._model.encode(texts, batch_size=len(texts), normalize_embeddings=True, convert_to_numpy=True)
+        vecs = self._model.encode(texts, batch_size=len(texts), normalize_embeddings=True, convert_to_numpy=True,
+                                  show_progress_bar=False)
         return vecs.astype(np.float32)
 
 

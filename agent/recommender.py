@@ -170,7 +170,7 @@ class Recommender:
         parser = StreamParser()
         usage = (0, 0)
         gen = GenerationRequest(
-            messages=prep.prompt, json_schema=prep.schema, max_tokens=req.max_tokens or s.max_tokens,
+            messages=prep.prompt, json_schema=prep.schema, max_tokens=req.max_tokens or self.token_budget(prep.n),
             temperature=req.temperature, adapter=req.adapter, request_id=req.request_id,
         )
         async for chunk in self.llm.stream(gen):
@@ -193,6 +193,11 @@ class Recommender:
             filled=len(filled), dropped=tuple(v.dropped), prompt_tokens=usage[0],
             completion_tokens=usage[1], notes=tuple(notes),
         )
+
+    def token_budget(self, n: int) -> int:
+        """Default generation budget: room for n items of JSON with full-length explanations
+        (about 3 characters a token), capped by settings.max_tokens."""
+        return min(self.settings.max_tokens, 40 + n * (self.settings.explanation_chars // 3 + 20))
 
     async def recommend(self, req: RecRequest) -> Recommendation:
         final = None
