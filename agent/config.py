@@ -44,6 +44,10 @@ class Settings(BaseSettings):
     history_in_query: int = Field(10, ge=0, description="recent liked items embedded as the history query")
     history_in_prompt: int = Field(20, ge=0, description="recent history items rendered into the prompt")
     rrf_k: int = Field(60, ge=1, description="reciprocal-rank-fusion constant")
+    weight_query: float = Field(1.0, ge=0, description="RRF weight of the request-text list")
+    weight_history: float = Field(1.0, ge=0, description="RRF weight of the history-vector list")
+    weight_collab: float = Field(1.0, ge=0, description="RRF weight of the co-occurrence list")
+    weight_sequence: float = Field(1.0, ge=0, description="RRF weight of the next-item transitions list")
 
     # --- LLM ---------------------------------------------------------------------------------
     llm_backend: Literal["vllm", "openai"] = Field("vllm", description="in-process vLLM engine, or a remote OpenAI-compatible server")

@@ -24,7 +24,7 @@ from agent.errors import InvalidRequest, StoreError
 from agent.llm.base import LLM, GenerationRequest
 from agent.prompts import Prompts
 from agent.ranking import StreamParser, Validator, ranking_schema
-from agent.retrieval import CoOccurrence, Retriever
+from agent.retrieval import CoOccurrence, RetrievalWeights, Retriever, Transitions
 from agent.store import ItemStore
 from agent.titles import TitleIndex, TitleMatch, has_content
 from agent.types import Candidate, HistoryEntry, Item, RankedItem, Recommendation, UserHistory
@@ -65,6 +65,7 @@ class Recommender:
         llm: LLM | None,
         *,
         collab: CoOccurrence | None = None,
+        sequence: Transitions | None = None,
         prompts: Prompts | None = None,
     ):
         self.settings = settings
@@ -77,8 +78,10 @@ class Recommender:
         pop = collab.popularity if collab else {}
         self.titles = TitleIndex(items, pop)
         self.retriever = Retriever(
-            store, embedder, self.items, collab,
+            store, embedder, self.items, collab, sequence,
             history_in_query=settings.history_in_query, rrf_k=settings.rrf_k,
+            weights=RetrievalWeights(settings.weight_query, settings.weight_history,
+                                     settings.weight_collab, settings.weight_sequence),
         )
 
     @classmethod
@@ -101,11 +104,12 @@ class Recommender:
         elif store.count() == 0:
             raise StoreError(f"collection {settings.collection!r} is empty: run `python -m agent.ingest`")
         collab = CoOccurrence(interactions) if interactions else None
+        sequence = Transitions([[e.item_id for e in h.entries] for h in histories.values()]) if histories else None
         if llm is None and with_llm:
             from agent.llm import load_llm
 
             llm = load_llm(settings)
-        return cls(settings, items, histories, store, embedder, llm, collab=collab)
+        return cls(settings, items, histories, store, embedder, llm, collab=collab, sequence=sequence)
 
     # ---- stage 1: resolve the request -----------------------------------------------------
     def resolve(self, messages: list[dict[str, str]], user: str | None) -> tuple[str, UserHistory, tuple[TitleMatch, ...], list[str]]:

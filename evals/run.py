@@ -85,14 +85,14 @@ class AgentRetrieverScorer(Scorer):
         return out
 
 
-def agent_retrievers(split: Split, target: str, popularity: np.ndarray):
-    """The agent's retriever over the demo store, with the co-occurrence signal fit on the same
-    sequences as the baselines (never on the target)."""
-    from agent.config import Settings
+def agent_parts(split: Split, target: str):
+    """The demo store and embedder, and the collaborative signals fit on the same sequences as
+    the baselines (everything before `target`, never the target itself)."""
     from agent.catalog import load_catalog
+    from agent.config import Settings
     from agent.embedding import load_embedder
     from agent.ingest import open_store
-    from agent.retrieval import CoOccurrence, RetrievalWeights, Retriever
+    from agent.retrieval import CoOccurrence, Transitions
     from agent.types import Interaction
 
     s = Settings()
@@ -101,10 +101,37 @@ def agent_retrievers(split: Split, target: str, popularity: np.ndarray):
     store = open_store(s, emb)
     seqs = split.fit_sequences(target)
     co = CoOccurrence([Interaction(u, i, None, 0) for u, seq in seqs.items() for i in seq])
-    content = Retriever(store, emb, items, None, weights=RetrievalWeights(query=0, history=1, collab=0))
-    fused = Retriever(store, emb, items, co)
+    tr = Transitions(list(seqs.values()))
+    return s, items, emb, store, co, tr
+
+
+def agent_retrievers(split: Split, target: str, popularity: np.ndarray, weights=None):
+    """[content-only retriever, the agent's fused retriever with `weights` (default: Settings)]."""
+    from agent.retrieval import RetrievalWeights, Retriever
+
+    s, items, emb, store, co, tr = agent_parts(split, target)
+    w = weights or RetrievalWeights(s.weight_query, s.weight_history, s.weight_collab, s.weight_sequence)
+    content = Retriever(store, emb, items, None, weights=RetrievalWeights(query=0, history=1, collab=0, sequence=0))
+    fused = Retriever(store, emb, items, co, tr, weights=w, rrf_k=s.rrf_k)
     return [AgentRetrieverScorer(content, split.items, popularity, "content (embeddings)"),
             AgentRetrieverScorer(fused, split.items, popularity, "agent retriever (fused)")]
+
+
+def tune_retriever(split: Split, users: list[str], seed: int) -> list[tuple[dict, float]]:
+    """NDCG@10 on the validation split for a small grid of RRF weights (history, collab, sequence)."""
+    from agent.retrieval import RetrievalWeights, Retriever
+
+    s, items, emb, store, co, tr = agent_parts(split, "val")
+    pop = Popularity(split.fit_sequences("val"), split.items).counts
+    out = []
+    grid = [(1, 1, 0), (1, 1, 1), (0.5, 1, 1), (0.5, 1, 2), (0.25, 1, 2), (0, 1, 2), (0.5, 0.5, 2), (0.25, 0.5, 2)]
+    for h, c, q in tqdm(grid, desc="retriever weights"):
+        w = RetrievalWeights(query=1.0, history=h, collab=c, sequence=q)
+        sc = AgentRetrieverScorer(Retriever(store, emb, items, co, tr, weights=w, rrf_k=s.rrf_k), split.items, pop, "t")
+        m = eval_scorer(sc, split, "val", users, seed)
+        out.append(({"history": h, "collab": c, "sequence": q}, m["ndcg@10"], m["recall@10"]))
+        print(out[-1], flush=True)
+    return out
 
 
 def git_commit() -> str:
@@ -136,10 +163,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--target", choices=("test", "val"), default="test")
     ap.add_argument("--no-agent", action="store_true", help="skip the systems that need the demo Chroma store")
+    ap.add_argument("--tune-retriever", action="store_true", help="grid-search the agent's RRF weights on validation and exit")
     args = ap.parse_args(argv)
 
     split = leave_last_two(load_events(args.data))
     users = sorted(split.train, key=lambda u: (len(u), u))[: args.limit or None]
+    if args.tune_retriever:
+        args.out.mkdir(parents=True, exist_ok=True)
+        rows = tune_retriever(split, users, args.seed)
+        (args.out / "retriever_weights.json").write_text(json.dumps(rows, indent=2))
+        return 0
     seqs = split.fit_sequences(args.target)
     pop = Popularity(seqs, split.items)
     ease = EASE(seqs, split.items, 300.0)

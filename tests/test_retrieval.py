@@ -50,3 +50,27 @@ def test_cooccurrence_scores(ratings_csv):
     assert top["3"] == top["4"] == top["6"] == pytest.approx(2 ** -0.5, rel=1e-4)
     assert top["2"] == pytest.approx(0.5, rel=1e-4)
     assert co.top({"unknown": 1.0}, k=3, exclude=set()) == []
+
+
+def test_transitions_follow_the_last_items():
+    from agent.retrieval import Transitions
+
+    t = Transitions([["a", "b", "c"], ["a", "b", "d"], ["x", "c"]])
+    top = dict(t.top(["z", "a"], k=5, exclude={"a"}))
+    # after "a": "b" twice at distance 1, "c" and "d" once each at distance 2
+    assert top == {"b": 2.0, "c": 1.0, "d": 1.0}
+    top = dict(t.top(["a", "b"], k=5, exclude={"a", "b"}))
+    # last item "b" (weight 1): c, d once; previous "a" (weight 0.5): c, d once more at distance 2
+    assert top == {"c": 1.5, "d": 1.5}
+    assert t.top(["unknown"], 5, set()) == []
+
+
+def test_sequence_signal_in_fusion(settings, embedder, ratings_csv):
+    from agent.retrieval import RetrievalWeights, Transitions
+
+    store = open_store(settings, embedder)
+    ingest(SIX_FILMS, store, embedder, progress=False)
+    seq = Transitions([["1", "3", "6"], ["1", "3"]])
+    r = Retriever(store, embedder, ITEMS, None, seq, weights=RetrievalWeights(query=0, history=0, collab=0, sequence=1))
+    cands = r.retrieve("", UserHistory("u", (HistoryEntry("1", True),)), k=5)
+    assert [c.item.item_id for c in cands] == ["3", "6"] and cands[0].sources == ("sequence",)
