@@ -62,7 +62,7 @@ class Settings(BaseSettings):
     kv_cache_gib: float = Field(1.0, gt=0, description="vLLM CPU KV-cache size (VLLM_CPU_KVCACHE_SPACE)")
     dtype: str = Field("bfloat16")
     max_num_seqs: int = Field(16, ge=1, description="vLLM: concurrent sequences per step")
-    max_num_batched_tokens: int | None = Field(None, ge=256, description="vLLM: tokens per step (None: vLLM's default)")
+    max_num_batched_tokens: int | None = Field(2048, ge=256, description="vLLM: tokens per step (chunked prefill); None: vLLM's default")
     enforce_eager: bool = Field(False, description="vLLM: skip torch.compile (faster start, slower decoding)")
     n_recommendations: int = Field(5, ge=1, le=20, description="items returned per request")
     max_tokens: int = Field(2000, ge=64, description="cap on the generation budget (default budget: ~100 tokens per item)")

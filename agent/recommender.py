@@ -134,13 +134,12 @@ class Recommender:
                     notes.append(f"'{m.text}' matches several films; assumed {m.item.label}")
         return query, UserHistory(user, tuple(entries)), tuple(named), notes
 
-    def search_text(self, query: str, named: tuple[TitleMatch, ...]) -> str:
-        """The query as embedded for semantic search: named titles cut out (they are history
-        now, and their words would pull in namesakes: "Heat" -> "Dead Heat"), and nothing at
-        all when only filler words remain ("I loved ... what should I watch tonight?")."""
-        for m in sorted(named, key=lambda m: -m.span[0]):
-            if query[m.span[0] : m.span[1]] == m.text:
-                query = query[: m.span[0]] + " " + query[m.span[1] :]
+    def search_text(self, query: str) -> str:
+        """The query as embedded for semantic search: titles named in it cut out (they are
+        history now, and their words would pull in namesakes: "Heat" -> "Dead Heat"), and
+        nothing at all when only filler words remain ("I loved ... what should I watch tonight?")."""
+        for m in sorted(self.titles.find(query), key=lambda m: -m.span[0]):
+            query = query[: m.span[0]] + " " + query[m.span[1] :]
         return query if has_content(query) else ""
 
     # ---- stages 2-3: retrieve and render --------------------------------------------------
@@ -148,7 +147,7 @@ class Recommender:
         s = self.settings
         query, history, named, notes = self.resolve(req.messages, req.user)
         n = req.n or s.n_recommendations
-        candidates = self.retriever.retrieve(self.search_text(query, named), history, max(s.k_candidates, n))
+        candidates = self.retriever.retrieve(self.search_text(query), history, max(s.k_candidates, n))
         if not candidates:
             raise StoreError("retrieval returned no candidates: is the catalog ingested? run `python -m agent.ingest`")
         n = min(n, len(candidates))

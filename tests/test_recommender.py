@@ -69,6 +69,4 @@ def test_needs_a_user_message(make_recommender):
     ],
 )
 def test_search_text_drops_named_titles(make_recommender, text, expected):
-    rec = make_recommender()
-    _, _, named, _ = rec.resolve([{"role": "user", "content": text}], None)
-    assert rec.search_text(text, named) == expected
+    assert make_recommender().search_text(text) == expected
