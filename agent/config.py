@@ -45,7 +45,7 @@ class Settings(BaseSettings):
     history_in_prompt: int = Field(20, ge=0, description="recent history items rendered into the prompt")
     rrf_k: int = Field(60, ge=1, description="reciprocal-rank-fusion constant")
     weight_query: float = Field(1.0, ge=0, description="RRF weight of the request-text list")
-    weight_history: float = Field(1.0, ge=0, description="RRF weight of the history-vector list")
+    weight_history: float = Field(0.5, ge=0, description="RRF weight of the history-vector list (0.5: best NDCG@10 on validation, evals --tune-retriever)")
     weight_collab: float = Field(1.0, ge=0, description="RRF weight of the co-occurrence list")
     weight_sequence: float = Field(1.0, ge=0, description="RRF weight of the next-item transitions list")
 
