@@ -90,13 +90,16 @@ class Transitions:
         self._t = sparse.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(n, n))
         self.weights = weights
 
-    def top(self, recent: list[str], k: int, exclude: set[str]) -> list[tuple[str, float]]:
+    def scores(self, recent: list[str]) -> np.ndarray:
+        """Score of every item in `item_ids` order, from the last len(weights) known items."""
         known = [self._col[i] for i in recent if i in self._col]
-        if not known:
-            return []
         s = np.zeros(len(self.item_ids), dtype=np.float32)
         for w, j in zip(self.weights, reversed(known[-len(self.weights):])):
             s += w * self._t[j].toarray().ravel()
+        return s
+
+    def top(self, recent: list[str], k: int, exclude: set[str]) -> list[tuple[str, float]]:
+        s = self.scores(recent)
         order = np.argsort(-s, kind="stable")
         out = []
         for j in order:

@@ -71,25 +71,22 @@ class EASE(Scorer):
 
 
 class Transitions(Scorer):
+    """The agent's own sequence signal (agent.retrieval.Transitions), as a full-ranking scorer."""
+
     name = "transitions"
 
-    def __init__(self, sequences: dict[str, list[str]], items: list[str], weights=(1.0, 0.5, 0.25), distances=(1, 2)):
+    def __init__(self, sequences: dict[str, list[str]], items: list[str], weights=(1.0, 0.5, 0.25)):
+        from agent.retrieval import Transitions as AgentTransitions
+
         super().__init__(sequences, items)
-        self.weights = weights
-        rows, cols = [], []
-        for seq in sequences.values():
-            ids = self.ids(seq)
-            for d in distances:
-                rows += ids[:-d]
-                cols += ids[d:]
-        n = len(self.items)
-        self.t = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n))
+        self.t = AgentTransitions(list(sequences.values()), weights=weights)
+        # positions of the agent's item order inside this split's item order
+        self._pos = np.array([self.index.get(i, -1) for i in self.t.item_ids])
+        self._known = self._pos >= 0
 
     def score(self, history: list[str]) -> np.ndarray:
-        ids = self.ids(history)
         out = np.zeros(len(self.items))
-        for w, i in zip(self.weights, reversed(ids[-len(self.weights):])):
-            out += w * self.t[i].toarray().ravel()
+        out[self._pos[self._known]] = self.t.scores(history)[self._known]
         return out
 
 
