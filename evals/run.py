@@ -134,6 +134,57 @@ def tune_retriever(split: Split, users: list[str], seed: int) -> list[tuple[dict
     return out
 
 
+async def eval_llm_rerank(split: Split, target: str, users: list[str], popularity: np.ndarray, model: str | None) -> dict:
+    """The served pipeline (retrieve -> prompt -> LLM -> validate) as a ranker: the LLM's picks
+    first, then the rest of the retriever's candidates in retrieval order, then everything else
+    by the retriever's fallback order. Collaborative signals are fit on the split (no leakage)."""
+    from agent.llm import load_llm
+    from agent.recommender import Recommender, RecRequest
+    from agent.types import HistoryEntry, UserHistory
+
+    s, items, emb, store, co, tr = agent_parts(split, target)
+    if model:
+        s = s.model_copy(update={"model": model})
+    histories = {u: UserHistory(u, tuple(HistoryEntry(i, liked=True) for i in split.history(u, target))) for u in users}
+    llm = load_llm(s)
+    await llm.start()
+    rec = Recommender(s, list(items.values()), histories, store, emb, llm, collab=co, sequence=tr)
+    tail = AgentRetrieverScorer(rec.retriever, split.items, popularity, "tail")
+    rows, lat, counts = [], [], dict.fromkeys(VALIDITY_KEYS, 0)
+    n_items = 0
+    try:
+        for u in tqdm(users, desc="llm rerank"):
+            t = time.perf_counter()
+            out = await rec.recommend(RecRequest(messages=[{"role": "user", "content": "What should I watch next?"}], user=u))
+            lat.append(time.perf_counter() - t)
+            picks = [r.item.item_id for r in out.items]
+            rest = [c.item.item_id for c in out.candidates if c.item.item_id not in picks]
+            hist = split.history(u, target)
+            tail_rank = rank_full(tail.score(hist), split.items, hist + picks + rest, tail.index)
+            ranked = [i for i in picks + rest if i in tail.index] + tail_rank
+            rows.append(all_metrics(ranked, getattr(split, target)[u]))
+            n_items += len(out.items)
+            for d in out.dropped:
+                kind = d.split(":", 1)[0]
+                key = {"not_candidate": "candidate_errors", "seen": "history_errors", "duplicate": "duplicates",
+                       "not_in_catalog": "out_of_catalog", "malformed": "parse_failures"}.get(kind)
+                if key:
+                    counts[key] += 1
+            if not any(r.from_llm for r in out.items):
+                counts["parse_failures"] += 1
+            counts["filled"] += out.filled
+    finally:
+        await llm.close()
+    res = mean_rows(rows)
+    # validity: events per request (x1000 = per 1,000 requests); filled: share of served items
+    res["validity"] = {k: (v / n_items if k == "filled" else v / len(users)) for k, v in counts.items()}
+    res["latency_p50_ms"] = float(np.percentile(lat, 50) * 1000)
+    res["latency_p95_ms"] = float(np.percentile(lat, 95) * 1000)
+    res["users"] = len(users)
+    res["model"] = s.model
+    return res
+
+
 def git_commit() -> str:
     try:
         return subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
@@ -146,10 +197,21 @@ def report_md(results: dict) -> str:
     lines = [f"# Ranking evaluation ({results['data']}, {n_users} of {results['split']['users']} users, target: {results['target']})", "",
              "| system | R@5 | R@10 | R@20 | N@5 | N@10 | N@20 | M@10 | sampled HR@1 | sampled N@10 | p50 ms |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
+    def cell(v):
+        return "-" if v is None else f"{v:.4f}"
+
     for name, m in results["systems"].items():
-        lines.append(f"| {name} | " + " | ".join(f"{m[k]:.4f}" for k in (
+        lines.append(f"| {name} | " + " | ".join(cell(m.get(k)) for k in (
             "recall@5", "recall@10", "recall@20", "ndcg@5", "ndcg@10", "ndcg@20", "mrr@10",
             "sampled_hr@1", "sampled_ndcg@10")) + f" | {m['latency_p50_ms']:.1f} |")
+    llm = {n: m for n, m in results["systems"].items() if "model" in m}
+    if llm:
+        lines += ["", "LLM validity, per 1,000 requests (filled: share of served items taken from retrieval order):", "",
+                  "| system | " + " | ".join(VALIDITY_KEYS) + " |", "|---|" + "---|" * len(VALIDITY_KEYS)]
+        for n, m in llm.items():
+            v = m["validity"]
+            lines.append(f"| {n} | " + " | ".join(
+                f"{v[k]:.0%}" if k == "filled" else f"{v[k] * 1000:.0f}" for k in VALIDITY_KEYS) + " |")
     lines += ["", f"Split: {results['split']} (checksum {results['split_checksum']}); commit {results['commit'][:10]}; "
               f"seed {results['seed']}; blend weight {results.get('blend_weight')} (chosen on validation)."]
     return "\n".join(lines) + "\n"
@@ -163,6 +225,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--target", choices=("test", "val"), default="test")
     ap.add_argument("--no-agent", action="store_true", help="skip the systems that need the demo Chroma store")
+    ap.add_argument("--llm", action="store_true", help="also evaluate the served LLM rerank (slow: ~16 s a user with the 135M pack)")
+    ap.add_argument("--llm-users", type=int, default=50, help="users for the LLM system (the first N of the evaluated users)")
+    ap.add_argument("--model", help="model for the LLM system (default: the served default)")
     ap.add_argument("--tune-retriever", action="store_true", help="grid-search the agent's RRF weights on validation and exit")
     args = ap.parse_args(argv)
 
@@ -192,6 +257,17 @@ def main(argv: list[str] | None = None) -> int:
                "split_checksum": split.checksum, "commit": git_commit(), "blend_weight": best_w, "systems": {}}
     for sc in tqdm(systems, desc="systems"):
         results["systems"][sc.name] = eval_scorer(sc, split, args.target, users, args.seed)
+    if args.llm:
+        import asyncio
+
+        llm_users = users[: args.llm_users]
+        name = f"agent retriever + LLM rerank ({args.model or 'default model'}, {len(llm_users)} users)"
+        results["systems"][name] = asyncio.run(eval_llm_rerank(split, args.target, llm_users, pop.counts, args.model))
+        # the same users without the LLM, for a like-for-like comparison
+        fused = [sc for sc in systems if sc.name == "agent retriever (fused)"]
+        if fused:
+            results["systems"][f"agent retriever (same {len(llm_users)} users)"] = eval_scorer(
+                fused[0], split, args.target, llm_users, args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps(results, indent=2))
     (args.out / "report.md").write_text(report_md(results))
