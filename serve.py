@@ -210,6 +210,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lora", help="LoRA adapter directory to serve")
     ap.add_argument("--llm-url", help="use a remote OpenAI-compatible server instead of in-process vLLM")
     ap.add_argument("--catalog", help="catalog (MovieLens dir or JSONL)")
+    ap.add_argument("--tmdb", help="TMDB facts JSONL keyed by movieId (MovieLens catalogs; default: the demo's, "
+                    "or none when --catalog is given)")
     ap.add_argument("--interactions", help="interaction log for user histories")
     ap.add_argument("--collection", help="Chroma collection name")
     ap.add_argument("--chroma-url", help="Chroma server URL (default: embedded on disk)")
@@ -217,13 +219,18 @@ def main(argv: list[str] | None = None) -> int:
     overrides = {k: v for k, v in vars(args).items() if v is not None and k != "llm_url"}
     if args.llm_url:
         overrides.update(llm_backend="openai", llm_url=args.llm_url)
-    if args.catalog:
-        overrides.setdefault("tmdb", None)
+    if args.catalog and not args.tmdb:
+        overrides["tmdb"] = None  # the demo's TMDB file only describes the demo catalog
     try:
         settings = Settings(**overrides)
     except ValidationError as e:
         print(f"configuration error: {e}", file=sys.stderr)
         return 2
+    for name in ("catalog", "tmdb", "interactions", "lora"):
+        path = getattr(settings, name)
+        if path is not None and not path.exists():
+            print(f"configuration error: {name} path {path} does not exist", file=sys.stderr)
+            return 2
     import uvicorn
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

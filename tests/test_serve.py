@@ -173,3 +173,14 @@ async def test_langchain_chat_openai_unchanged(app):
     assert "1. Aliens (1986)" in msg.content
     chunks = [c.content async for c in llm.astream("I loved Alien and Heat. What next?")]
     assert "2. The Thing (1982)" in "".join(chunks)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--catalog", "/nonexistent/catalog.jsonl"], "catalog path /nonexistent/catalog.jsonl does not exist"),
+    (["--chroma-url", "ftp://example"], "chroma_url must start with http"),
+])
+def test_cli_configuration_errors(argv, message, capsys):
+    from serve import main
+
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
