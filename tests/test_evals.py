@@ -82,3 +82,19 @@ def test_reference_baselines(make, r10, n10):
     assert np.mean([r for r, _ in rows]) == pytest.approx(r10, abs=5e-5)
     if n10 is not None:
         assert np.mean([n for _, n in rows]) == pytest.approx(n10, abs=5e-5)
+
+
+def test_loads_movielens_100k_and_generic_logs(tmp_path):
+    ml100k = tmp_path / "ml-100k"
+    ml100k.mkdir()
+    (ml100k / "u.data").write_text("196\t242\t3\t881250949\n186\t302\t3\t891717742\n")
+    (ml100k / "u.item").write_text("242|Kolya (1996)|24-Jan-1997||http://x|0\n")
+    assert load_events(str(ml100k)) == [("196", "242", 3.0, 881250949), ("186", "302", 3.0, 891717742)]
+    from evals.data import load_item_titles
+
+    assert load_item_titles(str(ml100k)) == {"242": "Kolya (1996)"}
+    log = tmp_path / "log.csv"
+    log.write_text("user_id,item_id,timestamp\nu1,a,3\n")
+    assert load_events(str(log)) == [("u1", "a", None, 3)]
+    with pytest.raises(FileNotFoundError, match="movielens-small"):
+        load_events(str(tmp_path / "missing"))
