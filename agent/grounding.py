@@ -138,11 +138,11 @@ def first_sentence(text: str, limit: int = 150) -> str:
 
     >>> first_sentence("A thief steals. Then more happens.")
     'A thief steals.'
-    >>> first_sentence("When Dr. Jones finds the map, he runs. Later on.")
-    'When Dr. Jones finds the map, he runs.'
+    >>> first_sentence("When Dr. Jones Sr. finds the map, he runs. Later on.")
+    'When Dr. Jones Sr. finds the map, he runs.'
     """
     text = " ".join(text.split())
-    m = re.match(r"(.+?(?<!\bDr)(?<!\bMr)(?<!\bMrs)(?<!\bMs)(?<!\bSt)(?<!\bJr)(?<!\bvs)(?<!\b[A-Z])[.!?])(\s|$)", text)
+    m = re.match(r"(.+?(?<!\bDr)(?<!\bMr)(?<!\bMrs)(?<!\bMs)(?<!\bSt)(?<!\bJr)(?<!\bSr)(?<!\bvs)(?<!\b[A-Z])[.!?])(\s|$)", text)
     s = m.group(1) if m else text
     if len(s) > limit:
         s = s[:limit].rsplit(" ", 1)[0].rstrip(",;:") + "…"
