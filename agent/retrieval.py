@@ -23,6 +23,23 @@ from agent.store import ItemStore
 from agent.types import Candidate, Interaction, Item, UserHistory
 
 
+def top_positive(scores: np.ndarray, item_ids: list[str], k: int, exclude: set[str]) -> list[tuple[str, float]]:
+    """The k best (item_id, score) with score > 0, skipping excluded ids; ties keep item order.
+
+    >>> top_positive(np.array([0.5, 2.0, 0.0, 2.0]), ["a", "b", "c", "d"], 2, {"b"})
+    [('d', 2.0), ('a', 0.5)]
+    """
+    out = []
+    for j in np.argsort(-scores, kind="stable"):
+        if scores[j] <= 0:
+            break
+        if item_ids[j] not in exclude:
+            out.append((item_ids[j], float(scores[j])))
+            if len(out) == k:
+                break
+    return out
+
+
 class CoOccurrence:
     """Item-item cosine similarity over who-watched-what, computed per request (sparse, cheap).
 
@@ -40,8 +57,9 @@ class CoOccurrence:
         m = sparse.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(len(users), len(self.item_ids)))
         m.data[:] = 1.0  # repeated events count once
         self._m = m.tocsc()
-        self._norm = np.sqrt(np.asarray(self._m.sum(axis=0)).ravel()) + 1e-9
-        self.popularity = {it: int(c) for it, c in zip(self.item_ids, np.asarray(self._m.sum(axis=0)).ravel(), strict=True)}
+        counts = np.asarray(self._m.sum(axis=0)).ravel()  # viewers per item
+        self._norm = np.sqrt(counts) + 1e-9
+        self.popularity = {it: int(c) for it, c in zip(self.item_ids, counts, strict=True)}
 
     def scores(self, weighted_items: dict[str, float]) -> np.ndarray:
         known = [(self._col[i], w) for i, w in weighted_items.items() if i in self._col]
@@ -55,18 +73,7 @@ class CoOccurrence:
         return (co / self._norm).astype(np.float32)
 
     def top(self, weighted_items: dict[str, float], k: int, exclude: set[str]) -> list[tuple[str, float]]:
-        s = self.scores(weighted_items)
-        order = np.argsort(-s)
-        out = []
-        for j in order:
-            if s[j] <= 0:
-                break
-            iid = self.item_ids[j]
-            if iid not in exclude:
-                out.append((iid, float(s[j])))
-                if len(out) == k:
-                    break
-        return out
+        return top_positive(self.scores(weighted_items), self.item_ids, k, exclude)
 
 
 class Transitions:
@@ -99,17 +106,7 @@ class Transitions:
         return s
 
     def top(self, recent: list[str], k: int, exclude: set[str]) -> list[tuple[str, float]]:
-        s = self.scores(recent)
-        order = np.argsort(-s, kind="stable")
-        out = []
-        for j in order:
-            if s[j] <= 0:
-                break
-            if self.item_ids[j] not in exclude:
-                out.append((self.item_ids[j], float(s[j])))
-                if len(out) == k:
-                    break
-        return out
+        return top_positive(self.scores(recent), self.item_ids, k, exclude)
 
 
 @dataclass
@@ -154,21 +151,21 @@ class Retriever:
         """Each signal's ranked (item_id, score) list; the raw material of `retrieve`."""
         depth = max(k * 3, 50)
         out: dict[str, list[tuple[str, float]]] = {}
-        w = self.weights
-        if query.strip() and w.query > 0:
+        weights = self.weights
+        if query.strip() and weights.query > 0:
             out["query"] = self.store.query(self.embedder.embed_one(query), depth, exclude)
         hw = self._history_weights(history)
         if hw:
-            vecs = self.store.vectors(hw) if w.history > 0 else {}
+            vecs = self.store.vectors(hw) if weights.history > 0 else {}
             if vecs:
                 v = sum(vecs[i] * w for i, w in hw.items() if i in vecs)
                 v = v / (np.linalg.norm(v) + 1e-9)
                 out["history"] = self.store.query(v, depth, exclude)
-            if self.collab is not None and w.collab > 0:
+            if self.collab is not None and weights.collab > 0:
                 top = self.collab.top(hw, depth, exclude)
                 if top:
                     out["collab"] = top
-        if self.sequence is not None and history.entries and w.sequence > 0:
+        if self.sequence is not None and history.entries and weights.sequence > 0:
             top = self.sequence.top([e.item_id for e in history.recent(3)], depth, exclude)
             if top:
                 out["sequence"] = top
