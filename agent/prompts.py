@@ -80,6 +80,49 @@ class Prompts:
             },
         ]
 
+    def render_rank(
+        self,
+        *,
+        request: str,
+        history: UserHistory,
+        candidates: list[Candidate],
+        letters: tuple[str, ...],
+        items: dict[str, Item],
+        history_limit: int,
+        keywords: int = 3,
+    ) -> list[dict[str, str]]:
+        """One-pass ranking prompt: compact lettered candidates (title, year, genres, runtime, a few
+        keywords); the answer's first token is one of `letters`."""
+        cands = [
+            {"letter": letter, "label": c.item.label, "genres": list(c.item.genres), "runtime": c.item.runtime,
+             "keywords": list((c.item.keywords or c.item.tags)[:keywords])}
+            for letter, c in zip(letters, candidates, strict=True)
+        ]
+        return [
+            {"role": "system", "content": self.render("rank_system.j2")},
+            {"role": "user", "content": self.render(
+                "rank_user.j2", request=_clip(request, REQUEST_CHARS),
+                history=history_view(history, items, history_limit), candidates=cands)},
+        ]
+
+    def render_explain(
+        self,
+        *,
+        request: str,
+        history: UserHistory,
+        item: Item,
+        items: dict[str, Item],
+        history_limit: int,
+        max_chars: int,
+    ) -> list[dict[str, str]]:
+        """One film's explanation prompt; everything before the film is shared by the request's films."""
+        return [
+            {"role": "system", "content": self.render("explain_system.j2", max_chars=max_chars)},
+            {"role": "user", "content": self.render(
+                "explain_user.j2", request=_clip(request, REQUEST_CHARS),
+                history=history_view(history, items, history_limit), film=candidate_view(item))},
+        ]
+
     def render_request(
         self,
         *,

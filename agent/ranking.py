@@ -16,11 +16,40 @@ a truncated generation may stop mid-list, so every answer is validated anyway:
 from __future__ import annotations
 
 import json
+import math
+import string
 
 from agent.grounding import Facts, check, facts_explanation, tidy
 from agent.prompts import Prompts
 from agent.titles import TitleIndex
 from agent.types import Candidate, Item, RankedItem
+
+
+# One-pass ranking labels: single tokens in the tokenizers we ship (checked at run time).
+LABELS: tuple[str, ...] = tuple(string.ascii_uppercase)
+
+
+def order_by_label_scores(candidates: list[Candidate], logprobs: list[float],
+                          prior_weight: float = 0.0) -> list[tuple[Candidate, float]]:
+    """Candidates sorted by the LLM's label log-probabilities, best first, with the softmax over
+    the labels as the score. `prior_weight` > 0 adds the retrieval order as a Zipf log-prior,
+    -w * log(rank) with rank 1, 2, ...; ties keep retrieval order. Candidates without a label (more than
+    len(LABELS)) follow in retrieval order with score 0.
+
+    >>> from agent.types import Item
+    >>> cs = [Candidate(Item(str(i), f"F{i}"), 1.0) for i in range(3)]
+    >>> [(c.item.item_id, round(p, 2)) for c, p in order_by_label_scores(cs, [-2.0, -0.5, -2.0])]
+    [('1', 0.69), ('0', 0.15), ('2', 0.15)]
+    >>> [c.item.item_id for c, _ in order_by_label_scores(cs, [-2.0, -0.5, -2.0], prior_weight=4.0)]
+    ['0', '1', '2']
+    """
+    k = len(logprobs)
+    m = max(logprobs) if logprobs else 0.0
+    z = sum(math.exp(x - m) for x in logprobs) or 1.0
+    probs = [math.exp(x - m) / z for x in logprobs]
+    key = [lp - prior_weight * math.log(r + 1) for r, lp in enumerate(logprobs)]
+    order = sorted(range(k), key=lambda i: -key[i])  # stable: ties keep retrieval order
+    return [(candidates[i], probs[i]) for i in order] + [(c, 0.0) for c in candidates[k:]]
 
 
 def ranking_schema(candidate_ids: list[str], n: int, max_chars: int) -> dict:
@@ -149,7 +178,9 @@ class Validator:
     def full(self) -> bool:
         return len(self.accepted) >= self.n
 
-    def accept(self, obj: dict) -> RankedItem | None:
+    def accept(self, obj: dict, *, score: float | None = None, quiet: bool = False) -> RankedItem | None:
+        """Validate one LLM object; `score` overrides the retrieval score, `quiet` skips the note
+        for an empty explanation that is expected (ranking without explanations)."""
         if self.full:
             self.dropped.append(f"extra:{obj.get('item_id')}")
             return None
@@ -174,9 +205,11 @@ class Validator:
         problems = check(expl, Facts(cand.item, self.history_items, self.request), self.titles)
         source = "llm"
         if problems:
-            self.notes.append(f"explanation for {iid} replaced ({'; '.join(problems[:3])})")
+            if not quiet:
+                self.notes.append(f"explanation for {iid} replaced ({'; '.join(problems[:3])})")
             expl, source = facts_explanation(cand.item, self.history_items, self.prompts, self.max_chars), "facts"
-        ranked = RankedItem(cand.item, len(self.accepted) + 1, expl, source, cand.score, from_llm=True)
+        ranked = RankedItem(cand.item, len(self.accepted) + 1, expl, source,
+                            cand.score if score is None else score, from_llm=True)
         self.accepted.append(ranked)
         return ranked
 

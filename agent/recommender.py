@@ -7,8 +7,19 @@
 
 Request resolution: the user's history comes from the interaction log when `user` is a known
 id; films named in the user's messages ("I loved Alien and Heat") are added to it as liked;
-the last user message is the retrieval query. Left out: multi-turn refinements and constraints
-(issue 7), one-pass ranking (issue 6).
+the last user message is the retrieval query.
+
+Ranking (settings.ranking):
+  one-pass  the candidates get letters A, B, ...; one forward pass reads the log-probability of
+            each letter as the answer's first token and orders all K candidates by it (LlamaRec's
+            verbalizer ranking). Then one explanation request per top-n film runs concurrently
+            (shared system + history prefix, prefix-cached) and each film streams, in rank order,
+            as soon as its explanation is checked. Output ids can only be candidates by
+            construction. Requests with explain=False (or a tiny max_tokens) skip the explanation
+            requests and return fact-only explanations: ranking costs one forward pass.
+  generate  the model writes the whole ranked list as JSON under a schema whose id enum is the
+            candidate set (structured decoding), parsed and validated as it streams.
+Left out: multi-turn refinements and constraints (issue 7).
 """
 
 from __future__ import annotations
@@ -21,9 +32,9 @@ from dataclasses import dataclass, field
 from agent.config import Settings
 from agent.embedding import Embedder
 from agent.errors import InvalidRequest, StoreError
-from agent.llm.base import LLM, GenerationRequest
+from agent.llm.base import LLM, GenerationRequest, LabelRequest
 from agent.prompts import Prompts
-from agent.ranking import StreamParser, Validator, ranking_schema
+from agent.ranking import LABELS, StreamParser, Validator, order_by_label_scores, ranking_schema
 from agent.retrieval import CoOccurrence, RetrievalWeights, Retriever, Transitions
 from agent.store import ItemStore
 from agent.titles import TitleIndex, TitleMatch, has_content
@@ -38,6 +49,8 @@ class RecRequest:
     temperature: float = 0.0
     max_tokens: int | None = None
     adapter: str | None = None
+    explain: bool | None = None  # None: explain unless max_tokens is too small for it
+    ranking: str | None = None  # "one-pass" | "generate"; None: settings.ranking
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
 
@@ -151,25 +164,105 @@ class Recommender:
         if not candidates:
             raise StoreError("retrieval returned no candidates: is the catalog ingested? run `python -m agent.ingest`")
         n = min(n, len(candidates))
-        prompt = self.prompts.render_request(
-            request=query, history=history, candidates=candidates, items=self.items,
-            n=n, history_limit=s.history_in_prompt, max_chars=s.explanation_chars,
-        )
+        if self.ranking_mode(req) == "one-pass":
+            prompt = self.rank_prompt(query, history, candidates)
+        else:
+            prompt = self.prompts.render_request(
+                request=query, history=history, candidates=candidates, items=self.items,
+                n=n, history_limit=s.history_in_prompt, max_chars=s.explanation_chars,
+            )
         schema = ranking_schema([c.item.item_id for c in candidates], n, s.explanation_chars)
         return Prepared(req, query, history, named, tuple(candidates), prompt, schema, n, tuple(notes))
 
+    def rank_prompt(self, query: str, history: UserHistory, candidates: list[Candidate]) -> list[dict[str, str]]:
+        """The one-pass prompt: the first len(LABELS) candidates, lettered in the order given
+        (finetune/ renders its training prompts through this same method)."""
+        k = min(len(candidates), len(LABELS))
+        return self.prompts.render_rank(
+            request=query, history=history, candidates=list(candidates[:k]), letters=LABELS[:k],
+            items=self.items, history_limit=self.settings.history_in_prompt,
+        )
+
+    def explain_prompt(self, query: str, history: UserHistory, item: Item) -> list[dict[str, str]]:
+        """One film's explanation prompt (shared prefix: system + request + history)."""
+        s = self.settings
+        return self.prompts.render_explain(request=query, history=history, item=item, items=self.items,
+                                           history_limit=s.history_in_prompt, max_chars=s.explanation_chars)
+
     # ---- stage 4: LLM ranking, validated as it streams ------------------------------------
+    def ranking_mode(self, req: RecRequest) -> str:
+        mode = req.ranking or self.settings.ranking
+        if mode == "one-pass" and not (self.llm is not None and self.llm.scores_labels):
+            return "generate"  # e.g. a remote server that cannot return label log-probabilities
+        return mode
+
     async def stream(self, req: RecRequest, prep: Prepared | None = None) -> AsyncIterator[RankedItem | Recommendation]:
         if self.llm is None:
             raise InvalidRequest("this recommender was built without an LLM")
         prep = prep or await asyncio.to_thread(self.prepare, req)
+        gen = self._stream_one_pass(req, prep) if self.ranking_mode(req) == "one-pass" else self._stream_generated(req, prep)
+        async for ev in gen:
+            yield ev
+
+    def _validator(self, prep: Prepared) -> Validator:
         s = self.settings
         history_items = tuple(self.items[e.item_id] for e in prep.history.recent(s.history_in_prompt) if e.item_id in self.items)
-        v = Validator(
+        return Validator(
             list(prep.candidates), set(prep.history.seen), prep.n,
             history_items=history_items, request=prep.query, prompts=self.prompts,
             titles=self.titles, catalog=self.items, max_chars=s.explanation_chars,
         )
+
+    def explanation_tokens(self, req: RecRequest, n: int) -> int:
+        """Tokens per explanation request; 0 means no LLM explanations (fact-only ones instead)."""
+        if req.explain is False:
+            return 0
+        per_item = self.settings.explanation_chars // 3 + 10
+        if req.max_tokens is not None:
+            per_item = min(per_item, (req.max_tokens - 1) // max(n, 1))
+        return per_item if per_item >= 16 else 0
+
+    async def _stream_one_pass(self, req: RecRequest, prep: Prepared) -> AsyncIterator[RankedItem | Recommendation]:
+        s = self.settings
+        cands = list(prep.candidates)
+        letters = LABELS[: min(len(cands), len(LABELS))]
+        scores = await self.llm.score_labels(LabelRequest(prep.prompt, letters, req.adapter, f"{req.request_id}-rank"))
+        order = order_by_label_scores(cands, list(scores.logprobs), s.rank_prior_weight)
+        top = [(c, p) for c, p in order if c.item.item_id not in prep.history.seen][: prep.n]
+        v = self._validator(prep)
+        budget = self.explanation_tokens(req, prep.n)
+        tasks = []
+        if budget:
+            for c, _ in top:
+                g = GenerationRequest(messages=self.explain_prompt(prep.query, prep.history, c.item), max_tokens=budget, temperature=req.temperature, adapter=req.adapter,
+                                      request_id=f"{req.request_id}-x{c.item.item_id}", stop=["\n\n"])
+                tasks.append(asyncio.create_task(self.llm.complete(g)))
+        prompt_tokens, completion_tokens = scores.prompt_tokens, 1
+        try:
+            for i, (c, p) in enumerate(top):
+                text = ""
+                if tasks:
+                    out = await tasks[i]
+                    text = out.text
+                    prompt_tokens += out.prompt_tokens
+                    completion_tokens += out.completion_tokens
+                ranked = v.accept({"item_id": c.item.item_id, "explanation": text}, score=p, quiet=not tasks)
+                if ranked is not None:
+                    yield ranked
+        finally:
+            for t in tasks:
+                t.cancel()
+        notes = list(prep.notes) + v.notes
+        if not tasks:
+            notes.append("explanations are fact-only (explain=false or max_tokens too small for LLM explanations)")
+        yield Recommendation(
+            items=tuple(v.accepted), query=prep.query, history=prep.history, candidates=prep.candidates,
+            filled=0, dropped=tuple(v.dropped), prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens, notes=tuple(notes),
+        )
+
+    async def _stream_generated(self, req: RecRequest, prep: Prepared) -> AsyncIterator[RankedItem | Recommendation]:
+        v = self._validator(prep)
         parser = StreamParser()
         usage = (0, 0)
         gen = GenerationRequest(

@@ -29,6 +29,7 @@ from tqdm import tqdm
 from evals.baselines import EASE, Blend, Popularity, Scorer, Transitions
 from evals.data import REPO, Split, leave_last_two, load_events
 from evals.metrics import all_metrics, sample_negatives, sampled_metrics
+from evals.pipeline import agent_parts, split_histories
 
 TOP = 20
 VALIDITY_KEYS = ("parse_failures", "candidate_errors", "history_errors", "duplicates", "out_of_catalog", "filled")
@@ -85,26 +86,6 @@ class AgentRetrieverScorer(Scorer):
         return out
 
 
-def agent_parts(split: Split, target: str):
-    """The demo store and embedder, and the collaborative signals fit on the same sequences as
-    the baselines (everything before `target`, never the target itself)."""
-    from agent.catalog import load_catalog
-    from agent.config import Settings
-    from agent.embedding import load_embedder
-    from agent.ingest import open_store
-    from agent.retrieval import CoOccurrence, Transitions
-    from agent.types import Interaction
-
-    s = Settings()
-    items = {it.item_id: it for it in load_catalog(s.catalog, s.tmdb)}
-    emb = load_embedder(s.embedder)
-    store = open_store(s, emb)
-    seqs = split.fit_sequences(target)
-    co = CoOccurrence([Interaction(u, i, None, 0) for u, seq in seqs.items() for i in seq])
-    tr = Transitions(list(seqs.values()))
-    return s, items, emb, store, co, tr
-
-
 def agent_retrievers(split: Split, target: str, popularity: np.ndarray, weights=None):
     """[content-only retriever, the agent's fused retriever with `weights` (default: Settings)]."""
     from agent.retrieval import RetrievalWeights, Retriever
@@ -134,45 +115,82 @@ def tune_retriever(split: Split, users: list[str], seed: int) -> list[tuple[dict
     return out
 
 
-async def eval_llm_rerank(split: Split, target: str, users: list[str], popularity: np.ndarray, model: str | None) -> dict:
-    """The served pipeline (retrieve -> prompt -> LLM -> validate) as a ranker: the LLM's picks
-    first, then the rest of the retriever's candidates in retrieval order, then everything else
-    by the retriever's fallback order. Collaborative signals are fit on the split (no leakage)."""
+def validity_counts(out, counts: dict) -> None:
+    for d in out.dropped:
+        kind = d.split(":", 1)[0]
+        key = {"not_candidate": "candidate_errors", "seen": "history_errors", "duplicate": "duplicates",
+               "not_in_catalog": "out_of_catalog", "malformed": "parse_failures"}.get(kind)
+        if key:
+            counts[key] += 1
+    if not any(r.from_llm for r in out.items):
+        counts["parse_failures"] += 1
+    counts["filled"] += out.filled
+
+
+def prior_order(out, weight: float) -> list[str]:
+    """Re-sort a one-pass answer with the retrieval order as a log-prior (the same formula as
+    agent.ranking.order_by_label_scores; log of the label softmax differs from the label
+    log-probability by a per-request constant, so the order is the same)."""
+    import math
+
+    pos = {c.item.item_id: r for r, c in enumerate(out.candidates)}
+    key = {r.item.item_id: math.log(max(r.score or 0.0, 1e-30)) - weight * math.log(pos[r.item.item_id] + 1)
+           for r in out.items}
+    return sorted(key, key=lambda i: -key[i])
+
+
+async def eval_llm_rerank(split: Split, target: str, users: list[str], popularity: np.ndarray, model: str | None,
+                          ranking: str = "generate", lora: Path | None = None,
+                          prior_weights: tuple[float, ...] = ()) -> dict:
+    """The served pipeline (retrieve -> prompt -> LLM -> validate) as a ranker. Collaborative
+    signals are fit on the split (no leakage).
+
+    generate: the LLM's n picks first, then the rest of the retriever's candidates in retrieval
+    order, then everything else by the retriever's fallback order.
+    one-pass: the request asks for all K candidates without explanations (explain=False), so the
+    served code returns the LLM's full order of the K; the tail follows. With `prior_weights`, the
+    same answers are also re-sorted with the retrieval order as a log-prior (one extra result per
+    weight, under "prior_sweep"), which is how settings.rank_prior_weight is chosen on validation."""
     from agent.llm import load_llm
     from agent.recommender import Recommender, RecRequest
-    from agent.types import HistoryEntry, UserHistory
 
     s, items, emb, store, co, tr = agent_parts(split, target)
-    if model:
-        s = s.model_copy(update={"model": model})
-    histories = {u: UserHistory(u, tuple(HistoryEntry(i, liked=True) for i in split.history(u, target))) for u in users}
+    upd = {"model": model} if model else {}
+    if lora:
+        upd["lora"] = Path(lora)
+    s = s.model_copy(update=upd)
+    histories = split_histories(split, target, users)
     llm = load_llm(s)
     await llm.start()
     rec = Recommender(s, list(items.values()), histories, store, emb, llm, collab=co, sequence=tr)
     tail = AgentRetrieverScorer(rec.retriever, split.items, popularity, "tail")
     rows, lat, counts = [], [], dict.fromkeys(VALIDITY_KEYS, 0)
-    n_items = 0
+    sweep_rows: dict[float, list[dict]] = {w: [] for w in prior_weights}
+    n_items, tokens_in, tokens_out = 0, [], []
+    adapter = s.lora_name if lora else None
     try:
-        for u in tqdm(users, desc="llm rerank"):
+        for u in tqdm(users, desc=f"llm rerank ({ranking})"):
+            req = RecRequest(messages=[{"role": "user", "content": "What should I watch next?"}], user=u,
+                             ranking=ranking, adapter=adapter,
+                             **({"n": s.k_candidates, "explain": False} if ranking == "one-pass" else {}))
             t = time.perf_counter()
-            out = await rec.recommend(RecRequest(messages=[{"role": "user", "content": "What should I watch next?"}], user=u))
+            out = await rec.recommend(req)
             lat.append(time.perf_counter() - t)
-            picks = [r.item.item_id for r in out.items]
-            rest = [c.item.item_id for c in out.candidates if c.item.item_id not in picks]
+            tokens_in.append(out.prompt_tokens)
+            tokens_out.append(out.completion_tokens)
             hist = split.history(u, target)
-            tail_rank = rank_full(tail.score(hist), split.items, hist + picks + rest, tail.index)
-            ranked = [i for i in picks + rest if i in tail.index] + tail_rank
-            rows.append(all_metrics(ranked, getattr(split, target)[u]))
+            tgt = getattr(split, target)[u]
+
+            def full(picks: list[str]) -> list[str]:
+                rest = [c.item.item_id for c in out.candidates if c.item.item_id not in picks]
+                tail_rank = rank_full(tail.score(hist), split.items, hist + picks + rest, tail.index)
+                return [i for i in picks + rest if i in tail.index] + tail_rank
+
+            rows.append(all_metrics(full([r.item.item_id for r in out.items]), tgt))
+            for w in prior_weights:
+                sweep_rows[w].append(all_metrics(full(prior_order(out, w)), tgt))
             n_items += len(out.items)
-            for d in out.dropped:
-                kind = d.split(":", 1)[0]
-                key = {"not_candidate": "candidate_errors", "seen": "history_errors", "duplicate": "duplicates",
-                       "not_in_catalog": "out_of_catalog", "malformed": "parse_failures"}.get(kind)
-                if key:
-                    counts[key] += 1
-            if not any(r.from_llm for r in out.items):
-                counts["parse_failures"] += 1
-            counts["filled"] += out.filled
+            validity_counts(out, counts)
     finally:
         await llm.close()
     res = mean_rows(rows)
@@ -180,8 +198,15 @@ async def eval_llm_rerank(split: Split, target: str, users: list[str], popularit
     res["validity"] = {k: (v / n_items if k == "filled" else v / len(users)) for k, v in counts.items()}
     res["latency_p50_ms"] = float(np.percentile(lat, 50) * 1000)
     res["latency_p95_ms"] = float(np.percentile(lat, 95) * 1000)
+    res["tokens_in_mean"] = float(np.mean(tokens_in))
+    res["tokens_out_mean"] = float(np.mean(tokens_out))
+    res["requests_per_s"] = len(users) / float(np.sum(lat))
     res["users"] = len(users)
     res["model"] = s.model
+    res["ranking"] = ranking
+    res["lora"] = str(lora) if lora else None
+    if prior_weights:
+        res["prior_sweep"] = {str(w): mean_rows(r) for w, r in sweep_rows.items()}
     return res
 
 
@@ -212,6 +237,12 @@ def report_md(results: dict) -> str:
             v = m["validity"]
             lines.append(f"| {n} | " + " | ".join(
                 f"{v[k]:.0%}" if k == "filled" else f"{v[k] * 1000:.0f}" for k in VALIDITY_KEYS) + " |")
+    for n, m in llm.items():
+        if m.get("prior_sweep"):
+            lines += ["", f"{n}: retrieval log-prior weight sweep (0 = the LLM's order alone):", "",
+                      "| prior weight | R@10 | N@10 | M@10 |", "|---|---|---|---|"]
+            for w, r in m["prior_sweep"].items():
+                lines.append(f"| {w} | {r['recall@10']:.4f} | {r['ndcg@10']:.4f} | {r['mrr@10']:.4f} |")
     lines += ["", f"Split: {results['split']} (checksum {results['split_checksum']}); commit {results['commit'][:10]}; "
               f"seed {results['seed']}; blend weight {results.get('blend_weight')} (chosen on validation)."]
     return "\n".join(lines) + "\n"
@@ -225,9 +256,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--target", choices=("test", "val"), default="test")
     ap.add_argument("--no-agent", action="store_true", help="skip the systems that need the demo Chroma store")
-    ap.add_argument("--llm", action="store_true", help="also evaluate the served LLM rerank (slow: ~16 s a user with the 135M pack)")
+    ap.add_argument("--llm", action="store_true", help="also evaluate the served LLM rerank (one-pass: ~0.5 s a user with the 135M pack; generate: ~16 s)")
     ap.add_argument("--llm-users", type=int, default=50, help="users for the LLM system (the first N of the evaluated users)")
     ap.add_argument("--model", help="model for the LLM system (default: the served default)")
+    ap.add_argument("--ranking", default="one-pass,generate",
+                    help="LLM ranking modes to evaluate, comma-separated: one-pass, generate")
+    ap.add_argument("--lora", type=Path, help="also evaluate the LLM with this LoRA adapter (one-pass)")
+    ap.add_argument("--prior-sweep", default="0,0.5,1,2,4",
+                    help="one-pass: retrieval log-prior weights to report (choose settings.rank_prior_weight on --target val)")
     ap.add_argument("--tune-retriever", action="store_true", help="grid-search the agent's RRF weights on validation and exit")
     args = ap.parse_args(argv)
 
@@ -261,8 +297,16 @@ def main(argv: list[str] | None = None) -> int:
         import asyncio
 
         llm_users = users[: args.llm_users]
-        name = f"agent retriever + LLM rerank ({args.model or 'default model'}, {len(llm_users)} users)"
-        results["systems"][name] = asyncio.run(eval_llm_rerank(split, args.target, llm_users, pop.counts, args.model))
+        tag = f"{args.model or 'default model'}, {len(llm_users)} users"
+        sweep = tuple(float(w) for w in args.prior_sweep.split(",") if w.strip())
+        runs = [(m.strip(), None) for m in args.ranking.split(",") if m.strip()]
+        if args.lora:
+            runs.append(("one-pass", args.lora))
+        for mode, lora in runs:
+            name = f"agent retriever + LLM {mode}" + (f" + LoRA {Path(lora).name}" if lora else " zero-shot") + f" ({tag})"
+            results["systems"][name] = asyncio.run(eval_llm_rerank(
+                split, args.target, llm_users, pop.counts, args.model, ranking=mode, lora=lora,
+                prior_weights=sweep if mode == "one-pass" else ()))
         # the same users without the LLM, for a like-for-like comparison
         fused = [sc for sc in systems if sc.name == "agent retriever (fused)"]
         if fused:

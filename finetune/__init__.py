@@ -1,1 +1,4 @@
-"""Fine-tuning (issue 5): LoRA/QLoRA adapters trained on interaction logs with the serving prompts."""
+"""Fine-tuning: interaction logs -> SFT examples rendered with the serving prompts -> LoRA adapter.
+
+    python -m finetune.train --data movielens-small --out adapters/smollm2-135m-marquee
+"""

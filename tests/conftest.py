@@ -15,7 +15,7 @@ import pytest
 
 from agent.config import Settings
 from agent.embedding import Embedder
-from agent.llm.base import LLM, GenerationChunk, GenerationRequest
+from agent.llm.base import LabelScores, LLM, GenerationChunk, GenerationRequest
 from agent.types import Item
 
 REPO = Path(__file__).resolve().parents[1]
@@ -70,6 +70,45 @@ class ScriptedLLM(LLM):
         for i in range(0, len(text), self.chunk):
             yield GenerationChunk(text[i : i + self.chunk])
         yield GenerationChunk("", finish_reason="stop", prompt_tokens=100, completion_tokens=len(text) // 4)
+
+
+class LabelLLM(ScriptedLLM):
+    """A fake that also reads labels: `prefer` maps a film label ("Aliens (1986)") to a
+    log-probability; unlisted candidates get -10. Explanations are scripted as in ScriptedLLM
+    (a string, or a function of the request), optionally after `delays[film label]` seconds."""
+
+    name = "labels"
+    scores_labels = True
+
+    def __init__(self, prefer: dict[str, float] | None = None, answers=None, delays: dict[str, float] | None = None, **kw):
+        super().__init__(answers, **kw)
+        self.prefer = prefer or {}
+        self.delays = delays or {}
+        self.label_requests = []
+        self.cancelled = 0
+
+    async def score_labels(self, request):
+        self.label_requests.append(request)
+        lines = request.messages[1]["content"].splitlines()
+        out = []
+        for lab in request.labels:
+            line = next(x for x in lines if x.startswith(f"{lab}. "))
+            out.append(next((v for k, v in self.prefer.items() if line.startswith(f"{lab}. {k}")), -10.0))
+        return LabelScores(tuple(out), prompt_tokens=50)
+
+    async def stream(self, request):
+        import asyncio
+
+        film = request.messages[1]["content"].split("Recommended film: ", 1)[-1]
+        try:
+            for k, d in self.delays.items():
+                if film.startswith(k):
+                    await asyncio.sleep(d)
+        except asyncio.CancelledError:
+            self.cancelled += 1
+            raise
+        async for c in super().stream(request):
+            yield c
 
 
 def answer_json(*pairs: tuple[str, str]) -> str:

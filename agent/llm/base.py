@@ -4,6 +4,10 @@
                                 json_schema={...}, max_tokens=600, temperature=0.0)
     async for chunk in llm.stream(request): chunk.text  # deltas, usage on the last chunk
 
+One-pass ranking uses the optional `score_labels()`: one forward pass, the log-probabilities of
+single-token labels ("A", "B", ...) as the answer's first token. Backends that cannot read
+next-token log-probabilities set `scores_labels = False` and the recommender generates instead.
+
 Backends: vllm_engine.VLLMEngine (in-process vLLM, default) and openai_remote.OpenAIRemote
 (any OpenAI-compatible server, e.g. `vllm serve` on a GPU box). Tests use a scripted fake.
 Left out: tool calling, multimodal inputs.
@@ -28,6 +32,22 @@ class GenerationRequest:
 
 
 @dataclass(frozen=True)
+class LabelRequest:
+    """Score the answer's first token: log P(label | prompt) for each label (one forward pass)."""
+
+    messages: list[dict[str, str]]
+    labels: tuple[str, ...]  # e.g. ("A", "B", "C"); each must be a single token of the model
+    adapter: str | None = None
+    request_id: str = ""
+
+
+@dataclass(frozen=True)
+class LabelScores:
+    logprobs: tuple[float, ...]  # one per label, same order; full-vocabulary log-probabilities
+    prompt_tokens: int = 0
+
+
+@dataclass(frozen=True)
 class GenerationChunk:
     text: str  # new text since the previous chunk
     finish_reason: str | None = None
@@ -39,6 +59,7 @@ class LLM(ABC):
     name: str = "llm"
     constrains_output: bool = True  # False when the backend cannot enforce json_schema
     adapters: tuple[str, ...] = ()  # LoRA adapter names this backend can serve
+    scores_labels: bool = False  # True when score_labels() is implemented
 
     @abstractmethod
     def stream(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
@@ -50,6 +71,12 @@ class LLM(ABC):
             parts.append(chunk.text)
             last = chunk
         return GenerationChunk("".join(parts), last.finish_reason, last.prompt_tokens, last.completion_tokens)
+
+    async def score_labels(self, request: LabelRequest) -> LabelScores:
+        """Log-probabilities of `request.labels` as the first answer token (one-pass ranking)."""
+        from agent.errors import LLMError
+
+        raise LLMError(f"the {self.name} backend cannot score labels: set MARQUEE_RANKING=generate")
 
     def count_tokens(self, messages: list[dict[str, str]]) -> int | None:
         """Prompt tokens for these messages, when the backend has a tokenizer (else None)."""

@@ -17,12 +17,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from agent.errors import LLMError, ModelNotFound
-from agent.llm.base import LLM, GenerationChunk, GenerationRequest
+from agent.llm.base import LLM, GenerationChunk, GenerationRequest, LabelRequest, LabelScores
 from agent.modelpack import resolve_model
 
 
 class VLLMEngine(LLM):
     name = "vllm"
+    scores_labels = True
 
     def __init__(
         self,
@@ -48,6 +49,7 @@ class VLLMEngine(LLM):
         self.adapters = (lora_name,) if self.lora else ()
         self._engine = None
         self._tokenizer = None
+        self._label_ids: dict[str, int] = {}
 
     @classmethod
     def from_settings(cls, s) -> VLLMEngine:
@@ -117,21 +119,8 @@ class VLLMEngine(LLM):
         from vllm import SamplingParams
         from vllm.sampling_params import RequestOutputKind, StructuredOutputsParams
 
-        lora_request = None
-        if request.adapter is not None:
-            if request.adapter not in self.adapters:
-                raise ModelNotFound(f"no LoRA adapter named {request.adapter!r} is loaded")
-            from vllm.lora.request import LoRARequest
-
-            lora_request = LoRARequest(self.lora_name, 1, str(self.lora))
-        ids = self._prompt_ids(request.messages)
-        if len(ids) + request.max_tokens > self.max_model_len:
-            from agent.errors import RequestTooLarge
-
-            raise RequestTooLarge(
-                f"prompt is {len(ids)} tokens and max_tokens is {request.max_tokens}; together they exceed "
-                f"the model's context of {self.max_model_len}: shorten the conversation or lower max_tokens"
-            )
+        lora_request = self._lora_request(request.adapter)
+        ids = self._checked_prompt(request.messages, request.max_tokens)
         params = SamplingParams(
             max_tokens=request.max_tokens,
             temperature=request.temperature,
@@ -155,6 +144,68 @@ class VLLMEngine(LLM):
             raise
         except Exception as e:
             raise LLMError(f"vLLM generation failed: {type(e).__name__}: {e}") from e
+
+    def _lora_request(self, adapter: str | None):
+        if adapter is None:
+            return None
+        if adapter not in self.adapters:
+            raise ModelNotFound(f"no LoRA adapter named {adapter!r} is loaded")
+        from vllm.lora.request import LoRARequest
+
+        return LoRARequest(self.lora_name, 1, str(self.lora))
+
+    def _checked_prompt(self, messages: list[dict[str, str]], max_tokens: int) -> list[int]:
+        ids = self._prompt_ids(messages)
+        if len(ids) + max_tokens > self.max_model_len:
+            from agent.errors import RequestTooLarge
+
+            raise RequestTooLarge(
+                f"prompt is {len(ids)} tokens and max_tokens is {max_tokens}; together they exceed "
+                f"the model's context of {self.max_model_len}: shorten the conversation or lower max_tokens"
+            )
+        return ids
+
+    def label_token_ids(self, labels: tuple[str, ...]) -> list[int]:
+        """The token id of each label as the first token of an answer; labels must be single tokens."""
+        out = []
+        for lab in labels:
+            if lab not in self._label_ids:
+                ids = self._tokenizer.encode(lab, add_special_tokens=False)
+                if len(ids) != 1:
+                    raise LLMError(f"label {lab!r} is {len(ids)} tokens for this tokenizer; one-pass ranking needs single-token labels")
+                self._label_ids[lab] = ids[0]
+            out.append(self._label_ids[lab])
+        if len(set(out)) != len(out):
+            raise LLMError("two labels map to the same token")
+        return out
+
+    async def score_labels(self, request: LabelRequest) -> LabelScores:
+        """One forward pass: max_tokens=1 with the label tokens' log-probabilities requested
+        (`logprob_token_ids`, full-vocabulary log-softmax of the raw logits)."""
+        if self._engine is None:
+            await self.start()
+        from vllm import SamplingParams
+
+        lora_request = self._lora_request(request.adapter)
+        ids = self._checked_prompt(request.messages, 1)
+        label_ids = self.label_token_ids(request.labels)
+        params = SamplingParams(max_tokens=1, temperature=0.0, logprob_token_ids=label_ids)
+        final = None
+        try:
+            async for out in self._engine.generate({"prompt_token_ids": ids}, params, request.request_id or uuid.uuid4().hex,
+                                                   lora_request=lora_request):
+                final = out
+        except (ModelNotFound, LLMError):
+            raise
+        except Exception as e:
+            raise LLMError(f"vLLM label scoring failed: {type(e).__name__}: {e}") from e
+        if final is None or not final.outputs or not final.outputs[0].logprobs:
+            raise LLMError("vLLM returned no log-probabilities for the label read")
+        lp = final.outputs[0].logprobs[0]
+        missing = [t for t in label_ids if t not in lp]
+        if missing:
+            raise LLMError(f"vLLM returned no log-probability for label tokens {missing}")
+        return LabelScores(tuple(float(lp[t].logprob) for t in label_ids), prompt_tokens=len(ids))
 
     async def close(self) -> None:
         if self._engine is not None:

@@ -1,0 +1,147 @@
+"""Training examples from interaction logs, rendered with the SAME prompts and retrieval as serving.
+
+    split = leave_last_two(load_events("movielens-small"))
+    rec = split_recommender(split, "val", users)        # retrieval fit on the training part only
+    examples = build_examples(rec, split, DataArgs(...))  # [Example(kind, messages, answer, ...)]
+    write_jsonl(examples, path)
+
+Leakage: only each user's training part (`split.train`, everything before the validation item)
+is used, and the retriever's collaborative signals are fit on those same sequences, so the
+evals' validation and test targets never appear in a prompt, a candidate list or a target.
+
+Two kinds of example, both rendered by the Recommender's own prompt methods:
+  rank     `Recommender.rank_prompt` over K candidates from the served retriever for the history
+           before a training position; the answer is the letter of the item watched next
+           (one token: exactly what one-pass ranking reads). LlamaRec's recipe: positions whose
+           next item is not among the retriever's top K are skipped (`missing_target="skip"`), or
+           the target replaces the K-th candidate (`"insert"`). Candidates are shuffled (seeded)
+           before lettering, so "A" carries no information and the model cannot learn "first is best".
+  explain  `Recommender.explain_prompt` for the watched item; the answer is the grounded template
+           prompts/explanation_target.j2: the history films that share genres, keywords or tags
+           with it (named with those shared features), else its genres and keywords, then the
+           first sentence of its plot. Every phrase is copied from the item's data or the
+           history, so the model is never taught to invent facts.
+Left out: distillation from a larger model (no such model runs here fast enough to label data).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from tqdm import tqdm
+
+from agent.grounding import first_sentence
+from agent.types import HistoryEntry, Item, UserHistory
+
+
+@dataclass
+class DataArgs:
+    data: str = field(default="movielens-small", metadata={"help": "movielens-small, a MovieLens CSV dir, an ML-100K dir, or a log file"})
+    users: int = field(default=0, metadata={"help": "use the first N users (sorted ids); 0 = all"})
+    positions_per_user: int = field(default=4, metadata={"help": "training positions per user, latest first"})
+    max_rank_examples: int = field(default=2000, metadata={"help": "stop after this many rank examples"})
+    explain_share: float = field(default=0.25, metadata={"help": "explain examples per rank example"})
+    history_len: int = field(default=20, metadata={"help": "most recent items before the target shown as history"})
+    k_candidates: int = field(default=20, metadata={"help": "candidates per rank example (at most 26 letters)"})
+    missing_target: Literal["skip", "insert"] = field(default="skip", metadata={"help": "when the next item is not retrieved: skip the position, or insert it in place of the K-th candidate"})
+    shuffle: bool = field(default=True, metadata={"help": "shuffle candidates before lettering (keep on)"})
+    request: str = field(default="What should I watch next?", metadata={"help": "the viewer's request in every example (the evals use the same)"})
+    seed: int = field(default=0)
+
+
+@dataclass
+class Example:
+    kind: str  # "rank" | "explain"
+    user: str
+    target: str  # item id watched next
+    messages: list[dict[str, str]]
+    answer: str  # the assistant's text: a letter, or an explanation
+    candidates: list[str] = field(default_factory=list)  # rank: ids in the order shown (A, B, ...)
+
+
+def _features(item: Item) -> list[str]:
+    return [*item.genres, *item.keywords[:8], *item.tags[:6]]
+
+
+def explanation_target(item: Item, history: list[Item], rec) -> str:
+    """Grounded target text for `item` given the viewer's history (most recent last)."""
+    own = {f.lower(): f for f in _features(item)}
+    links = []
+    for h in reversed(history):  # most recent first; keep the two with the most shared features
+        shared = [own[f.lower()] for f in _features(h) if f.lower() in own]
+        shared = list(dict.fromkeys(shared))[:3]
+        if shared:
+            links.append({"label": h.label, "shared": [s.lower() if s in item.genres else s for s in shared], "n": len(shared)})
+    links.sort(key=lambda x: -x["n"])  # stable: ties keep recency
+    view = {"label": item.label, "year": item.year, "genres": list(item.genres)}
+    max_chars = rec.settings.explanation_chars
+    for limit in (150, 90, 0):
+        view["first_sentence"] = first_sentence(item.overview, limit) if item.overview and limit else ""
+        text = rec.prompts.render("explanation_target.j2", item=view, links=links[:2], themes=list((item.keywords or item.tags)[:3]))
+        if len(text) <= max_chars:
+            return text
+    return text[:max_chars]
+
+
+def build_examples(rec, split, args: DataArgs) -> list[Example]:
+    rng = random.Random(args.seed)
+    users = sorted(split.train, key=lambda u: (len(u), u))
+    if args.users:
+        users = users[: args.users]
+    out: list[Example] = []
+    n_rank = skipped = 0
+    bar = tqdm(users, desc="building examples")
+    for u in bar:
+        seq = split.train[u]  # everything before the validation item
+        for pos in range(len(seq) - 1, max(0, len(seq) - 1 - args.positions_per_user), -1):
+            if n_rank >= args.max_rank_examples:
+                break
+            target, before = seq[pos], seq[max(0, pos - args.history_len) : pos]
+            if target not in rec.items:
+                continue
+            history = UserHistory(u, tuple(HistoryEntry(i, liked=True) for i in before))
+            cands = rec.retriever.retrieve(rec.search_text(args.request), history, args.k_candidates)
+            ids = [c.item.item_id for c in cands]
+            if target not in ids:
+                if args.missing_target == "skip" or not cands:
+                    skipped += 1
+                    continue
+                from agent.types import Candidate
+
+                cands = [*cands[: args.k_candidates - 1], Candidate(rec.items[target], 0.0, ("inserted",))]
+            if args.shuffle:
+                rng.shuffle(cands)
+            msgs = rec.rank_prompt(args.request, history, cands)
+            shown = [c.item.item_id for c in cands][: len(msgs) and 26]
+            letter = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[shown.index(target)]
+            out.append(Example("rank", u, target, msgs, letter, shown))
+            n_rank += 1
+            if rng.random() < args.explain_share:
+                item = rec.items[target]
+                hist_items = [rec.items[i] for i in before if i in rec.items]
+                out.append(Example("explain", u, target, rec.explain_prompt(args.request, history, item),
+                                   explanation_target(item, hist_items, rec)))
+        bar.set_postfix(rank=n_rank, skipped=skipped)
+        if n_rank >= args.max_rank_examples:
+            break
+    rng.shuffle(out)
+    return out
+
+
+def write_jsonl(examples: list[Example], path: Path) -> str:
+    """Write the examples; returns the sha256 of the file (recorded beside the adapter)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as f:
+        for ex in examples:
+            f.write(json.dumps(asdict(ex), ensure_ascii=False) + "\n")
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def read_jsonl(path: Path) -> list[Example]:
+    with open(path) as f:
+        return [Example(**json.loads(line)) for line in f if line.strip()]

@@ -1,0 +1,135 @@
+"""One-pass ranking (label log-probabilities) and parallel explanations, with a label-reading fake."""
+
+import asyncio
+
+import pytest
+
+from agent.ranking import LABELS, order_by_label_scores
+from agent.recommender import RecRequest
+from agent.types import Candidate, Item, RankedItem, Recommendation
+from tests.conftest import LabelLLM, ScriptedLLM, answer_json
+
+GOOD_3 = "A 1986 sci-fi action film: Ripley returns with space marines to fight the aliens, like Alien."
+GOOD_6 = "A 1982 horror sci-fi film: a research team meets a shape-shifting alien, close to Alien."
+
+
+def ask(text, user=None, **kw):
+    return RecRequest(messages=[{"role": "user", "content": text}], user=user, **kw)
+
+
+def explain_by_film(request):
+    film = request.messages[1]["content"].split("Recommended film: ", 1)[1]
+    return GOOD_3 if film.startswith("Aliens") else GOOD_6 if film.startswith("The Thing") else "It is a 2020 film by Spielberg."
+
+
+async def test_order_follows_label_scores_and_explanations_run_per_item(make_recommender):
+    llm = LabelLLM({"The Thing (1982)": -0.1, "Aliens (1986)": -0.5}, [explain_by_film])
+    rec = make_recommender(llm)
+    out = await rec.recommend(ask("I loved Alien"))
+    assert [r.item.title for r in out.items] == ["The Thing", "Aliens"]
+    assert [r.explanation for r in out.items] == [GOOD_6, GOOD_3]
+    assert all(r.explanation_source == "llm" and r.from_llm for r in out.items)
+    assert out.items[0].score > out.items[1].score  # label softmax
+    assert len(llm.label_requests) == 1 and len(llm.requests) == 2  # one rank pass, one request per item
+    rank_prompt = llm.label_requests[0].messages[1]["content"]
+    assert "- Alien (1979)" in rank_prompt and ". Alien (1979)" not in rank_prompt  # history, never a candidate
+    # the explanation prompts share everything up to the film (prefix caching)
+    a, b = (r.messages[1]["content"] for r in llm.requests)
+    shared = a.split("Recommended film:")[0]
+    assert shared and b.startswith(shared) and a != b
+    assert llm.requests[0].messages[0] == llm.requests[1].messages[0]
+
+
+async def test_ungrounded_explanation_is_replaced_by_facts(make_recommender):
+    llm = LabelLLM({"Ronin (1998)": 0.0}, ["It is a 2020 film by Steven Spielberg starring Tom Hanks."])
+    rec = make_recommender(llm)
+    out = await rec.recommend(ask("I loved Heat", n=1))
+    assert out.items[0].item.title == "Ronin" and out.items[0].explanation_source == "facts"
+    assert "Spielberg" not in out.items[0].explanation
+    assert any("replaced" in n for n in out.notes)
+
+
+async def test_explain_false_is_one_forward_pass(make_recommender):
+    llm = LabelLLM({"Aliens (1986)": 0.0})
+    rec = make_recommender(llm)
+    out = await rec.recommend(ask("I loved Alien", explain=False))
+    assert llm.requests == [] and len(llm.label_requests) == 1
+    assert all(r.explanation_source == "facts" for r in out.items) and out.items[0].item.title == "Aliens"
+    assert out.completion_tokens == 1
+
+
+async def test_small_max_tokens_means_no_llm_explanations(make_recommender):
+    llm = LabelLLM({"Aliens (1986)": 0.0}, [GOOD_3])
+    rec = make_recommender(llm)
+    assert rec.explanation_tokens(ask("x", max_tokens=8), 2) == 0
+    assert rec.explanation_tokens(ask("x", max_tokens=400), 2) == rec.settings.explanation_chars // 3 + 10
+    await rec.recommend(ask("I loved Alien", max_tokens=8))
+    assert llm.requests == []
+
+
+async def test_items_stream_in_rank_order_even_when_later_explanations_finish_first(make_recommender):
+    llm = LabelLLM({"Aliens (1986)": -0.1, "The Thing (1982)": -0.5}, [explain_by_film], delays={"Aliens": 0.3})
+    rec = make_recommender(llm)
+    loop = asyncio.get_running_loop()
+    t0, seen = loop.time(), []
+    async for ev in rec.stream(ask("I loved Alien")):
+        seen.append((ev, loop.time() - t0))
+    assert [type(e) for e, _ in seen] == [RankedItem, RankedItem, Recommendation]
+    assert [e.item.title for e, _ in seen[:2]] == ["Aliens", "The Thing"]
+    # the second explanation ran concurrently: it did not wait for the first one's 0.3 s
+    assert seen[1][1] - seen[0][1] < 0.2
+
+
+async def test_closing_the_stream_cancels_pending_explanations(make_recommender):
+    llm = LabelLLM({"Aliens (1986)": -0.1, "The Thing (1982)": -0.5}, [explain_by_film],
+                   delays={"Aliens": 0.05, "The Thing": 5.0})
+    rec = make_recommender(llm)
+    gen = rec.stream(ask("I loved Alien"))
+    first = await gen.__anext__()
+    assert first.item.title == "Aliens"
+    await gen.aclose()
+    await asyncio.sleep(0.05)
+    assert llm.cancelled == 1
+
+
+async def test_backend_without_label_scores_falls_back_to_generation(make_recommender):
+    llm = ScriptedLLM([answer_json(("3", GOOD_3), ("6", GOOD_6))])
+    rec = make_recommender(llm, ranking="one-pass")
+    assert rec.ranking_mode(ask("x")) == "generate"
+    out = await rec.recommend(ask("I loved Alien"))
+    assert [r.item.item_id for r in out.items] == ["3", "6"] and llm.requests[0].json_schema
+
+
+async def test_generate_mode_can_be_chosen_per_request(make_recommender):
+    llm = LabelLLM({}, [answer_json(("3", GOOD_3), ("6", GOOD_6))])
+    rec = make_recommender(llm)
+    out = await rec.recommend(ask("I loved Alien", ranking="generate"))
+    assert llm.label_requests == [] and [r.item.item_id for r in out.items] == ["3", "6"]
+
+
+async def test_prepare_renders_the_lettered_rank_prompt(make_recommender):
+    rec = make_recommender(LabelLLM())
+    prep = rec.prepare(ask("I loved Alien"))
+    text = prep.prompt[1]["content"]
+    letters = [line.split(".", 1)[0] for line in text.splitlines() if line[:2] in {f"{x}." for x in LABELS}]
+    assert letters == list(LABELS[: len(prep.candidates)])
+    assert "Answer with its letter" in text
+
+
+def test_order_by_label_scores_prior_and_overflow():
+    cs = [Candidate(Item(str(i), f"F{i}"), 1.0) for i in range(4)]
+    # two labels only: the rest keep retrieval order after them with score 0
+    got = order_by_label_scores(cs, [-3.0, -1.0])
+    assert [c.item.item_id for c, _ in got] == ["1", "0", "2", "3"]
+    assert got[2][1] == 0.0 and abs(got[0][1] + got[1][1] - 1.0) < 1e-9
+    # a strong retrieval prior restores retrieval order; a weak one does not
+    assert [c.item.item_id for c, _ in order_by_label_scores(cs[:2], [-3.0, -1.0], prior_weight=0.5)] == ["1", "0"]
+    assert [c.item.item_id for c, _ in order_by_label_scores(cs[:2], [-3.0, -1.0], prior_weight=4.0)] == ["0", "1"]
+
+
+async def test_label_reader_needs_a_supporting_backend():
+    from agent.errors import LLMError
+    from agent.llm.base import LabelRequest
+
+    with pytest.raises(LLMError, match="cannot score labels"):
+        await ScriptedLLM([""]).score_labels(LabelRequest([], ("A",)))
