@@ -31,6 +31,7 @@ GENRE_WORDS = {
     "thriller": "Thriller", "war": "War", "western": "Western", "imax": "IMAX",
 }
 _SEQUEL = re.compile(r"\b(sequel|prequel|remake|trilogy|reboot|spin-?off)\b", re.I)
+_ECHO = re.compile(r"viewer's request|recommended film:|candidates:|answer with", re.I)
 _YEAR = re.compile(r"\b(19\d\d|20\d\d)(s?)\b")
 _NAME = re.compile(r"\b([A-Z][a-z]+(?:\s+(?:[A-Z][a-z]+|[A-Z]\.)){1,2})\b")
 _STOP = frozenset("""about after again against also among because been before being between both
@@ -73,8 +74,8 @@ def check(explanation: str, facts: Facts, titles: TitleIndex | None = None) -> l
     if titles is not None:
         allowed_ids = {item.item_id} | {h.item_id for h in facts.history}
         for match in titles.find(explanation):
-            if match.item.item_id in allowed_ids:
-                continue
+            if match.item.item_id in allowed_ids or _YEAR.fullmatch(re.sub(r"^(?i:the|an?)\s+", "", match.text)):
+                continue  # a bare year ("a 2012 comedy") is checked as a year, not as the film "2012"
             same_name = any(normalise(match.text) == normalise(x.title) for x in (item, *facts.history))
             if not same_name and not _word_in(match.text, allowed_text):
                 problems.append(f"title:{match.text}")
@@ -98,6 +99,12 @@ def check(explanation: str, facts: Facts, titles: TitleIndex | None = None) -> l
             problems.append(f"name:{name}")
     if not _mentions_fact(explanation, facts):
         problems.append("empty:no fact of the item")
+    words = re.findall(r"[a-z0-9']+", explanation.lower())
+    grams = [tuple(words[i : i + 4]) for i in range(len(words) - 3)]
+    if len(grams) != len(set(grams)):
+        problems.append("repetitive:a phrase repeats")
+    if _ECHO.search(explanation):
+        problems.append("echo:repeats the prompt's scaffolding")
     return problems
 
 

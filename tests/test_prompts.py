@@ -38,3 +38,26 @@ def test_sandbox_blocks_python_internals(tmp_path):
 def test_candidate_view_clips_overview():
     v = candidate_view(ITEMS["1"], overview_chars=20)
     assert v["overview"].endswith("…") and len(v["overview"]) <= 21
+
+
+def test_a_year_is_not_read_as_the_film_named_after_it():
+    from agent.grounding import Facts, check
+    from agent.titles import TitleIndex
+    from agent.types import Item
+
+    film_2012 = Item("9", "2012", 2009, ("Action", "Sci-Fi"), "The world ends.")
+    comedy = Item("10", "Ted", 2012, ("Comedy",), "A boy's teddy bear comes to life.")
+    titles = TitleIndex([film_2012, comedy])
+    assert check("A 2012 comedy film: a boy's teddy bear comes to life.", Facts(comedy, (), ""), titles) == []
+    assert any(p.startswith("year:") for p in check("A 2013 comedy film about a teddy bear.", Facts(comedy, (), ""), titles))
+
+
+def test_degenerate_explanations_fail_the_check():
+    from agent.grounding import Facts, check
+    from agent.types import Item
+
+    it = Item("10", "Ted", 2012, ("Comedy",), "A boy's teddy bear comes to life.")
+    loop = "It is a comedy about a teddy bear, and it is a comedy about a teddy bear."
+    assert "repetitive:a phrase repeats" in check(loop, Facts(it, (), ""))
+    assert any(p.startswith("echo:") for p in check("The viewer's request: a comedy with a teddy bear.", Facts(it, (), "")))
+    assert check("A 2012 comedy: a boy's teddy bear comes to life.", Facts(it, (), "")) == []
