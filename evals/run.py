@@ -11,7 +11,11 @@ Systems (full ranking over every item of the split; the user's earlier items are
 Also the sampled protocol (target + 19 seeded unseen negatives): HR@1 and NDCG@10.
 
 Writes DIR/results.json ({"systems": {name: {"recall@10", "ndcg@10", "mrr@10", "validity": {...}, ...}}})
-and DIR/report.md. Left out for now (issue 3 continues): explanation metrics, plots, resuming.
+and DIR/report.md with PNG plots. LLM systems are resumable: finished users are journaled in
+DIR/journal/ and skipped when the same command runs again. Explanation metrics
+(evals/explain.py: USR, DIV, FCR, FMR, groundedness, hallucinated titles, length/diversity,
+BLEU/ROUGE with --references) and an optional LLM judge (--judge-url) cover the served
+explanations.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -141,7 +146,8 @@ def prior_order(out, weight: float) -> list[str]:
 
 async def eval_llm_rerank(split: Split, target: str, users: list[str], popularity: np.ndarray, model: str | None,
                           ranking: str = "generate", lora: Path | None = None,
-                          prior_weights: tuple[float, ...] = ()) -> dict:
+                          prior_weights: tuple[float, ...] = (), explain_users: int = 0,
+                          references: dict | None = None, judge=None, journal: Path | None = None) -> dict:
     """The served pipeline (retrieve -> prompt -> LLM -> validate) as a ranker. Collaborative
     signals are fit on the split (no leakage).
 
@@ -150,7 +156,12 @@ async def eval_llm_rerank(split: Split, target: str, users: list[str], popularit
     one-pass: the request asks for all K candidates without explanations (explain=False), so the
     served code returns the LLM's full order of the K; the tail follows. With `prior_weights`, the
     same answers are also re-sorted with the retrieval order as a log-prior (one extra result per
-    weight, under "prior_sweep"), which is how settings.rank_prior_weight is chosen on validation."""
+    weight, under "prior_sweep"), which is how settings.rank_prior_weight is chosen on validation.
+
+    Explanations: the served answers (n = settings.n_recommendations, explanations on) for the
+    first `explain_users` users (generate mode: every ranked answer already has them) go through
+    evals.explain.explanation_report (and evals.judge.judge_report when a judge is given); their
+    time to first streamed item and full latency are recorded."""
     from agent.llm import load_llm
     from agent.recommender import Recommender, RecRequest
 
@@ -164,20 +175,36 @@ async def eval_llm_rerank(split: Split, target: str, users: list[str], popularit
     await llm.start()
     rec = Recommender(s, list(items.values()), histories, store, emb, llm, collab=co, sequence=tr)
     tail = AgentRetrieverScorer(rec.retriever, split.items, popularity, "tail")
-    rows, lat, counts = [], [], dict.fromkeys(VALIDITY_KEYS, 0)
-    sweep_rows: dict[float, list[dict]] = {w: [] for w in prior_weights}
-    n_items, tokens_in, tokens_out = 0, [], []
     adapter = s.lora_name if lora else None
+    # Resumable: one journal line per finished user (ranking) and per explained user; a rerun
+    # with the same --out skips what the journal already holds.
+    done: dict[str, dict] = {}
+    explained: dict[str, dict] = {}
+    if journal is not None and journal.exists():
+        for line in journal.read_text().splitlines():
+            try:
+                j = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line cut by the interruption
+            (explained if j.get("kind") == "explain" else done)[j["user"]] = j
+        print(f"[evals] resuming {journal.name}: {len(done)} ranked, {len(explained)} explained users", flush=True)
+    jf = open(journal, "a") if journal is not None else None
+
+    def log(entry: dict) -> None:
+        if jf:
+            jf.write(json.dumps(entry) + "\n")
+            jf.flush()
+
     try:
         for u in tqdm(users, desc=f"llm rerank ({ranking})"):
+            if u in done:
+                continue
             req = RecRequest(messages=[{"role": "user", "content": "What should I watch next?"}], user=u,
                              ranking=ranking, adapter=adapter,
                              **({"n": s.k_candidates, "explain": False} if ranking == "one-pass" else {}))
             t = time.perf_counter()
             out = await rec.recommend(req)
-            lat.append(time.perf_counter() - t)
-            tokens_in.append(out.prompt_tokens)
-            tokens_out.append(out.completion_tokens)
+            elapsed = time.perf_counter() - t
             hist = split.history(u, target)
             tgt = getattr(split, target)[u]
 
@@ -186,13 +213,46 @@ async def eval_llm_rerank(split: Split, target: str, users: list[str], popularit
                 tail_rank = rank_full(tail.score(hist), split.items, hist + picks + rest, tail.index)
                 return [i for i in picks + rest if i in tail.index] + tail_rank
 
-            rows.append(all_metrics(full([r.item.item_id for r in out.items]), tgt))
-            for w in prior_weights:
-                sweep_rows[w].append(all_metrics(full(prior_order(out, w)), tgt))
-            n_items += len(out.items)
-            validity_counts(out, counts)
+            c = dict.fromkeys(VALIDITY_KEYS, 0)
+            validity_counts(out, c)
+            done[u] = {"user": u, "kind": "rank", "metrics": all_metrics(full([r.item.item_id for r in out.items]), tgt),
+                       "sweep": {str(w): all_metrics(full(prior_order(out, w)), tgt) for w in prior_weights},
+                       "latency": elapsed, "tokens_in": out.prompt_tokens, "tokens_out": out.completion_tokens,
+                       "counts": c, "n_items": len(out.items),
+                       "records": [] if ranking == "one-pass" else [
+                           {"user": u, "item_id": r.item.item_id, "explanation": r.explanation,
+                            "source": r.explanation_source, "request": out.query} for r in out.items]}
+            log(done[u])
+        if ranking == "one-pass" and explain_users:
+            for u in tqdm(users[:explain_users], desc="explanations"):
+                if u in explained:
+                    continue
+                req = RecRequest(messages=[{"role": "user", "content": "What should I watch next?"}], user=u,
+                                 ranking=ranking, adapter=adapter)
+                t, first = time.perf_counter(), None
+                async for ev in rec.stream(req):
+                    first = first or time.perf_counter() - t
+                    out = ev
+                explained[u] = {"user": u, "kind": "explain", "first": first, "full": time.perf_counter() - t,
+                                "records": [{"user": u, "item_id": r.item.item_id, "explanation": r.explanation,
+                                             "source": r.explanation_source, "request": out.query} for r in out.items]}
+                log(explained[u])
     finally:
+        if jf:
+            jf.close()
         await llm.close()
+    ranked = [done[u] for u in users if u in done]
+    expl_rows = [explained[u] for u in users if u in explained]
+    rows = [d["metrics"] for d in ranked]
+    lat = [d["latency"] for d in ranked]
+    tokens_in = [d["tokens_in"] for d in ranked]
+    tokens_out = [d["tokens_out"] for d in ranked]
+    counts = {k: sum(d["counts"][k] for d in ranked) for k in VALIDITY_KEYS}
+    n_items = sum(d["n_items"] for d in ranked)
+    sweep_rows = {w: [d["sweep"][str(w)] for d in ranked] for w in prior_weights}
+    records = [r for d in ranked + expl_rows for r in d["records"]]
+    first_lat = [d["first"] for d in expl_rows]
+    full_lat = [d["full"] for d in expl_rows]
     res = mean_rows(rows)
     # validity: events per request (x1000 = per 1,000 requests); filled: share of served items
     res["validity"] = {k: (v / n_items if k == "filled" else v / len(users)) for k, v in counts.items()}
@@ -205,9 +265,29 @@ async def eval_llm_rerank(split: Split, target: str, users: list[str], popularit
     res["model"] = s.model
     res["ranking"] = ranking
     res["lora"] = str(lora) if lora else None
+    if records:
+        from evals.explain import explanation_report
+
+        res["explanations"] = explanation_report(records, items, histories, references)
+        if judge is not None:
+            from evals.judge import judge_report
+
+            res["explanations"].update(judge_report(judge, records, items, histories, errors="count"))
+    if first_lat:
+        res["explained_first_item_p50_ms"] = float(np.percentile(first_lat, 50) * 1000)
+        res["explained_first_item_p95_ms"] = float(np.percentile(first_lat, 95) * 1000)
+        res["explained_full_p50_ms"] = float(np.percentile(full_lat, 50) * 1000)
+        res["explained_full_p95_ms"] = float(np.percentile(full_lat, 95) * 1000)
     if prior_weights:
         res["prior_sweep"] = {str(w): mean_rows(r) for w, r in sweep_rows.items()}
     return res
+
+
+def journal_path(out: Path, system: str) -> Path:
+    """Per-system journal of finished users under OUT/journal/ (what makes a run resumable)."""
+    slug = re.sub(r"[^a-z0-9]+", "-", system.lower()).strip("-")[:80]
+    (out / "journal").mkdir(parents=True, exist_ok=True)
+    return out / "journal" / f"{slug}.jsonl"
 
 
 def git_commit() -> str:
@@ -215,6 +295,46 @@ def git_commit() -> str:
         return subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
     except OSError:
         return ""
+
+
+def write_plots(results: dict, out: Path) -> list[str]:
+    """PNG charts beside the report: NDCG@10 / Recall@10 per system, and the one-pass prior sweeps.
+    Returns the file names (none when matplotlib is missing: pip install -e '.[evals]')."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return []
+    names = list(results["systems"])
+    files = []
+    fig, ax = plt.subplots(figsize=(10, 0.45 * len(names) + 1.5))
+    y = np.arange(len(names))
+    ax.barh(y - 0.2, [results["systems"][n]["ndcg@10"] for n in names], 0.4, label="NDCG@10")
+    ax.barh(y + 0.2, [results["systems"][n]["recall@10"] for n in names], 0.4, label="Recall@10")
+    ax.set_yticks(y, [n if len(n) < 70 else n[:67] + "…" for n in names], fontsize=8)
+    ax.invert_yaxis()
+    ax.legend()
+    ax.set_title(f"{results['data']} ({results['target']} targets)")
+    fig.tight_layout()
+    fig.savefig(out / "ranking.png", dpi=110)
+    plt.close(fig)
+    files.append("ranking.png")
+    sweeps = {n: m["prior_sweep"] for n, m in results["systems"].items() if m.get("prior_sweep")}
+    if sweeps:
+        fig, ax = plt.subplots(figsize=(7, 4))
+        for n, sw in sweeps.items():
+            ws = sorted(sw, key=float)
+            ax.plot([float(w) for w in ws], [sw[w]["ndcg@10"] for w in ws], marker="o", label=n[:60])
+        ax.set_xlabel("retrieval log-prior weight (0 = LLM order alone)")
+        ax.set_ylabel("NDCG@10")
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(out / "prior_sweep.png", dpi=110)
+        plt.close(fig)
+        files.append("prior_sweep.png")
+    return files
 
 
 def report_md(results: dict) -> str:
@@ -237,6 +357,16 @@ def report_md(results: dict) -> str:
             v = m["validity"]
             lines.append(f"| {n} | " + " | ".join(
                 f"{v[k]:.0%}" if k == "filled" else f"{v[k] * 1000:.0f}" for k in VALIDITY_KEYS) + " |")
+    expl = {n: m["explanations"] for n, m in llm.items() if m.get("explanations")}
+    if expl:
+        keys = ("n", "share_llm", "usr", "div", "fcr", "fmr", "grounded_claim_share", "hallucinated_title_rate",
+                "distinct2", "template_share", "len_chars_mean")
+        lines += ["", "Explanations (evals/explain.py; DIV lower is better; share_llm: written by the LLM and passing "
+                  "the grounding check, the rest are fact-only fallbacks):", "",
+                  "| system | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys)]
+        for n, e in expl.items():
+            lines.append(f"| {n} | " + " | ".join("-" if e.get(k) is None else (f"{e[k]:.3f}" if isinstance(e[k], float) else str(e[k]))
+                                                   for k in keys) + " |")
     for n, m in llm.items():
         if m.get("prior_sweep"):
             lines += ["", f"{n}: retrieval log-prior weight sweep (0 = the LLM's order alone):", "",
@@ -264,6 +394,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lora", type=Path, help="also evaluate the LLM with this LoRA adapter (one-pass)")
     ap.add_argument("--prior-sweep", default="0,0.5,1,2,4",
                     help="one-pass: retrieval log-prior weights to report (choose settings.rank_prior_weight on --target val)")
+    ap.add_argument("--explain-users", type=int, default=30,
+                    help="one-pass: users whose served answers (with explanations) feed the explanation metrics")
+    ap.add_argument("--references", type=Path, help="reference explanations (JSONL/CSV: user, item_id, reference) for BLEU/ROUGE")
+    ap.add_argument("--judge-url", help="OpenAI-compatible base URL of an LLM judge (optional)")
+    ap.add_argument("--judge-model", help="model name on the judge server")
     ap.add_argument("--tune-retriever", action="store_true", help="grid-search the agent's RRF weights on validation and exit")
     args = ap.parse_args(argv)
 
@@ -299,6 +434,15 @@ def main(argv: list[str] | None = None) -> int:
         llm_users = users[: args.llm_users]
         tag = f"{args.model or 'default model'}, {len(llm_users)} users"
         sweep = tuple(float(w) for w in args.prior_sweep.split(",") if w.strip())
+        refs = judge = None
+        if args.references:
+            from evals.explain import load_references
+
+            refs = load_references(args.references)
+        if args.judge_url:
+            from evals.judge import Judge, JudgeConfig
+
+            judge = Judge(JudgeConfig(args.judge_url, args.judge_model or "default"))
         runs = [(m.strip(), None) for m in args.ranking.split(",") if m.strip()]
         if args.lora:
             runs.append(("one-pass", args.lora))
@@ -306,7 +450,8 @@ def main(argv: list[str] | None = None) -> int:
             name = f"agent retriever + LLM {mode}" + (f" + LoRA {Path(lora).name}" if lora else " zero-shot") + f" ({tag})"
             results["systems"][name] = asyncio.run(eval_llm_rerank(
                 split, args.target, llm_users, pop.counts, args.model, ranking=mode, lora=lora,
-                prior_weights=sweep if mode == "one-pass" else ()))
+                prior_weights=sweep if mode == "one-pass" else (), explain_users=args.explain_users,
+                references=refs, judge=judge, journal=journal_path(args.out, name)))
         # the same users without the LLM, for a like-for-like comparison
         fused = [sc for sc in systems if sc.name == "agent retriever (fused)"]
         if fused:
@@ -314,7 +459,8 @@ def main(argv: list[str] | None = None) -> int:
                 fused[0], split, args.target, llm_users, args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps(results, indent=2))
-    (args.out / "report.md").write_text(report_md(results))
+    plots = write_plots(results, args.out)
+    (args.out / "report.md").write_text(report_md(results) + "".join(f"\n![{p}]({p})\n" for p in plots))
     print(report_md(results))
     return 0
 

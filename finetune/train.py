@@ -220,8 +220,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(margs: ModelArgs, dargs: DataArgs, targs: TrainArgs) -> int:
     import torch
-    from peft import LoraConfig, get_peft_model
-    from transformers import Trainer, TrainerCallback, TrainingArguments, set_seed
+    from transformers import set_seed
 
     from evals.data import leave_last_two, load_events
     from evals.pipeline import split_recommender
@@ -253,11 +252,32 @@ def run(margs: ModelArgs, dargs: DataArgs, targs: TrainArgs) -> int:
     if not examples:
         raise FinetuneError("no training examples: the retriever found none of the next items (try --missing_target insert)")
 
+    probe_factory = (lambda tok: RankProbe(rec, split, probe_users, tok, dargs.request)) if probe_users else None
+    record = train_adapter(margs, targs, examples, probe_factory=probe_factory, home=rec.settings.home, seed=dargs.seed)
+    record.update({"data_args": asdict(dargs), "data_file": data_path.name, "data_sha256": data_sha,
+                   "split_checksum": split.checksum, "wall_clock_s": round(time.time() - t0, 1)})
+    (out / "marquee_train.json").write_text(json.dumps(record, indent=2))
+    print(f"[finetune] adapter saved to {out} ({record['wall_clock_s']} s); verify: {record['verify']}", flush=True)
+    return 0
+
+
+def train_adapter(margs: ModelArgs, targs: TrainArgs, examples: list[Example], *, probe_factory=None,
+                  home=None, seed: int = 0) -> dict:
+    """Train, save to targs.out, verify the saved adapter; returns the training record."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import Trainer, TrainerCallback, TrainingArguments, set_seed
+
+    set_seed(seed)
+    out = Path(targs.out)
+    out.mkdir(parents=True, exist_ok=True)
     bf16 = use_bf16(targs.precision)
-    base_path, model, tok = load_base(margs, rec.settings.home, bf16)
+    base_path, model, tok = load_base(margs, home, bf16)
     encoded = [e for e in (encode(tok, ex) for ex in examples) if len(e["input_ids"]) <= targs.max_len]
+    if not encoded:
+        raise FinetuneError(f"every example is longer than --max_len {targs.max_len} tokens")
     print(f"[finetune] {len(encoded)} examples ({sum(ex.kind == 'rank' for ex in examples)} rank), "
-          f"mean {sum(len(e['input_ids']) for e in encoded) / max(len(encoded), 1):.0f} tokens; bf16={bf16}", flush=True)
+          f"mean {sum(len(e['input_ids']) for e in encoded) / len(encoded):.0f} tokens; bf16={bf16}", flush=True)
 
     if margs.quantize == "4bit":
         from peft import prepare_model_for_kbit_training
@@ -272,7 +292,7 @@ def run(margs: ModelArgs, dargs: DataArgs, targs: TrainArgs) -> int:
     model = get_peft_model(model, lcfg)
     model.print_trainable_parameters()
 
-    probe = RankProbe(rec, split, probe_users, tok, dargs.request) if probe_users else None
+    probe = probe_factory(tok) if probe_factory else None
     history: list[dict] = []
 
     class Probe(TrainerCallback):
@@ -293,16 +313,20 @@ def run(margs: ModelArgs, dargs: DataArgs, targs: TrainArgs) -> int:
         gradient_accumulation_steps=targs.grad_accum, learning_rate=targs.lr, num_train_epochs=targs.epochs,
         max_steps=targs.max_steps, warmup_steps=targs.warmup_ratio, lr_scheduler_type="cosine",
         logging_steps=1, save_steps=targs.save_every, save_total_limit=2, bf16=bf16,
-        use_cpu=not torch.cuda.is_available(), report_to=[], seed=dargs.seed, remove_unused_columns=False,
-        dataloader_num_workers=0, disable_tqdm=False,
+        use_cpu=not torch.cuda.is_available(), report_to=[], seed=seed, remove_unused_columns=False,
+        dataloader_num_workers=0,
     )
     trainer = Trainer(model=model, args=args, train_dataset=encoded, data_collator=Collator(tok.pad_token_id),
                       callbacks=[Probe()])
     if resume:
         print(f"[finetune] resuming from the last checkpoint in {ckpt_dir}", flush=True)
+    t0 = time.time()
     result = trainer.train(resume_from_checkpoint=True if resume else None)
-    final = probe(model) | {"step": trainer.state.global_step} if probe else {}
-    if final:
+    train_s = time.time() - t0
+    if not math.isfinite(result.training_loss):
+        raise FinetuneError("training loss is not finite: lower --lr or use --precision fp32")
+    if probe:
+        final = probe(model) | {"step": trainer.state.global_step}
         history.append(final)
         print(f"[finetune] final validation {final}", flush=True)
     model.save_pretrained(str(out))
@@ -314,19 +338,12 @@ def run(margs: ModelArgs, dargs: DataArgs, targs: TrainArgs) -> int:
         merged_model.save_pretrained(targs.merge_to)
         tok.save_pretrained(targs.merge_to)
         merged = targs.merge_to
-    record = {
-        "base_model": margs.model, "base_path": base_path, "model_args": asdict(margs), "data_args": asdict(dargs),
-        "train_args": asdict(targs), "data_file": data_path.name, "data_sha256": data_sha, "split_checksum": split.checksum,
+    return {
+        "base_model": margs.model, "base_path": str(base_path), "model_args": asdict(margs), "train_args": asdict(targs),
         "examples": len(encoded), "steps": trainer.state.global_step, "train_loss": result.training_loss,
-        "loss_first": losses[:5], "loss_last": losses[-5:], "validation": history, "verify": check,
-        "merged_to": merged, "bf16": bf16, "device": "cuda" if torch.cuda.is_available() else "cpu",
-        "wall_clock_s": round(time.time() - t0, 1),
+        "losses": losses, "validation": history, "verify": check, "merged_to": merged, "bf16": bf16,
+        "device": "cuda" if torch.cuda.is_available() else "cpu", "train_s": round(train_s, 1),
     }
-    (out / "marquee_train.json").write_text(json.dumps(record, indent=2))
-    print(f"[finetune] adapter saved to {out} ({record['wall_clock_s']} s); verify: {check}", flush=True)
-    if not math.isfinite(result.training_loss):
-        raise FinetuneError("training loss is not finite")
-    return 0
 
 
 if __name__ == "__main__":

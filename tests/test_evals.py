@@ -1,6 +1,7 @@
 """Evals: the split protocol, hand-computed metrics, and the reference baselines."""
 
 import math
+from pathlib import Path
 import random
 
 import numpy as np
@@ -98,3 +99,49 @@ def test_loads_movielens_100k_and_generic_logs(tmp_path):
     assert load_events(str(log)) == [("u1", "a", None, 3)]
     with pytest.raises(FileNotFoundError, match="movielens-small"):
         load_events(str(tmp_path / "missing"))
+
+
+def _fake_results():
+    sys_a = {"recall@5": 0.1, "recall@10": 0.2, "recall@20": 0.3, "ndcg@5": 0.05, "ndcg@10": 0.08, "ndcg@20": 0.1,
+             "mrr@10": 0.06, "latency_p50_ms": 1.0, "users": 10, "validity": {}}
+    sys_b = dict(sys_a, model="pack:x", ranking="one-pass",
+                 validity={"parse_failures": 0.0, "candidate_errors": 0.0, "history_errors": 0.0, "duplicates": 0.0,
+                           "out_of_catalog": 0.0, "filled": 0.0},
+                 prior_sweep={"0.0": {"recall@10": 0.2, "ndcg@10": 0.08, "mrr@10": 0.06},
+                              "2.0": {"recall@10": 0.25, "ndcg@10": 0.09, "mrr@10": 0.07}},
+                 explanations={"n": 50, "share_llm": 0.4, "usr": 0.9, "div": 1.2, "fcr": 0.1, "fmr": 0.8,
+                               "grounded_claim_share": 0.95, "hallucinated_title_rate": 0.0, "distinct2": 0.7,
+                               "template_share": 0.3, "len_chars_mean": 150.0})
+    return {"data": "movielens-small", "target": "val", "seed": 0, "split": {"users": 10}, "split_checksum": "x",
+            "commit": "abc", "systems": {"retriever": sys_a, "retriever + LLM one-pass": sys_b}}
+
+
+def test_report_has_validity_sweep_explanations_and_plots(tmp_path):
+    pytest.importorskip("matplotlib")
+    from evals.run import report_md, write_plots
+
+    res = _fake_results()
+    md = report_md(res)
+    assert "| retriever + LLM one-pass | 0 | 0 | 0 | 0 | 0 | 0% |" in md
+    assert "| 2.0 | 0.2500 | 0.0900 | 0.0700 |" in md
+    assert "| retriever + LLM one-pass | 50 | 0.400 | 0.900 | 1.200 |" in md
+    files = write_plots(res, tmp_path)
+    assert files == ["ranking.png", "prior_sweep.png"]
+    assert all((tmp_path / f).read_bytes()[:4] == b"\x89PNG" for f in files)
+
+
+def test_prior_order_matches_the_served_formula(tmp_path):
+    from types import SimpleNamespace
+
+    from agent.ranking import order_by_label_scores
+    from agent.types import Candidate, Item, RankedItem
+    from evals.run import journal_path, prior_order
+
+    cands = [Candidate(Item(str(i), f"F{i}"), 1.0) for i in range(4)]
+    lps = [-2.0, -0.3, -1.0, -0.2]
+    for w in (0.0, 0.5, 2.0, 8.0):
+        served = order_by_label_scores(cands, lps, prior_weight=0.0)
+        out = SimpleNamespace(candidates=cands, items=[RankedItem(c.item, r + 1, "", "facts", p) for r, (c, p) in enumerate(served)])
+        expected = [c.item.item_id for c, _ in order_by_label_scores(cands, lps, prior_weight=w)]
+        assert prior_order(out, w) == expected
+    assert journal_path(tmp_path, "LLM one-pass + LoRA (a, 5 users)").name == "llm-one-pass-lora-a-5-users.jsonl"

@@ -45,9 +45,11 @@ def to_rec_request(body: ChatCompletionRequest, settings: Settings, adapters: tu
     if not any(m["role"] == "user" and m["content"].strip() for m in messages):
         raise InvalidRequest("messages must contain a non-empty user message", param="messages")
     max_tokens = body.max_completion_tokens or body.max_tokens
-    if max_tokens is not None and max_tokens < 64:
+    generated = (body.ranking or settings.ranking) == "generate"
+    if max_tokens is not None and max_tokens < (64 if generated else 1):
         raise InvalidRequest(
-            "max_tokens must be at least 64: a ranked list with explanations does not fit in less", param="max_tokens"
+            "max_tokens must be at least 64 with ranking=generate: a ranked list with explanations does not fit in less"
+            if generated else "max_tokens must be at least 1", param="max_tokens"
         )
     return RecRequest(
         messages=messages,
@@ -56,6 +58,8 @@ def to_rec_request(body: ChatCompletionRequest, settings: Settings, adapters: tu
         temperature=body.temperature if body.temperature is not None else 0.0,
         max_tokens=max_tokens,
         adapter=body.model if body.model in adapters else None,
+        explain=body.explain,
+        ranking=body.ranking,
     )
 
 

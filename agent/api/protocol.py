@@ -56,6 +56,8 @@ class ChatCompletionRequest(BaseModel):
     stream_options: StreamOptions | None = None
     response_format: ResponseFormat | None = None
     num_recommendations: int | None = Field(None, ge=1, le=20)  # extension
+    ranking: Literal["one-pass", "generate"] | None = None  # extension: default from the server's settings
+    explain: bool | None = None  # extension: False = ranking only (one forward pass), fact-only explanations
 
     @field_validator("n")
     @classmethod
