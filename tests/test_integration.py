@@ -67,7 +67,7 @@ def world(tmp_path_factory):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "MARQUEE_MODEL": f"pack:{PACK}",
            "MARQUEE_CHROMA_PATH": str(tmp / "chroma"), "MARQUEE_COLLECTION": "integration",
            "MARQUEE_INTERACTIONS": str(ratings)}
-    adapter = REPO / "adapters" / "smollm2-135m-marquee"
+    adapter = REPO / "finetune" / "adapters" / "smollm2-135m-marquee"
     if (adapter / "adapter_config.json").exists():  # the shipped adapter, served as a vLLM LoRA
         env["MARQUEE_LORA"] = str(adapter)
     log = tmp / "serve.log"
@@ -127,7 +127,7 @@ def test_models(world):
 
 def test_shipped_lora_adapter_is_served_and_changes_the_ranking(world):
     if not world["lora"]:
-        pytest.skip("no adapter in adapters/smollm2-135m-marquee")
+        pytest.skip("no adapter in finetune/adapters/smollm2-135m-marquee")
     ask = [{"role": "user", "content": "I loved Alien and Heat. What should I watch tonight?"}]
     c = world["client"]
     base = c.chat.completions.create(model="marquee", messages=ask, extra_body={"explain": False}).model_extra["marquee"]
