@@ -391,6 +391,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", help="model for the LLM system (default: the served default)")
     ap.add_argument("--ranking", default="one-pass,generate",
                     help="LLM ranking modes to evaluate, comma-separated: one-pass, generate")
+    ap.add_argument("--generate-users", type=int, default=50,
+                    help="users for the generate path (it takes ~16 s a user with the 135M pack)")
     ap.add_argument("--lora", type=Path, help="also evaluate the LLM with this LoRA adapter (one-pass)")
     ap.add_argument("--prior-sweep", default="0,0.5,1,2,4",
                     help="one-pass: retrieval log-prior weights to report (choose settings.rank_prior_weight on --target val)")
@@ -432,7 +434,6 @@ def main(argv: list[str] | None = None) -> int:
         import asyncio
 
         llm_users = users[: args.llm_users]
-        tag = f"{args.model or 'default model'}, {len(llm_users)} users"
         sweep = tuple(float(w) for w in args.prior_sweep.split(",") if w.strip())
         refs = judge = None
         if args.references:
@@ -447,16 +448,19 @@ def main(argv: list[str] | None = None) -> int:
         if args.lora:
             runs.append(("one-pass", args.lora))
         for mode, lora in runs:
+            mode_users = llm_users[: args.generate_users] if mode == "generate" else llm_users
+            tag = f"{args.model or 'default model'}, {len(mode_users)} users"
             name = f"agent retriever + LLM {mode}" + (f" + LoRA {Path(lora).name}" if lora else " zero-shot") + f" ({tag})"
             results["systems"][name] = asyncio.run(eval_llm_rerank(
-                split, args.target, llm_users, pop.counts, args.model, ranking=mode, lora=lora,
+                split, args.target, mode_users, pop.counts, args.model, ranking=mode, lora=lora,
                 prior_weights=sweep if mode == "one-pass" else (), explain_users=args.explain_users,
                 references=refs, judge=judge, journal=journal_path(args.out, name)))
         # the same users without the LLM, for a like-for-like comparison
         fused = [sc for sc in systems if sc.name == "agent retriever (fused)"]
-        if fused:
-            results["systems"][f"agent retriever (same {len(llm_users)} users)"] = eval_scorer(
-                fused[0], split, args.target, llm_users, args.seed)
+        groups = {len(llm_users), min(len(llm_users), args.generate_users)} if fused else set()
+        for group in sorted(g for g in groups if g < len(users)):  # all users: the row above already is it
+            results["systems"][f"agent retriever (same {group} users)"] = eval_scorer(
+                fused[0], split, args.target, llm_users[:group], args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps(results, indent=2))
     plots = write_plots(results, args.out)

@@ -318,6 +318,11 @@ def train_adapter(margs: ModelArgs, targs: TrainArgs, examples: list[Example], *
     )
     trainer = Trainer(model=model, args=args, train_dataset=encoded, data_collator=Collator(tok.pad_token_id),
                       callbacks=[Probe()])
+    # Weight every example equally, not every answer token: a rank example's answer is one
+    # letter, an explanation ~60 tokens, so token-averaging across the accumulated batch would
+    # drown the ranking signal. With loss kwargs off, the Trainer averages per-example mean
+    # losses over the accumulation steps.
+    trainer.model_accepts_loss_kwargs = False
     if resume:
         print(f"[finetune] resuming from the last checkpoint in {ckpt_dir}", flush=True)
     t0 = time.time()
