@@ -171,6 +171,7 @@ def create_app(settings: Settings, recommender=None, *, builder=None) -> FastAPI
                  "sources": list(c.sources)} for c in prep.candidates
             ],
             "response_schema": prep.schema,
+            "constraints": prep.constraints.as_dict(),  # extension: what retrieval applied
             "notes": list(prep.notes),
         }
 

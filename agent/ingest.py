@@ -6,8 +6,11 @@
 
 Each item becomes one document (title, year, genres, tagline, overview, tags, keywords, media
 text). Its sha256 together with the embedder name is stored as `content_hash`; a re-run embeds
-only new or changed items. Batches are committed as they finish, so an interrupted run resumes
-where it stopped. Items no longer in the catalog are reported, and deleted only with --prune.
+only new or changed items. Metadata (year, runtime, one `genre_<name>` flag per genre, for the
+`where` filters of agent/retrieval) carries `meta_version`; an item whose stored metadata is
+older or differs only gets its metadata rewritten, without embedding again. Batches are
+committed as they finish, so an interrupted run resumes where it stopped. Items no longer in
+the catalog are reported, and deleted only with --prune.
 Left out: media captioning (issue 4 adds it before this stage).
 """
 
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import re
 import sys
 from dataclasses import dataclass
 
@@ -42,16 +46,35 @@ def item_document(item: Item) -> str:
     return " ".join(parts)
 
 
+# 2: genre flags and meta_version (Chroma's metadata `$contains` does not match inside strings)
+METADATA_VERSION = 2
+
+
+def genre_flag(genre: str) -> str:
+    """The metadata key flagging a genre, filterable with `{key: True}` / `{key: {"$ne": True}}`.
+
+    >>> genre_flag("Sci-Fi"), genre_flag("Film-Noir")
+    ('genre_sci_fi', 'genre_film_noir')
+    """
+    return "genre_" + re.sub(r"[^a-z0-9]+", "_", genre.lower()).strip("_")
+
+
 def item_metadata(item: Item, content_hash: str) -> dict:
-    return {
+    meta = {
         "item_id": item.item_id,
         "title": item.title,
         "year": item.year,
         "runtime": item.runtime,
-        # "|Action|Crime|" so a `$contains: "|Crime|"` filter matches whole genres only
-        "genres": "|" + "|".join(item.genres) + "|" if item.genres else "",
+        "genres": "|" + "|".join(item.genres) + "|" if item.genres else "",  # for reading; not filterable
         "content_hash": content_hash,
+        "meta_version": METADATA_VERSION,
     }
+    meta.update({genre_flag(g): True for g in item.genres})
+    return meta
+
+
+def _stale(stored: dict, meta: dict) -> bool:
+    return any(stored.get(k) != v for k, v in meta.items() if v is not None)
 
 
 def content_hash(document: str, embedder_name: str) -> str:
@@ -65,6 +88,7 @@ class IngestReport:
     unchanged: int
     stale: int  # in the store but not in the catalog
     pruned: int
+    restamped: int = 0  # unchanged content whose metadata was rewritten (no embedding)
 
 
 def ingest(
@@ -76,10 +100,16 @@ def ingest(
     prune: bool = False,
     progress: bool = True,
 ) -> IngestReport:
-    stored = store.hashes()
+    stored = store.metadatas()
     docs = {it.item_id: item_document(it) for it in items}
     hashes = {i: content_hash(d, embedder.name) for i, d in docs.items()}
-    todo = [it for it in items if stored.get(it.item_id) != hashes[it.item_id]]
+    todo = [it for it in items if stored.get(it.item_id, {}).get("content_hash") != hashes[it.item_id]]
+    fresh = {it.item_id for it in todo}
+    restamp = [it for it in items
+               if it.item_id not in fresh and _stale(stored[it.item_id], item_metadata(it, hashes[it.item_id]))]
+    for start in range(0, len(restamp), 1000):
+        batch = restamp[start : start + 1000]
+        store.update_metadata([it.item_id for it in batch], [item_metadata(it, hashes[it.item_id]) for it in batch])
     stale = set(stored) - set(docs)
     bar = None
     if progress and todo:
@@ -104,7 +134,7 @@ def ingest(
     if prune and stale:
         store.delete(stale)
         pruned = len(stale)
-    return IngestReport(len(items), len(todo), len(items) - len(todo), len(stale), pruned)
+    return IngestReport(len(items), len(todo), len(items) - len(todo), len(stale), pruned, len(restamp))
 
 
 def open_store(settings: Settings, embedder: Embedder | None = None, *, create: bool = True) -> ItemStore:
@@ -153,7 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     store = open_store(settings, embedder)
     r = ingest(items, store, embedder, prune=args.prune)
     print(
-        f"[ingest] {r.total} items: {r.embedded} embedded, {r.unchanged} unchanged, "
+        f"[ingest] {r.total} items: {r.embedded} embedded, {r.unchanged} unchanged"
+        f"{f' ({r.restamped} with metadata rewritten)' if r.restamped else ''}, "
         f"{r.stale} stale{' (pruned)' if r.pruned else ' (kept; --prune deletes them)' if r.stale else ''}; "
         f"collection {settings.collection!r} now holds {store.count()}"
     )

@@ -53,7 +53,7 @@ def history_view(history: UserHistory, items: dict[str, Item], limit: int) -> li
     for e in history.recent(limit):
         it = items.get(e.item_id)
         if it is not None:
-            out.append({"label": it.label, "genres": list(it.genres), "liked": e.liked})
+            out.append({"label": it.label, "genres": list(it.genres), "liked": e.liked, "disliked": e.disliked})
     return out
 
 
@@ -71,12 +71,14 @@ class Prompts:
     def render(self, name: str, **variables) -> str:
         return self.env.get_template(name).render(**variables).strip()
 
-    def messages(self, *, request: str, history: list[dict], candidates: list[dict], n: int, max_chars: int) -> list[dict[str, str]]:
+    def messages(self, *, request: str, history: list[dict], candidates: list[dict], n: int, max_chars: int,
+                 constraints: str = "") -> list[dict[str, str]]:
         return [
             {"role": "system", "content": self.render("system.j2", n=n, max_chars=max_chars)},
             {
                 "role": "user",
-                "content": self.render("user.j2", request=request, history=history, candidates=candidates, n=n),
+                "content": self.render("user.j2", request=request, history=history, candidates=candidates, n=n,
+                                       constraints=constraints),
             },
         ]
 
@@ -90,9 +92,11 @@ class Prompts:
         items: dict[str, Item],
         history_limit: int,
         keywords: int = 3,
+        constraints: str = "",
     ) -> list[dict[str, str]]:
         """One-pass ranking prompt: compact lettered candidates (title, year, genres, runtime, a few
-        keywords); the answer's first token is one of `letters`."""
+        keywords); the answer's first token is one of `letters`. `constraints` is the one-line
+        summary of the conversation's hard constraints (agent/constraints), "" when none."""
         cands = [
             {"letter": letter, "label": c.item.label, "genres": list(c.item.genres), "runtime": c.item.runtime,
              "keywords": list((c.item.keywords or c.item.tags)[:keywords])}
@@ -102,7 +106,7 @@ class Prompts:
             {"role": "system", "content": self.render("rank_system.j2")},
             {"role": "user", "content": self.render(
                 "rank_user.j2", request=_clip(request, REQUEST_CHARS),
-                history=history_view(history, items, history_limit), candidates=cands)},
+                history=history_view(history, items, history_limit), candidates=cands, constraints=constraints)},
         ]
 
     def render_explain(
@@ -133,6 +137,7 @@ class Prompts:
         n: int,
         history_limit: int,
         max_chars: int,
+        constraints: str = "",
     ) -> list[dict[str, str]]:
         return self.messages(
             # The request steers ranking; 2,000 characters keep any prompt inside the context.
@@ -141,4 +146,5 @@ class Prompts:
             candidates=[candidate_view(c.item) for c in candidates],
             n=n,
             max_chars=max_chars,
+            constraints=constraints,
         )

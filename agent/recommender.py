@@ -6,8 +6,13 @@
     result = await rec.recommend(req)
 
 Request resolution: the user's history comes from the interaction log when `user` is a known
-id; films named in the user's messages ("I loved Alien and Heat") are added to it as liked;
-the last user message is the retrieval query.
+id; films named in the user's messages ("I loved Alien and Heat") are added to it as liked,
+"I've seen X" as seen and "I didn't like X" as disliked (agent/constraints reads the roles); the
+last user message is the retrieval query (titles and exclusion/runtime/year phrases cut out; an
+earlier user turn when nothing is left). Hard constraints from every user turn (genres, runtime,
+years, excluded films, a "which of these" choice set) are applied in retrieval, so every
+candidate, and so every recommendation, satisfies them; when fewer than n films do, fewer come
+back with a note saying so.
 
 Ranking (settings.ranking):
   one-pass  the candidates get letters A, B, ...; one forward pass reads the log-probability of
@@ -19,7 +24,7 @@ Ranking (settings.ranking):
             requests and return fact-only explanations: ranking costs one forward pass.
   generate  the model writes the whole ranked list as JSON under a schema whose id enum is the
             candidate set (structured decoding), parsed and validated as it streams.
-Left out: multi-turn refinements and constraints (issue 7).
+Left out: moods, "more like #2", diversity, cast (issue 7 continues).
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from agent.config import Settings
+from agent.constraints import CHOICE, DISLIKED, HISTORY_ROLES, LIKED, Constraints, parse_conversation, strip_constraints
 from agent.embedding import Embedder
 from agent.errors import InvalidRequest, StoreError
 from agent.llm.base import LLM, GenerationRequest, LabelRequest
@@ -39,6 +45,8 @@ from agent.retrieval import CoOccurrence, RetrievalWeights, Retriever, Transitio
 from agent.store import ItemStore
 from agent.titles import TitleIndex, TitleMatch, has_content
 from agent.types import Candidate, HistoryEntry, Item, RankedItem, Recommendation, UserHistory
+
+NO_MATCH = "no film matches"  # starts the note of an answer the constraints left empty
 
 
 @dataclass(frozen=True)
@@ -65,6 +73,7 @@ class Prepared:
     schema: dict
     n: int
     notes: tuple[str, ...] = ()
+    constraints: Constraints = Constraints()  # what retrieval applied (agent/constraints)
 
 
 class Recommender:
@@ -114,6 +123,8 @@ class Recommender:
             report = ingest(items, store, embedder)
             if report.embedded:
                 print(f"[marquee] embedded {report.embedded} new or changed items", flush=True)
+            if report.restamped:
+                print(f"[marquee] rewrote the metadata of {report.restamped} items (no embedding)", flush=True)
         elif store.count() == 0:
             raise StoreError(f"collection {settings.collection!r} is empty: run `python -m agent.ingest`")
         collab = CoOccurrence(interactions) if interactions else None
@@ -125,7 +136,10 @@ class Recommender:
         return cls(settings, items, histories, store, embedder, llm, collab=collab, sequence=sequence)
 
     # ---- stage 1: resolve the request -----------------------------------------------------
-    def resolve(self, messages: list[dict[str, str]], user: str | None) -> tuple[str, UserHistory, tuple[TitleMatch, ...], list[str]]:
+    def resolve(self, messages: list[dict[str, str]], user: str | None
+                ) -> tuple[str, UserHistory, tuple[TitleMatch, ...], list[str], Constraints]:
+        """(query, history, named titles, notes, constraints). Named films join the history by
+        their role: liked, seen (not liked) or disliked; films in a choice set or "not X" do not."""
         notes = []
         user_texts = [m["content"] for m in messages if m.get("role") == "user"]
         if not user_texts:
@@ -140,47 +154,88 @@ class Recommender:
         for text in user_texts:
             for m in self.titles.find(text):
                 named.append(m)
-                if m.item.item_id not in known:
-                    entries.append(HistoryEntry(m.item.item_id, liked=True))
-                    known.add(m.item.item_id)
                 if m.ambiguous:
                     notes.append(f"'{m.text}' matches several films; assumed {m.item.label}")
-        return query, UserHistory(user, tuple(entries)), tuple(named), notes
+        constraints = parse_conversation(messages, self.titles, self.items)
+        for iid, role in constraints.roles:
+            if role in HISTORY_ROLES and iid not in known:
+                entries.append(HistoryEntry(iid, liked=role == LIKED, disliked=role == DISLIKED))
+                known.add(iid)
+        for iid, role in constraints.roles:
+            if role == CHOICE and iid in known and iid in self.items:
+                notes.append(f"{self.items[iid].label} is in your history, so it is left out of the choice")
+        return query, UserHistory(user, tuple(entries)), tuple(named), notes, constraints
 
     def search_text(self, query: str) -> str:
         """The query as embedded for semantic search: titles named in it cut out (they are
-        history now, and their words would pull in namesakes: "Heat" -> "Dead Heat"), and
-        nothing at all when only filler words remain ("I loved ... what should I watch tonight?")."""
+        history now, and their words would pull in namesakes: "Heat" -> "Dead Heat"), exclusion,
+        runtime and year phrases cut out ("not horror" would pull horror closer), and nothing at
+        all when only filler words remain ("I loved ... what should I watch tonight?")."""
+        query = strip_constraints(query, self.titles) if query else query
         for m in sorted(self.titles.find(query), key=lambda m: -m.span[0]):
             query = query[: m.span[0]] + " " + query[m.span[1] :]
         return query if has_content(query) else ""
 
+    def conversation_search_text(self, messages: list[dict[str, str]]) -> str:
+        """search_text of the last user turn, or of the latest earlier one with content left
+        ("a tense heist film" ... "something shorter": the heist film is still what is asked for)."""
+        for m in reversed([m for m in messages if m.get("role") == "user"]):
+            text = self.search_text(m["content"].strip())
+            if text:
+                return text
+        return ""
+
     # ---- stages 2-3: retrieve and render --------------------------------------------------
     def prepare(self, req: RecRequest) -> Prepared:
         s = self.settings
-        query, history, named, notes = self.resolve(req.messages, req.user)
+        query, history, named, notes, constraints = self.resolve(req.messages, req.user)
         n = req.n or s.n_recommendations
-        candidates = self.retriever.retrieve(self.search_text(query), history, max(s.k_candidates, n))
+        candidates = self.retriever.retrieve(self.conversation_search_text(req.messages), history,
+                                             max(s.k_candidates, n), constraints=constraints)
+        notes += self.constraint_notes(constraints, candidates, n)
         if not candidates:
+            if constraints:
+                return Prepared(req, query, history, named, (), [], {}, 0, tuple(notes), constraints)
             raise StoreError("retrieval returned no candidates: is the catalog ingested? run `python -m agent.ingest`")
         n = min(n, len(candidates))
+        summary = constraints.describe()
         if self.ranking_mode(req) == "one-pass":
-            prompt = self.rank_prompt(query, history, candidates)
+            prompt = self.rank_prompt(query, history, candidates, summary)
         else:
             prompt = self.prompts.render_request(
                 request=query, history=history, candidates=candidates, items=self.items,
-                n=n, history_limit=s.history_in_prompt, max_chars=s.explanation_chars,
+                n=n, history_limit=s.history_in_prompt, max_chars=s.explanation_chars, constraints=summary,
             )
         schema = ranking_schema([c.item.item_id for c in candidates], n, s.explanation_chars)
-        return Prepared(req, query, history, named, tuple(candidates), prompt, schema, n, tuple(notes))
+        return Prepared(req, query, history, named, tuple(candidates), prompt, schema, n, tuple(notes), constraints)
 
-    def rank_prompt(self, query: str, history: UserHistory, candidates: list[Candidate]) -> list[dict[str, str]]:
+    def constraint_notes(self, c: Constraints, candidates: list[Candidate], n: int) -> list[str]:
+        """What was applied, and a warning when fewer films match than were asked for."""
+        notes = list(c.notes)
+        if not c:
+            return notes
+        summary = c.describe(self.items)
+        notes.append(f"constraints: {summary}")
+        if c.max_runtime is not None or c.min_runtime is not None:
+            notes.append("films without a known runtime are left out")
+        if not candidates:
+            notes.append(f"{NO_MATCH}: {summary}")
+        elif c.only_items and len(candidates) < len(c.only_items):
+            notes.append(f"only {len(candidates)} of the {len(c.only_items)} named films can be recommended "
+                         f"({summary})")
+        elif not c.only_items and len(candidates) < n:
+            m = len(candidates)
+            notes.append(f"only {m} film{'s match' if m != 1 else ' matches'} ({summary})")
+        return notes
+
+    def rank_prompt(self, query: str, history: UserHistory, candidates: list[Candidate],
+                    constraints: str = "") -> list[dict[str, str]]:
         """The one-pass prompt: the first len(LABELS) candidates, lettered in the order given
         (finetune/ renders its training prompts through this same method)."""
         k = min(len(candidates), len(LABELS))
         return self.prompts.render_rank(
             request=query, history=history, candidates=list(candidates[:k]), letters=LABELS[:k],
-            items=self.items, history_limit=self.settings.history_in_prompt,
+            items=self.items, history_limit=self.settings.history_in_prompt, constraints=constraints,
         )
 
     def explain_prompt(self, query: str, history: UserHistory, item: Item) -> list[dict[str, str]]:
@@ -200,13 +255,18 @@ class Recommender:
         if self.llm is None:
             raise InvalidRequest("this recommender was built without an LLM")
         prep = prep or await asyncio.to_thread(self.prepare, req)
+        if not prep.candidates:  # the constraints rule out every film: say so, ask no LLM
+            yield Recommendation(items=(), query=prep.query, history=prep.history, candidates=(), notes=prep.notes)
+            return
         gen = self._stream_one_pass(req, prep) if self.ranking_mode(req) == "one-pass" else self._stream_generated(req, prep)
         async for ev in gen:
             yield ev
 
     def _validator(self, prep: Prepared) -> Validator:
         s = self.settings
-        history_items = tuple(self.items[e.item_id] for e in prep.history.recent(s.history_in_prompt) if e.item_id in self.items)
+        # a disliked film is no anchor for "like X" in fact-only explanations
+        history_items = tuple(self.items[e.item_id] for e in prep.history.recent(s.history_in_prompt)
+                              if e.item_id in self.items and not e.disliked)
         return Validator(
             list(prep.candidates), set(prep.history.seen), prep.n,
             history_items=history_items, request=prep.query, prompts=self.prompts,

@@ -26,7 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     prep = rec.prepare(RecRequest(messages=[{"role": "user", "content": args.message}], user=args.user, n=args.n))
     if args.json:
         print(json.dumps({"messages": prep.prompt, "candidates": [c.item.item_id for c in prep.candidates],
-                          "schema": prep.schema, "notes": list(prep.notes)}, indent=2, ensure_ascii=False))
+                          "schema": prep.schema, "constraints": prep.constraints.as_dict(), "notes": list(prep.notes)},
+                         indent=2, ensure_ascii=False))
         return 0
     for m in prep.prompt:
         print(f"===== {m['role']} =====\n{m['content']}\n")

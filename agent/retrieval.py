@@ -9,31 +9,48 @@ Four ranked lists, each optional, fused with weighted reciprocal-rank fusion:
             distance 1 and 2; weights 1, 0.5, 0.25) -- on MovieLens the order of recent items
             carries much of the signal (see evals/)
 Seen items never come back (excluded in every list).
+
+Hard constraints (agent/constraints: genres, runtime, years, excluded films, a choice set) hold
+for every candidate: the semantic lists ask Chroma with a `where` filter when the store carries
+filterable metadata (`meta_version` >= agent.ingest.METADATA_VERSION) and otherwise fetch deeper
+and filter; the collaborative lists skip non-matching items; every list is checked against the
+catalog item. When the signals find fewer than k matching items, matching catalog items fill up
+by popularity (source "catalog"), so fewer than k come back only when fewer exist. A choice set
+("which of A, B or C?") ranks exactly those films.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
+from agent.constraints import Constraints
 from agent.embedding import Embedder
+from agent.ingest import METADATA_VERSION, genre_flag
 from agent.store import ItemStore
 from agent.types import Candidate, Interaction, Item, UserHistory
 
+Keep = Callable[[str], bool]  # item_id -> may it be a candidate?
 
-def top_positive(scores: np.ndarray, item_ids: list[str], k: int, exclude: set[str]) -> list[tuple[str, float]]:
-    """The k best (item_id, score) with score > 0, skipping excluded ids; ties keep item order.
+
+def top_positive(scores: np.ndarray, item_ids: list[str], k: int, exclude: set[str],
+                 keep: Keep | None = None) -> list[tuple[str, float]]:
+    """The k best (item_id, score) with score > 0, skipping excluded ids (and ids `keep` rejects);
+    ties keep item order.
 
     >>> top_positive(np.array([0.5, 2.0, 0.0, 2.0]), ["a", "b", "c", "d"], 2, {"b"})
     [('d', 2.0), ('a', 0.5)]
+    >>> top_positive(np.array([0.5, 2.0, 0.0, 2.0]), ["a", "b", "c", "d"], 2, set(), keep=lambda i: i != "d")
+    [('b', 2.0), ('a', 0.5)]
     """
     out = []
     for j in np.argsort(-scores, kind="stable"):
         if scores[j] <= 0:
             break
-        if item_ids[j] not in exclude:
+        if item_ids[j] not in exclude and (keep is None or keep(item_ids[j])):
             out.append((item_ids[j], float(scores[j])))
             if len(out) == k:
                 break
@@ -72,8 +89,9 @@ class CoOccurrence:
         co = self._m.T.dot(user_weight)  # items
         return (co / self._norm).astype(np.float32)
 
-    def top(self, weighted_items: dict[str, float], k: int, exclude: set[str]) -> list[tuple[str, float]]:
-        return top_positive(self.scores(weighted_items), self.item_ids, k, exclude)
+    def top(self, weighted_items: dict[str, float], k: int, exclude: set[str],
+            keep: Keep | None = None) -> list[tuple[str, float]]:
+        return top_positive(self.scores(weighted_items), self.item_ids, k, exclude, keep)
 
 
 class Transitions:
@@ -105,8 +123,32 @@ class Transitions:
             s += w * self._t[j].toarray().ravel()
         return s
 
-    def top(self, recent: list[str], k: int, exclude: set[str]) -> list[tuple[str, float]]:
-        return top_positive(self.scores(recent), self.item_ids, k, exclude)
+    def top(self, recent: list[str], k: int, exclude: set[str], keep: Keep | None = None) -> list[tuple[str, float]]:
+        return top_positive(self.scores(recent), self.item_ids, k, exclude, keep)
+
+
+def where_filter(c: Constraints, flags: bool = True) -> dict | None:
+    """A Chroma `where` for the constraints; without `flags` (an older store) only the choice set.
+
+    >>> where_filter(Constraints(exclude_genres=frozenset({"Horror"}), max_runtime=120))
+    {'$and': [{'genre_horror': {'$ne': True}}, {'runtime': {'$lte': 120}}]}
+    >>> where_filter(Constraints(include_genres=frozenset({"Comedy", "Sci-Fi"})))
+    {'$or': [{'genre_comedy': True}, {'genre_sci_fi': True}]}
+    >>> where_filter(Constraints(year_min=1980), flags=False) is None
+    True
+    """
+    clauses: list[dict] = []
+    if flags:
+        clauses += [{genre_flag(g): {"$ne": True}} for g in sorted(c.exclude_genres)]
+        include = [{genre_flag(g): True} for g in sorted(c.include_genres)]
+        clauses += [include[0]] if len(include) == 1 else [{"$or": include}] if include else []
+        for key, op, value in (("runtime", "$lte", c.max_runtime), ("runtime", "$gte", c.min_runtime),
+                               ("year", "$gte", c.year_min), ("year", "$lte", c.year_max)):
+            if value is not None:
+                clauses.append({key: {op: value}})
+    if c.only_items:
+        clauses.append({"item_id": {"$in": list(c.only_items)}})
+    return None if not clauses else clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
 
 @dataclass
@@ -138,42 +180,77 @@ class Retriever:
         self.history_in_query = history_in_query
         self.rrf_k = rrf_k
         self.weights = weights or RetrievalWeights()
+        self.popularity = collab.popularity if collab is not None else {}
+        self._filterable: bool | None = None
 
     def _history_weights(self, history: UserHistory) -> dict[str, float]:
-        """Recent liked items (all recent items if none is liked), newer ones weigh more."""
+        """Recent liked items (all recent items but disliked ones if none is liked), newer ones weigh more."""
         recent = [e for e in history.entries if e.liked][-self.history_in_query :]
         if not recent:
-            recent = list(history.recent(self.history_in_query))
+            recent = [e for e in history.recent(self.history_in_query) if not e.disliked]
         n = len(recent)
         return {e.item_id: 0.85 ** (n - 1 - i) for i, e in enumerate(recent)}
 
-    def lists(self, query: str, history: UserHistory, k: int, exclude: set[str]) -> dict[str, list[tuple[str, float]]]:
+    @property
+    def filterable(self) -> bool:
+        """Does every stored item carry the metadata `where_filter` reads? (asked once; the
+        server ingests, and so rewrites old metadata, before it builds the retriever)."""
+        if self._filterable is None:
+            self._filterable = self.store.any({"meta_version": METADATA_VERSION}) and not self.store.any(
+                {"meta_version": {"$ne": METADATA_VERSION}})
+        return self._filterable
+
+    def _semantic(self, vector: np.ndarray, depth: int, exclude: set[str], where: dict | None,
+                  keep: Keep | None) -> list[tuple[str, float]]:
+        """Nearest stored items; with `keep`, fetched deeper until `depth` of them pass it (or none are left)."""
+        if keep is None:
+            return self.store.query(vector, depth, exclude)
+        n, total = depth, self.store.count()
+        while True:
+            hits = self.store.query(vector, n, exclude, where)
+            kept = [(i, s) for i, s in hits if keep(i)]
+            if len(kept) >= depth or len(hits) < n or n >= total:
+                return kept[:depth]
+            n = min(total, n * 4)
+
+    def lists(self, query: str, history: UserHistory, k: int, exclude: set[str],
+              constraints: Constraints | None = None) -> dict[str, list[tuple[str, float]]]:
         """Each signal's ranked (item_id, score) list; the raw material of `retrieve`."""
         depth = max(k * 3, 50)
         out: dict[str, list[tuple[str, float]]] = {}
         weights = self.weights
+        keep, where = None, None
+        if constraints:
+            keep = lambda i: i in self.items and constraints.allows(self.items[i])  # noqa: E731
+            if constraints.metadata or constraints.only_items:
+                where = where_filter(constraints, flags=self.filterable)
         if query.strip() and weights.query > 0:
-            out["query"] = self.store.query(self.embedder.embed_one(query), depth, exclude)
+            out["query"] = self._semantic(self.embedder.embed_one(query), depth, exclude, where, keep)
         hw = self._history_weights(history)
         if hw:
             vecs = self.store.vectors(hw) if weights.history > 0 else {}
             if vecs:
                 v = sum(vecs[i] * w for i, w in hw.items() if i in vecs)
                 v = v / (np.linalg.norm(v) + 1e-9)
-                out["history"] = self.store.query(v, depth, exclude)
+                out["history"] = self._semantic(v, depth, exclude, where, keep)
             if self.collab is not None and weights.collab > 0:
-                top = self.collab.top(hw, depth, exclude)
+                top = self.collab.top(hw, depth, exclude, keep)
                 if top:
                     out["collab"] = top
-        if self.sequence is not None and history.entries and weights.sequence > 0:
-            top = self.sequence.top([e.item_id for e in history.recent(3)], depth, exclude)
+        recent = [e.item_id for e in history.entries if not e.disliked][-3:]
+        if self.sequence is not None and recent and weights.sequence > 0:
+            top = self.sequence.top(recent, depth, exclude, keep)
             if top:
                 out["sequence"] = top
         return out
 
-    def retrieve(self, query: str, history: UserHistory, k: int, exclude: set[str] | None = None) -> list[Candidate]:
-        exclude = set(exclude or ()) | history.seen
-        lists = self.lists(query, history, k, exclude)
+    def retrieve(self, query: str, history: UserHistory, k: int, exclude: set[str] | None = None,
+                 constraints: Constraints | None = None) -> list[Candidate]:
+        """Up to k fused candidates, never seen or excluded; all of them satisfy `constraints`."""
+        exclude = set(exclude or ()) | history.seen | set(constraints.exclude_items if constraints else ())
+        if constraints and constraints.only_items:
+            k = max(k, len(constraints.only_items))
+        lists = self.lists(query, history, k, exclude, constraints)
         fused: dict[str, float] = defaultdict(float)
         sources: dict[str, list[str]] = defaultdict(list)
         for name, ranked in lists.items():
@@ -183,4 +260,16 @@ class Retriever:
                     fused[iid] += w / (self.rrf_k + rank + 1)
                     sources[iid].append(name)
         best = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
-        return [Candidate(self.items[i], s, tuple(sources[i])) for i, s in best]
+        out = [Candidate(self.items[i], s, tuple(sources[i])) for i, s in best]
+        if constraints and len(out) < k:
+            out += self._fill(constraints, exclude | {c.item.item_id for c in out}, k - len(out))
+        return out
+
+    def _fill(self, constraints: Constraints, exclude: set[str], n: int) -> list[Candidate]:
+        """Matching catalog items no signal found: a choice set in the order named, else by popularity."""
+        if constraints.only_items:
+            ids = [i for i in constraints.only_items if i in self.items]
+        else:
+            ids = sorted(self.items, key=lambda i: -self.popularity.get(i, 0))  # stable: catalog order on ties
+        picked = [i for i in ids if i not in exclude and constraints.allows(self.items[i])][:n]
+        return [Candidate(self.items[i], 0.0, ("catalog",)) for i in picked]

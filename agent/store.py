@@ -3,6 +3,9 @@
     ItemStore.open(settings, embedder_name, dim)
     store.upsert(ids, vectors, documents, metadatas)     # idempotent by id
     store.hashes()                                       # item_id -> content hash already stored
+    store.metadatas()                                    # item_id -> stored metadata
+    store.update_metadata(ids, metadatas)                # metadata only; vectors stay
+    store.any(where)                                     # does any item match a metadata filter?
     store.query(vector, k, exclude={...}, where=None)    # [(item_id, similarity)], best first
     store.vectors(ids)                                   # item_id -> stored vector
 
@@ -84,16 +87,28 @@ class ItemStore:
         return self._col.count()
 
     def hashes(self) -> dict[str, str]:
-        """item_id -> content_hash for everything stored (paged, so large collections work)."""
-        out: dict[str, str] = {}
+        """item_id -> content_hash for everything stored."""
+        return {i: m.get("content_hash", "") for i, m in self.metadatas().items()}
+
+    def metadatas(self) -> dict[str, dict]:
+        """item_id -> metadata for everything stored (paged, so large collections work)."""
+        out: dict[str, dict] = {}
         offset = 0
         while True:
             page = self._col.get(include=["metadatas"], limit=_PAGE, offset=offset)
             for i, m in zip(page["ids"], page["metadatas"], strict=True):
-                out[i] = (m or {}).get("content_hash", "")
+                out[i] = dict(m or {})
             if len(page["ids"]) < _PAGE:
                 return out
             offset += _PAGE
+
+    def update_metadata(self, ids: list[str], metadatas: list[Mapping]) -> None:
+        """Rewrite metadata in place (keys are merged); embeddings and documents are untouched."""
+        if ids:
+            self._col.update(ids=ids, metadatas=[{k: v for k, v in m.items() if v is not None} for m in metadatas])
+
+    def any(self, where: dict) -> bool:
+        return bool(self._col.get(where=where, limit=1, include=[])["ids"])
 
     def upsert(self, ids: list[str], vectors: np.ndarray, documents: list[str], metadatas: list[Mapping]) -> None:
         if not ids:

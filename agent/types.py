@@ -45,6 +45,7 @@ class HistoryEntry:
     item_id: str
     liked: bool  # see README "How ratings map to likes"
     rating: float | None = None
+    disliked: bool = False  # said so in the chat ("I didn't like Heat"): never drives retrieval
 
 
 @dataclass(frozen=True)

@@ -59,3 +59,42 @@ def test_query_excludes_and_ranks(settings, embedder):
 def test_empty_store_query_is_clear(settings, embedder):
     with pytest.raises(StoreError, match="agent.ingest"):
         open_store(settings, embedder).query(embedder.embed_one("x"), 3)
+
+
+def legacy_ingest(store, embedder, items):
+    """A store as ingest wrote it before metadata version 2: no genre flags, no meta_version."""
+    from agent.ingest import content_hash, item_metadata
+
+    docs = [item_document(it) for it in items]
+    metas = [{k: v for k, v in item_metadata(it, content_hash(d, embedder.name)).items()
+              if k != "meta_version" and not k.startswith("genre_")} for it, d in zip(items, docs, strict=True)]
+    store.upsert([it.item_id for it in items], embedder.embed(docs), docs, metas)
+
+
+def test_old_metadata_is_rewritten_without_embedding_again(settings, embedder):
+    from agent.ingest import METADATA_VERSION
+
+    store = open_store(settings, embedder)
+    legacy_ingest(store, embedder, SIX_FILMS)
+    before = store.vectors(["1", "2"])
+    assert not store.any({"genre_horror": True})
+
+    class NoEmbedder(type(embedder)):
+        def embed_batch(self, texts):
+            raise AssertionError("unchanged content must not be embedded again")
+
+    r = ingest(SIX_FILMS, store, NoEmbedder(), progress=False)
+    assert (r.embedded, r.unchanged, r.restamped) == (0, 6, 6)
+    meta = store.metadatas()["1"]
+    assert meta["meta_version"] == METADATA_VERSION and meta["genre_horror"] is True and meta["runtime"] == 117
+    assert all(np.allclose(before[i], store.vectors([i])[i]) for i in before)
+    assert store.any({"genre_horror": True}) and not store.any({"meta_version": {"$ne": METADATA_VERSION}})
+    assert ingest(SIX_FILMS, store, NoEmbedder(), progress=False).restamped == 0  # idempotent
+
+
+def test_metadata_only_changes_are_picked_up(settings, embedder):
+    store = open_store(settings, embedder)
+    ingest(SIX_FILMS, store, embedder, progress=False)
+    longer = [Item(**{**it.__dict__, "runtime": 200}) if it.item_id == "4" else it for it in SIX_FILMS]
+    r = ingest(longer, store, embedder, progress=False)  # runtime is not in the embedded document
+    assert (r.embedded, r.restamped) == (0, 1) and store.metadatas()["4"]["runtime"] == 200

@@ -70,3 +70,114 @@ def test_needs_a_user_message(make_recommender):
 )
 def test_search_text_drops_named_titles(make_recommender, text, expected):
     assert make_recommender().search_text(text) == expected
+
+
+# ---- hard constraints from the conversation ------------------------------------------------
+from tests.conftest import LabelLLM  # noqa: E402
+
+# An LLM that wants exactly what the viewer ruled out: constraints must hold anyway.
+HORROR_FIRST = {"Alien (1979)": -0.1, "Aliens (1986)": -0.2, "The Thing (1982)": -0.3}
+HORROR_JSON = answer_json(("3", GOOD_3), ("6", GOOD_6), ("1", "A 1979 horror film."))
+
+
+def chat(*turns, user=None, n=3, **kw):
+    msgs = [{"role": "assistant", "content": t[2:].strip()} if t.startswith("A:") else {"role": "user", "content": t}
+            for t in turns]
+    return RecRequest(messages=msgs, user=user, n=n, **kw)
+
+
+@pytest.mark.parametrize("ranking", ["one-pass", "generate"])
+@pytest.mark.parametrize(
+    "turns, ok, expected_n",
+    [
+        (["I loved Alien. Something tense, but nothing scary"], lambda it: "Horror" not in it.genres, 3),
+        (["Something under two hours"], lambda it: it.runtime <= 120, 3),
+        (["a film from the 80s"], lambda it: 1980 <= it.year <= 1989, 2),
+        (["I loved Heat", "A: 1. Ronin (1998): x", "no horror", "and under 2 hours"],
+         lambda it: "Horror" not in it.genres and it.runtime <= 120, 1),
+        (["I loved Alien", "A: 1. Aliens (1986): x\n2. The Thing (1982): y", "something shorter"],
+         lambda it: it.runtime < 109, 1),
+        (["some sci-fi after 1980", "I've seen Aliens"], lambda it: "Sci-Fi" in it.genres and it.year > 1980 and it.item_id != "3", 1),
+    ],
+)
+async def test_every_recommendation_satisfies_the_constraints(make_recommender, turns, ok, expected_n, ranking):
+    llm = LabelLLM(HORROR_FIRST, [HORROR_JSON])
+    rec = make_recommender(llm)
+    req = chat(*turns, ranking=ranking)
+    prep = rec.prepare(req)
+    assert prep.candidates and all(ok(c.item) for c in prep.candidates)
+    out = await rec.recommend(req)
+    assert len(out.items) == expected_n and all(ok(r.item) for r in out.items)
+    assert any(n.startswith("constraints: ") for n in out.notes)
+    if expected_n < 3:
+        assert any(n.startswith(f"only {expected_n} film") for n in out.notes)
+
+
+async def test_the_prompt_states_the_constraints_in_one_line(make_recommender):
+    rec = make_recommender(LabelLLM())
+    prep = rec.prepare(chat("I loved Alien. Nothing scary, under 2 hours"))
+    assert "Constraints (every candidate meets them): excluding Horror; runtime <= 120 min\n" in prep.prompt[1]["content"]
+    assert prep.constraints.exclude_genres == {"Horror"} and prep.constraints.max_runtime == 120
+    assert "Constraints" not in rec.prepare(chat("I loved Alien")).prompt[1]["content"]
+
+
+async def test_which_of_these_ranks_and_explains_only_the_named_films(make_recommender):
+    llm = LabelLLM({"Aliens (1986)": 0.0, "Ronin (1998)": -0.1, "Heat (1995)": -0.5})
+    rec = make_recommender(llm)
+    req = chat("which of these should I watch: Heat, Ronin or Toy Story?", n=5, explain=False)
+    prep = rec.prepare(req)
+    assert [c.item.item_id for c in prep.candidates] == ["2", "5", "4"]
+    assert prep.history.entries == ()  # choices are not history
+    out = await rec.recommend(req)
+    assert [r.item.title for r in out.items] == ["Ronin", "Heat", "Toy Story"]
+    assert not any(n.startswith("only ") for n in out.notes)  # three named, three answered
+
+
+async def test_which_of_these_with_an_unknown_name_says_so(make_recommender):
+    rec = make_recommender(LabelLLM({"Heat (1995)": 0.0}))
+    out = await rec.recommend(chat("which of these: Heat, Flurbo Quest or Ronin?", explain=False))
+    assert {r.item.item_id for r in out.items} == {"2", "5"}
+    assert "'Flurbo Quest' is not a film in the catalog; choosing among the others" in out.notes
+
+
+async def test_a_choice_already_in_the_users_history_is_left_out(make_recommender):
+    rec = make_recommender(LabelLLM({"Heat (1995)": 0.0}))
+    out = await rec.recommend(chat("which of these: Heat, Ronin or Aliens?", user="9", explain=False))  # user 9 rated 2 and 5
+    assert [r.item.item_id for r in out.items] == ["3"]
+    assert any("Heat (1995) is in your history" in n for n in out.notes)
+    assert any(n.startswith("only 1 of the 3 named films") for n in out.notes)
+
+
+async def test_ive_seen_excludes_the_film_and_makes_it_history(make_recommender):
+    llm = LabelLLM({"Aliens (1986)": 0.0, "The Thing (1982)": -1.0})
+    rec = make_recommender(llm)
+    out = await rec.recommend(chat("I've seen Aliens. Something like Alien?", explain=False))
+    assert "3" not in {r.item.item_id for r in out.items} | {c.item.item_id for c in out.candidates}
+    entries = {e.item_id: e for e in out.history.entries}
+    assert not entries["3"].liked and entries["1"].liked
+    assert out.items[0].item.title == "The Thing"
+
+
+async def test_i_didnt_like_makes_a_disliked_history_entry(make_recommender):
+    llm = LabelLLM({"Aliens (1986)": 0.0})
+    rec = make_recommender(llm)
+    out = await rec.recommend(chat("I didn't like Alien", explain=False))
+    (entry,) = out.history.entries
+    assert entry.item_id == "1" and entry.disliked and not entry.liked
+    assert "1" not in {r.item.item_id for r in out.items}
+    assert "- Alien (1979) [Horror, Sci-Fi] (disliked)" in llm.label_requests[0].messages[1]["content"]
+
+
+async def test_when_nothing_matches_the_answer_is_empty_and_says_why(make_recommender):
+    llm = LabelLLM()
+    rec = make_recommender(llm)
+    out = await rec.recommend(chat("a comedy under 60 minutes"))
+    assert out.items == () and llm.label_requests == [] and llm.requests == []
+    assert "no film matches: only Comedy; runtime <= 60 min" in out.notes
+
+
+def test_search_text_skips_constraint_phrases_and_falls_back_to_earlier_turns(make_recommender):
+    rec = make_recommender()
+    assert rec.search_text("something tense, not horror") == "something tense,"
+    msgs = chat("a tense heist film like Heat", "A: 1. Ronin (1998): x", "something shorter").messages
+    assert rec.conversation_search_text(msgs).strip() == "a tense heist film like"

@@ -74,3 +74,54 @@ def test_sequence_signal_in_fusion(settings, embedder, ratings_csv):
     r = Retriever(store, embedder, ITEMS, None, seq, weights=RetrievalWeights(query=0, history=0, collab=0, sequence=1))
     cands = r.retrieve("", UserHistory("u", (HistoryEntry("1", True),)), k=5)
     assert [c.item.item_id for c in cands] == ["3", "6"] and cands[0].sources == ("sequence",)
+
+
+def crowded_catalog() -> list:
+    """70 horror films close to the query and 6 comedies further away: a filter must dig past the horror."""
+    from agent.types import Item
+
+    horror = [Item(f"h{i}", f"Night {i}", 1980 + i % 30, ("Horror",), "alien spaceship crew horror", runtime=90 + i)
+              for i in range(70)]
+    comedy = [Item(f"c{i}", f"Laugh {i}", 1990 + i, ("Comedy",), "alien spaceship comedy about friends and a wedding party",
+                   runtime=80 + 10 * i) for i in range(6)]
+    return horror + comedy
+
+
+@pytest.mark.parametrize("legacy", [False, True], ids=["where-filter", "post-filter"])
+def test_constraints_hold_for_every_candidate(settings, embedder, legacy):
+    from agent.constraints import Constraints
+    from tests.test_ingest_store import legacy_ingest
+
+    films = crowded_catalog()
+    store = open_store(settings, embedder)
+    if legacy:
+        legacy_ingest(store, embedder, films)
+    else:
+        ingest(films, store, embedder, progress=False)
+    r = Retriever(store, embedder, {i.item_id: i for i in films})
+    assert r.filterable is not legacy
+    assert all(c.item.genres == ("Horror",) for c in r.retrieve("alien spaceship horror", UserHistory(None), k=5))
+    c = Constraints(exclude_genres=frozenset({"Horror"}), max_runtime=120)
+    cands = r.retrieve("alien spaceship horror", UserHistory(None), k=5, constraints=c)
+    assert sorted(x.item.item_id for x in cands) == ["c0", "c1", "c2", "c3", "c4"]  # runtime 80..120
+    assert all(c.allows(x.item) for x in cands) and {x.sources for x in cands} == {("query",)}
+    # fewer match than asked for: all of them, no more
+    few = r.retrieve("alien", UserHistory(None), k=10, constraints=Constraints(include_genres=frozenset({"Comedy"}), min_runtime=120))
+    assert sorted(x.item.item_id for x in few) == ["c4", "c5"]
+
+
+def test_choice_set_is_ranked_alone_and_filled_in_named_order(settings, embedder, ratings_csv):
+    from agent.constraints import Constraints
+
+    r = make(settings, embedder, ratings_csv)
+    only = Constraints(only_items=("5", "4", "6"))
+    cands = r.retrieve("", UserHistory("x", (HistoryEntry("1", True),)), k=2, constraints=only)
+    assert sorted(c.item.item_id for c in cands) == ["4", "5", "6"]  # all of them, even with k=2
+    cands = r.retrieve("", UserHistory(None), k=4, constraints=only)
+    assert [c.item.item_id for c in cands] == ["5", "4", "6"] and cands[0].sources == ("catalog",)
+
+
+def test_disliked_history_does_not_drive_retrieval(settings, embedder, ratings_csv):
+    r = make(settings, embedder, ratings_csv)
+    assert r.lists("", UserHistory("x", (HistoryEntry("1", False, disliked=True),)), 5, {"1"}) == {}
+    assert r.lists("", UserHistory("x", (HistoryEntry("1", False),)), 5, {"1"})  # seen, not disliked: it does

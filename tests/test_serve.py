@@ -185,3 +185,25 @@ def test_cli_configuration_errors(argv, message, capsys):
 
     assert main(argv) == 2
     assert message in capsys.readouterr().err
+
+
+async def test_render_shows_the_applied_constraints(http):
+    body = {**ASK, "messages": [{"role": "user", "content": "I loved Alien. Nothing scary, under 2 hours"}]}
+    r = (await http.post("/v1/render", json=body)).json()
+    assert r["constraints"]["exclude_genres"] == ["Horror"] and r["constraints"]["max_runtime"] == 120
+    assert r["constraints"]["summary"] == "excluding Horror; runtime <= 120 min"
+    assert "constraints: excluding Horror; runtime <= 120 min" in r["notes"]
+    assert "Constraints (every candidate meets them): excluding Horror; runtime <= 120 min" in r["messages"][1]["content"]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_no_matching_film_is_an_answer_that_says_why(http, stream):
+    body = {**ASK, "stream": stream, "messages": [{"role": "user", "content": "a comedy under 60 minutes"}]}
+    r = await http.post("/v1/chat/completions", json=body)
+    assert r.status_code == 200
+    if stream:
+        chunks = [json.loads(line[6:]) for line in r.text.splitlines() if line.startswith("data: {")]
+        text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
+    else:
+        text = r.json()["choices"][0]["message"]["content"]
+    assert text == "No film in the catalog matches this request (only Comedy; runtime <= 60 min).\n"

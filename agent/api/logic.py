@@ -24,7 +24,7 @@ from agent.api.protocol import (
 )
 from agent.config import Settings
 from agent.errors import InvalidRequest, ModelNotFound, RequestTooLarge
-from agent.recommender import Prepared, Recommender, RecRequest
+from agent.recommender import NO_MATCH, Prepared, Recommender, RecRequest
 from agent.types import RankedItem, Recommendation
 
 
@@ -78,10 +78,18 @@ def json_for(r: RankedItem) -> str:
     return json.dumps(item_out(r).model_dump(), ensure_ascii=False)
 
 
-def render_content(items: tuple[RankedItem, ...], as_json: bool) -> str:
+def render_content(items: tuple[RankedItem, ...], as_json: bool, notes: tuple[str, ...] = ()) -> str:
     if as_json:
         return '{"recommendations": [' + ", ".join(json_for(r) for r in items) + "]}"
-    return "Here is what I would watch next:\n\n" + "".join(line_for(r) for r in items)
+    return lead_in(notes if not items else ()) + "".join(line_for(r) for r in items)
+
+
+def lead_in(notes: tuple[str, ...] = ()) -> str:
+    """The text before the list, or why there is none when the constraints ruled out every film."""
+    why = next((n.split(": ", 1)[-1] for n in notes if n.startswith(NO_MATCH)), None)
+    if why is None:
+        return "Here is what I would watch next:\n\n"
+    return f"No film in the catalog matches this request ({why}).\n"
 
 
 def info(rec: Recommendation) -> MarqueeInfo:
@@ -95,7 +103,7 @@ async def complete(recommender: Recommender, body: ChatCompletionRequest, req: R
     rec = await recommender.recommend(req)
     return ChatCompletionResponse(
         model=body.model,
-        choices=[Choice(message=ResponseMessage(content=render_content(rec.items, body.wants_json)))],
+        choices=[Choice(message=ResponseMessage(content=render_content(rec.items, body.wants_json, rec.notes)))],
         usage=Usage(prompt_tokens=rec.prompt_tokens, completion_tokens=rec.completion_tokens,
                     total_tokens=rec.prompt_tokens + rec.completion_tokens),
         marquee=info(rec),
@@ -114,7 +122,7 @@ async def stream_events(
 
     as_json = body.wants_json
     yield chunk({"role": "assistant", "content": ""})
-    yield chunk({"content": '{"recommendations": [' if as_json else "Here is what I would watch next:\n\n"})
+    yield chunk({"content": '{"recommendations": [' if as_json else lead_in(prep.notes)})
     first = True
     async for ev in recommender.stream(req, prep):
         if isinstance(ev, RankedItem):

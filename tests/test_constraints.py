@@ -1,0 +1,190 @@
+"""Reading hard constraints from a conversation: tables of phrases, multi-turn refinement, false positives."""
+
+import pytest
+
+from agent.constraints import CHOICE, DISLIKED, EXCLUDED, LIKED, SEEN, UNSEEN, Constraints, parse_conversation, strip_constraints
+from agent.titles import TitleIndex
+from agent.types import Item
+from tests.conftest import SIX_FILMS
+
+EXTRA = [Item("7", "Horror Express", 1972, ("Horror",), runtime=88),
+         Item("8", "2001: A Space Odyssey", 1968, ("Sci-Fi",), runtime=149),
+         Item("9", "Sleepless in Seattle", 1993, ("Comedy", "Drama", "Romance"), runtime=105)]
+FILMS = SIX_FILMS + EXTRA
+CATALOG = {i.item_id: i for i in FILMS}
+TITLES = TitleIndex(FILMS)
+NONE = Constraints()
+
+
+def parse(*turns: str) -> Constraints:
+    """User turns; a turn starting with 'A:' is the assistant's."""
+    msgs = [{"role": "assistant", "content": t[2:].strip()} if t.startswith("A:") else {"role": "user", "content": t}
+            for t in turns]
+    return parse_conversation(msgs, TITLES, CATALOG)
+
+
+def fields(c: Constraints) -> dict:
+    keys = ("exclude_genres", "include_genres", "max_runtime", "min_runtime", "year_min", "year_max", "only_items")
+    out = {k: getattr(c, k) for k in keys if getattr(c, k) not in (None, frozenset(), ())}
+    return {k: sorted(v) if isinstance(v, frozenset) else v for k, v in out.items()}
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        # genres
+        ("something tense, not horror", {"exclude_genres": ["Horror"]}),
+        ("no horror please", {"exclude_genres": ["Horror"]}),
+        ("nothing scary, my kids are watching", {"exclude_genres": ["Horror"]}),
+        ("not in the mood for comedy or horror", {"exclude_genres": ["Comedy", "Horror"]}),
+        ("anything but comedies", {"exclude_genres": ["Comedy"]}),
+        ("I hate horror", {"exclude_genres": ["Horror"]}),
+        ("no war films", {"exclude_genres": ["War"]}),
+        ("I'd like a comedy", {"include_genres": ["Comedy"]}),
+        ("some sci-fi tonight", {"include_genres": ["Sci-Fi"]}),
+        ("a funny sci-fi movie", {"include_genres": ["Comedy", "Sci-Fi"]}),  # any of them
+        ("something scary", {"include_genres": ["Horror"]}),
+        ("Not horror please, something funny", {"exclude_genres": ["Horror"], "include_genres": ["Comedy"]}),
+        # runtime
+        ("under two hours", {"max_runtime": 120}),
+        ("less than 90 minutes", {"max_runtime": 90}),
+        ("no longer than an hour and a half", {"max_runtime": 90}),
+        ("at least 2h, but under 2.5 hours", {"min_runtime": 120, "max_runtime": 150}),
+        ("100 minutes or less", {"max_runtime": 100}),
+        # years
+        ("from the 80s", {"year_min": 1980, "year_max": 1989}),
+        ("late 90s action", {"year_min": 1995, "year_max": 1999}),
+        ("an 80s or 90s thriller", {"year_min": 1980, "year_max": 1999, "include_genres": ["Thriller"]}),
+        ("something after 2000", {"year_min": 2001}),
+        ("since 1995", {"year_min": 1995}),
+        ("before 1980", {"year_max": 1979}),
+        ("between 1980 and 1990", {"year_min": 1980, "year_max": 1990}),
+        ("films from 1995", {"year_min": 1995, "year_max": 1995}),
+        ("anything recent", {"year_min": 1994}),  # the six-film catalog's newest film is from 1998
+        # a choice set
+        ("which of these should I watch: Alien, Heat or Ronin?", {"only_items": ("1", "2", "5")}),
+        ("which of these: alien, heat or ronin?", {"only_items": ("1", "2", "5")}),  # lower case, looked up exactly
+        ("Should I watch Heat or Ronin tonight?", {"only_items": ("2", "5")}),
+        ("Alien or Aliens, which one?", {"only_items": ("1", "3")}),
+    ],
+)
+def test_single_turn(text, expected):
+    assert fields(parse(text)) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I loved Horror Express, what else?",  # a title, not an exclusion
+        "I loved 2001: A Space Odyssey",  # nor a year
+        "Sleepless in Seattle was lovely",
+        "I'm in my 30s and like thrillers",  # an age, and a taste rather than a request
+        "I have no problem with horror",
+        "I loved Alien, a horror classic",  # describes the history
+        "no war",  # "war" needs "film(s)"
+        "I watched it over two nights",
+        "I loved Alien and Heat, which should I watch next?",  # named films joined by "and": history
+        "What should I watch tonight?",
+        "It's a mystery to me",
+    ],
+)
+def test_false_positives_do_not_constrain(text):
+    assert fields(parse(text)) == {}
+
+
+def test_genres_in_a_between_phrase_are_no_choice_set():
+    assert fields(parse("something between a comedy and a drama")) == {"include_genres": ["Comedy", "Drama"]}
+
+
+@pytest.mark.parametrize(
+    "turns, expected",
+    [
+        (["something scary", "actually, not horror"], {"exclude_genres": ["Horror"]}),
+        (["no horror", "ok fine, a horror film then"], {"include_genres": ["Horror"]}),
+        (["no horror", "a comedy"], {"exclude_genres": ["Horror"], "include_genres": ["Comedy"]}),
+        (["a comedy", "some sci-fi instead"], {"include_genres": ["Sci-Fi"]}),  # a new include replaces the old
+        (["no horror", "and no war films"], {"exclude_genres": ["Horror", "War"]}),  # exclusions add up
+        (["under two hours", "under 90 minutes"], {"max_runtime": 90}),
+        (["over 90 minutes", "under 2 hours"], {"min_runtime": 90, "max_runtime": 120}),
+        (["from the 80s", "after 1985"], {"year_min": 1986, "year_max": 1989}),
+        (["from the 80s", "actually the 90s"], {"year_min": 1990, "year_max": 1999}),
+        (["after 2000", "before 1980"], {"year_max": 1979}),  # a contradicting older bound goes
+        # "shorter": than the shortest film of the previous answer (The Thing, 109 min)
+        (["I loved Alien", "A: Here is what I would watch next:\n\n1. Aliens (1986): A 1986 film.\n2. The Thing (1982): x.",
+          "something shorter"], {"max_runtime": 108}),
+        (["I loved Alien", 'A: {"recommendations": [{"item_id": "3"}, {"item_id": "2"}]}', "longer ones"], {"min_runtime": 171}),
+        (["which of these should I watch: Alien, Heat or Ronin?", "A: 1. Heat (1995): x", "nothing scary"],
+         {"only_items": ("1", "2", "5"), "exclude_genres": ["Horror"]}),
+        (["which of these should I watch: Alien, Heat or Ronin?", "A: 1. Heat (1995): x", "something else please"], {}),
+    ],
+)
+def test_later_turns_refine_earlier_ones(turns, expected):
+    assert fields(parse(*turns)) == expected
+
+
+@pytest.mark.parametrize(
+    "text, roles",
+    [
+        ("I loved Alien and Heat", [("1", LIKED), ("2", LIKED)]),
+        ("I've seen Alien and Heat", [("1", SEEN), ("2", SEEN)]),
+        ("I didn't like Heat", [("2", DISLIKED)]),
+        ("I've seen Alien, loved Heat", [("1", SEEN), ("2", LIKED)]),
+        ("I loved Alien but didn't like Aliens", [("1", LIKED), ("3", DISLIKED)]),
+        ("I watched Alien and loved it", [("1", LIKED)]),
+        ("Alien, which I've already seen", [("1", SEEN)]),
+        ("I haven't seen Alien yet", [("1", UNSEEN)]),
+        ("I've seen Alien but not Aliens", [("1", SEEN), ("3", UNSEEN)]),
+        ("something like Alien but not Aliens", [("1", LIKED), ("3", EXCLUDED)]),
+        ("which of these should I watch: Alien, Heat or Ronin?", [("1", CHOICE), ("2", CHOICE), ("5", CHOICE)]),
+    ],
+)
+def test_named_film_roles(text, roles):
+    c = parse(text)
+    assert list(c.roles) == roles
+    assert c.exclude_items == {i for i, r in roles if r in (SEEN, DISLIKED, EXCLUDED)}
+
+
+def test_a_later_turn_changes_a_films_role():
+    c = parse("which of these should I watch: Alien, Heat or Ronin?", "A: 1. Heat (1995): x", "I've seen Heat")
+    assert dict(c.roles)["2"] == SEEN and "2" in c.exclude_items
+    assert c.describe(CATALOG) == "not Heat (1995); only among Alien (1979), Ronin (1998)"
+
+
+@pytest.mark.parametrize(
+    "turns, note",
+    [
+        (["which of these: Alien, Flurbo Quest or Heat?"], "'Flurbo Quest' is not a film in the catalog; choosing among the others"),
+        (["a western"], "no film in the catalog has the genre 'western'; not applied"),
+        (["something shorter"], "'shorter' needs an earlier answer with known runtimes; not applied"),
+        (["anything recent"], "'recent' read as 1994 or later (the catalog's newest film is from 1998)"),
+    ],
+)
+def test_notes_say_what_was_not_understood(turns, note):
+    c = parse(*turns)
+    assert note in c.notes
+
+
+def test_unmatched_choice_names_keep_the_rest():
+    c = parse("which of these: Alien, Flurbo Quest or Heat?")
+    assert c.only_items == ("1", "2")
+
+
+def test_describe_and_allows():
+    c = parse("I didn't like Alien. Something from the 90s, under 2 hours, no horror")
+    assert c.describe() == "excluding Horror; runtime <= 120 min; years 1990-1999"
+    assert c.describe(CATALOG).endswith("; not Alien (1979)")
+    assert [i.item_id for i in FILMS if c.allows(i)] == ["4", "9"]  # Toy Story 81 min, Sleepless 105 min
+    assert not Constraints() and Constraints(exclude_items=frozenset({"1"}))
+    assert not Constraints(roles=(("1", LIKED),))  # named liked films alone constrain nothing new
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("something tense, not horror, under two hours", "something tense, ,"),
+        ("I didn't like Alien, something from the 80s", "I Alien, something"),
+        ("not Horror Express", "not Horror Express"),  # a title is never cut here
+    ],
+)
+def test_strip_constraints(text, expected):
+    assert strip_constraints(text, TITLES) == expected
