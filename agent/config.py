@@ -78,6 +78,12 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(256_000, description="larger bodies get HTTP 413")
     max_input_chars: int = Field(8_000, description="total characters of message text accepted")
 
+    @field_validator("tmdb", "interactions", "lora", "chroma_path", "chroma_url", "llm_url", mode="before")
+    @classmethod
+    def _empty_is_none(cls, v):
+        # MARQUEE_INTERACTIONS= (set but empty) means "none", not the current directory
+        return None if isinstance(v, str) and not v.strip() else v
+
     @field_validator("chroma_url")
     @classmethod
     def _url(cls, v: str | None) -> str | None:

@@ -67,9 +67,6 @@ def world(tmp_path_factory):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "MARQUEE_MODEL": f"pack:{PACK}",
            "MARQUEE_CHROMA_PATH": str(tmp / "chroma"), "MARQUEE_COLLECTION": "integration",
            "MARQUEE_INTERACTIONS": str(ratings)}
-    adapter = REPO / "finetune" / "adapters" / "smollm2-135m-marquee"
-    if (adapter / "adapter_config.json").exists():  # the shipped adapter, served as a vLLM LoRA
-        env["MARQUEE_LORA"] = str(adapter)
     log = tmp / "serve.log"
     proc = subprocess.Popen([sys.executable, "serve.py", "--host", "127.0.0.1", "--port", str(port),
                              "--catalog", str(catalog)], cwd=REPO, env=env, stdout=open(log, "w"),
@@ -96,7 +93,6 @@ def world(tmp_path_factory):
             "base": base, "items": by_id, "titles": TitleIndex(subset),
             "histories": build_histories(load_interactions(ratings)),
             "client": openai.OpenAI(base_url=base + "/v1", api_key="none", timeout=600, max_retries=0),
-            "lora": "MARQUEE_LORA" in env,
         }
     finally:
         os.killpg(proc.pid, 15)
@@ -122,19 +118,7 @@ def _assert_valid(recs, world, seen):
 
 
 def test_models(world):
-    assert [m.id for m in world["client"].models.list().data] == ["marquee"] + (["marquee-lora"] if world["lora"] else [])
-
-
-def test_shipped_lora_adapter_is_served_and_changes_the_ranking(world):
-    if not world["lora"]:
-        pytest.skip("no adapter in finetune/adapters/smollm2-135m-marquee")
-    ask = [{"role": "user", "content": "I loved Alien and Heat. What should I watch tonight?"}]
-    c = world["client"]
-    base = c.chat.completions.create(model="marquee", messages=ask, extra_body={"explain": False}).model_extra["marquee"]
-    tuned = c.chat.completions.create(model="marquee-lora", messages=ask).model_extra["marquee"]
-    _assert_valid(tuned["recommendations"], world, {ALIEN, HEAT})
-    scores = lambda info: [(r["item_id"], round(r["score"], 4)) for r in info["recommendations"]]  # noqa: E731
-    assert scores(base) != scores(tuned)  # the adapter's label distribution differs from the base model's
+    assert [m.id for m in world["client"].models.list().data] == ["marquee"]
 
 
 def test_ranking_only_and_generated_paths(world):

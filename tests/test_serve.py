@@ -207,3 +207,12 @@ async def test_no_matching_film_is_an_answer_that_says_why(http, stream):
     else:
         text = r.json()["choices"][0]["message"]["content"]
     assert text == "No film in the catalog matches this request (only Comedy; runtime <= 60 min).\n"
+
+
+def test_empty_env_path_means_none(monkeypatch):
+    from agent.config import Settings
+
+    monkeypatch.setenv("MARQUEE_INTERACTIONS", "")
+    monkeypatch.setenv("MARQUEE_LORA", " ")
+    s = Settings()
+    assert s.interactions is None and s.lora is None

