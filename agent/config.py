@@ -67,7 +67,7 @@ class Settings(BaseSettings):
     ranking: Literal["one-pass", "generate"] = Field(
         "one-pass", description="one-pass: read the label log-probabilities of all candidates in one forward pass, then "
         "explain the top n in parallel; generate: write the ranked JSON list token by token")
-    rank_prior_weight: float = Field(0.0, ge=0, description="one-pass: weight w of the retrieval order as a log-prior on the LLM's label scores (score - w*log(retrieval rank)); chosen on validation")
+    rank_prior_weight: float = Field(8.0, ge=0, description="one-pass: weight w of the retrieval order as a log-prior on the LLM's label scores (score - w*log(retrieval rank)); chosen on validation")
     n_recommendations: int = Field(5, ge=1, le=20, description="items returned per request")
     max_tokens: int = Field(2000, ge=64, description="cap on the generation budget (default budget: ~100 tokens per item)")
     explanation_chars: int = Field(240, ge=40, description="max characters per explanation (schema maxLength)")

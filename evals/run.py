@@ -457,7 +457,9 @@ def main(argv: list[str] | None = None) -> int:
                 references=refs, judge=judge, journal=journal_path(args.out, name)))
         # the same users without the LLM, for a like-for-like comparison
         fused = [sc for sc in systems if sc.name == "agent retriever (fused)"]
-        groups = {len(llm_users), min(len(llm_users), args.generate_users)} if fused else set()
+        modes = {m for m, _ in runs}
+        groups = {len(llm_users)} | ({min(len(llm_users), args.generate_users)} if "generate" in modes else set())
+        groups = groups if fused else set()
         for group in sorted(g for g in groups if g < len(users)):  # all users: the row above already is it
             results["systems"][f"agent retriever (same {group} users)"] = eval_scorer(
                 fused[0], split, args.target, llm_users[:group], args.seed)
