@@ -8,7 +8,10 @@ Each item becomes one document (title, year, genres, tagline, overview, tags, ke
 text). Its sha256 together with the embedder name is stored as `content_hash`; a re-run embeds
 only new or changed items. Batches are committed as they finish, so an interrupted run resumes
 where it stopped. Items no longer in the catalog are reported, and deleted only with --prune.
-Left out: media captioning (issue 4 adds it before this stage).
+Derived media text (agent/media) arrives on the items already, marked by modality ("Poster text:
+...", "Trailer says: ..."); metadata `modalities` lists which an item has, e.g. "|poster_text|poster_looks|"
+(filter with `$contains: "|trailer_says|"`; "" when none). Left out: running the media engines
+(`python -m agent.media` does that before this stage).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from dataclasses import dataclass
 
 from agent.config import Settings
 from agent.embedding import Embedder, load_embedder
+from agent.media.records import modality_keys
 from agent.store import ItemStore
 from agent.types import Item
 
@@ -38,7 +42,7 @@ def item_document(item: Item) -> str:
     if item.keywords:
         parts.append("Keywords: " + ", ".join(item.keywords) + ".")
     for label, text in item.media_text:
-        parts.append(f"{label}: {text}")
+        parts.append(f"{label}: {text.rstrip('.')}.")
     return " ".join(parts)
 
 
@@ -51,6 +55,7 @@ def item_metadata(item: Item, content_hash: str) -> dict:
         # "|Action|Crime|" so a `$contains: "|Crime|"` filter matches whole genres only
         "genres": "|" + "|".join(item.genres) + "|" if item.genres else "",
         "content_hash": content_hash,
+        "modalities": "|" + "|".join(modality_keys(item.media_text)) + "|" if item.media_text else "",
     }
 
 
@@ -140,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.catalog:
         overrides["tmdb"] = args.tmdb  # a user's catalog does not get the demo's TMDB file
     settings = Settings(**overrides)
-    items = load_catalog(settings.catalog, settings.tmdb)
+    items = load_catalog(settings.catalog, settings.tmdb, settings.media)
     if args.show:
         hits = [it for it in items if it.item_id == args.show]
         print(item_document(hits[0]) if hits else f"no item {args.show!r}")
