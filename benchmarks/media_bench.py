@@ -76,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     from agent.media.run import TaskSpec, discover, run
 
     rows: list[dict] = []
+    load_before = os.getloadavg()
 
     def add(stage: str, unit: str, rate: float, seconds: float, n: int, note: str = "") -> None:
         rows.append({"stage": stage, "unit": unit, "per_s": round(rate, 2), "seconds": round(seconds, 2), "n": n, "note": note})
@@ -151,14 +152,15 @@ def main(argv: list[str] | None = None) -> int:
             add("whole trailer: keyframes + describer + transcript", "videos", r, s, len(videos))
 
     cpu = f"{os.cpu_count()} cores, {platform.machine()}"
-    print(f"\nMedia throughput on this machine ({cpu}; OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}); "
-          f"images: {source}\n")
+    load = f"load average {load_before[0]:.1f} before, {os.getloadavg()[0]:.1f} after"
+    print(f"\nMedia throughput on this machine ({cpu}; OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}; "
+          f"{load}); images: {source}\n")
     print("| stage | items/s | n | seconds | note |\n|---|---|---|---|---|")
     for row in rows:
         print(f"| {row['stage']} | {row['per_s']} {row['unit']}/s | {row['n']} | {row['seconds']} | {row['note']} |")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps({"machine": cpu, "images": source, "rows": rows}, indent=2) + "\n")
+        args.out.write_text(json.dumps({"machine": cpu, "load": load, "images": source, "rows": rows}, indent=2) + "\n")
     return 0
 
 

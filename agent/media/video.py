@@ -70,8 +70,8 @@ def keyframes(path: Path, *, threshold: float = 27.0, sample_fps: float = 4.0, m
                 if t + 1e-6 < next_t:
                     continue
                 next_t = t + 1.0 / sample_fps
-                scale = frame_side / max(frame.width, frame.height)
-                w, h = (max(2, int(frame.width * scale) // 2 * 2), max(2, int(frame.height * scale) // 2 * 2)) if scale < 1 else (frame.width, frame.height)
+                scale = min(1.0, frame_side / max(frame.width, frame.height))
+                w, h = max(2, int(frame.width * scale) // 2 * 2), max(2, int(frame.height * scale) // 2 * 2)
                 img = frame.to_image(width=w, height=h)
                 hsv = cv2.cvtColor(np.asarray(img.resize((64, 36))), cv2.COLOR_RGB2HSV).astype(np.int16)
                 score = float(np.abs(hsv - prev).mean()) if prev is not None else 0.0
