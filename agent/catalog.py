@@ -8,16 +8,20 @@ Two catalog formats:
      "tagline": "", "tags": [], "keywords": [], "runtime": 170, "media_text": {"Poster text": "HEAT"}}
 
 Interaction logs: MovieLens ratings.csv, or CSV/JSONL with user_id,item_id[,rating][,timestamp].
-Errors name the file and line. Left out: media files themselves (see agent/media, issue 4).
+Derived media text (poster text and looks, trailer speech: JSONL written by `python -m agent.media`)
+is attached to items by id as `Item.media_text`; the demo catalog gets the bundled
+data/demo/media/posters.jsonl by default. Errors name the file and line. Left out: reading media
+files themselves (agent/media does that, offline and cached).
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from agent.errors import CatalogError
@@ -170,14 +174,42 @@ def load_jsonl(path: Path) -> list[Item]:
     return items
 
 
-def load_catalog(path: Path, tmdb_jsonl: Path | None = None) -> list[Item]:
-    """A MovieLens directory or a .jsonl file -> Items."""
+DEMO_DIR = Path(__file__).resolve().parents[1] / "data" / "demo"
+
+
+def default_media(catalog: Path) -> list[Path]:
+    """The bundled poster text belongs to the bundled MovieLens ids only: other catalogs get none."""
+    demo = DEMO_DIR / "media" / "posters.jsonl"
+    same = Path(catalog).resolve() == (DEMO_DIR / "movielens-small").resolve()
+    return [demo] if same and demo.is_file() else []
+
+
+def attach_media(items: list[Item], media: Sequence[Path]) -> list[Item]:
+    """Add derived media text (agent/media/records.py) to items by id; labels the item already has win."""
+    from agent.media.records import read_media_text
+
+    found = read_media_text(media)
+    out = []
+    for it in items:
+        extra = found.get(it.item_id, ())
+        have = {lab for lab, _ in it.media_text}
+        extra = tuple((lab, text) for lab, text in extra if lab not in have)
+        out.append(dataclasses.replace(it, media_text=it.media_text + extra) if extra else it)
+    return out
+
+
+def load_catalog(path: Path, tmdb_jsonl: Path | None = None, media: Sequence[Path] | None = None) -> list[Item]:
+    """A MovieLens directory or a .jsonl file -> Items, with derived media text from `media` files
+    (None: `default_media(path)`; [] for none)."""
     path = Path(path)
     if path.is_dir():
-        return load_movielens(path, tmdb_jsonl)
-    if path.suffix == ".jsonl":
-        return load_jsonl(path)
-    raise CatalogError(f"don't know how to read catalog {path}: give a MovieLens directory or a .jsonl file")
+        items = load_movielens(path, tmdb_jsonl)
+    elif path.suffix == ".jsonl":
+        items = load_jsonl(path)
+    else:
+        raise CatalogError(f"don't know how to read catalog {path}: give a MovieLens directory or a .jsonl file")
+    media = default_media(path) if media is None else media
+    return attach_media(items, media) if media else items
 
 
 def load_interactions(path: Path) -> list[Interaction]:

@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     tmdb: Path | None = Field(DEMO / "tmdb" / "tmdb_movielens.jsonl", description="TMDB facts keyed by movieId (MovieLens catalogs only)")
     interactions: Path | None = Field(DEMO / "movielens-small" / "ratings.csv", description="interaction log giving users' histories")
     like_threshold: float = Field(4.0, description="a rating >= this counts as a like; every rated item counts as seen")
+    media: list[Path] | None = Field(None, description="derived media text JSONL files (python -m agent.media) attached to items by id; None: the bundled poster text for the demo catalog, [] none")
 
     # --- embedding and store -------------------------------------------------------------
     home: Path = Field(default_factory=_home, description="cache root: model packs, Chroma data")

@@ -74,3 +74,33 @@ class NotReady(MarqueeError):
     status = 503
     type = "server_error"
     code = "not_ready"
+
+
+class MediaError(MarqueeError):
+    """One media file could not be turned into text; the message names the file.
+
+    Batch runs (`python -m agent.media`) record it for that file and go on. A missing engine or
+    model is not a MediaError (it would fail every file): that raises ModelPackError.
+    """
+
+    status = 422
+    type = "media_error"
+    code = "media_error"
+
+
+class UnreadableMedia(MediaError):
+    """The file is missing, not a regular file, or cannot be opened."""
+
+    code = "unreadable"
+
+
+class CorruptMedia(MediaError):
+    """The decoder rejects the file (truncated, not an image/audio/video, unsupported codec)."""
+
+    code = "corrupt"
+
+
+class EmptyMedia(MediaError):
+    """The file decodes but holds nothing to describe (zero length, no audio stream, no frames)."""
+
+    code = "empty"

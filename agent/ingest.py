@@ -11,7 +11,9 @@ only new or changed items. Metadata (year, runtime, one `genre_<name>` flag per 
 older or differs only gets its metadata rewritten, without embedding again. Batches are
 committed as they finish, so an interrupted run resumes where it stopped. Items no longer in
 the catalog are reported, and deleted only with --prune.
-Left out: media captioning (issue 4 adds it before this stage).
+Derived media text (agent/media) arrives on the items already, marked by modality ("Poster text:
+...", "Trailer says: ..."); metadata `modalities` lists which an item has, e.g. "|poster_text|poster_looks|"
+("" when none). Left out: running the media engines (`python -m agent.media` does that before this stage).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from dataclasses import dataclass
 
 from agent.config import Settings
 from agent.embedding import Embedder, load_embedder
+from agent.media.records import modality_keys
 from agent.store import ItemStore
 from agent.types import Item
 
@@ -42,7 +45,7 @@ def item_document(item: Item) -> str:
     if item.keywords:
         parts.append("Keywords: " + ", ".join(item.keywords) + ".")
     for label, text in item.media_text:
-        parts.append(f"{label}: {text}")
+        parts.append(f"{label}: {text.rstrip('.')}.")
     return " ".join(parts)
 
 
@@ -68,6 +71,7 @@ def item_metadata(item: Item, content_hash: str) -> dict:
         "genres": "|" + "|".join(item.genres) + "|" if item.genres else "",  # for reading; not filterable
         "content_hash": content_hash,
         "meta_version": METADATA_VERSION,
+        "modalities": "|" + "|".join(modality_keys(item.media_text)) + "|" if item.media_text else "",
     }
     meta.update({genre_flag(g): True for g in item.genres})
     return meta
@@ -170,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.catalog:
         overrides["tmdb"] = args.tmdb  # a user's catalog does not get the demo's TMDB file
     settings = Settings(**overrides)
-    items = load_catalog(settings.catalog, settings.tmdb)
+    items = load_catalog(settings.catalog, settings.tmdb, settings.media)
     if args.show:
         hits = [it for it in items if it.item_id == args.show]
         print(item_document(hits[0]) if hits else f"no item {args.show!r}")

@@ -20,6 +20,10 @@ from agent.types import Candidate, Item, UserHistory
 
 PROMPTS_DIR = Path(__file__).resolve().parents[1] / "prompts"
 REQUEST_CHARS = 2000
+# Per media line ("Poster text: ...", "Poster looks: ..."; the full text stays in the embedded
+# document). Measured with the demo poster text: 20 candidates' two poster lines add ~880 prompt
+# tokens (SmolLM2 tokenizer) at this limit, which matters inside a 4,096-token context.
+MEDIA_CHARS = 90
 
 
 def _clip(text: str, limit: int) -> str:
@@ -44,7 +48,7 @@ def candidate_view(item: Item, overview_chars: int = 300) -> dict:
         "overview": _clip(item.overview, overview_chars) if item.overview else "",
         "tags": list(item.tags[:6]),
         "keywords": list(item.keywords[:8]),
-        "media": [(label, _clip(text, 160)) for label, text in item.media_text],
+        "media": [(label, _clip(text, MEDIA_CHARS)) for label, text in item.media_text],
     }
 
 

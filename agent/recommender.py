@@ -114,7 +114,7 @@ class Recommender:
         from agent.embedding import load_embedder
         from agent.ingest import ingest, open_store
 
-        items = load_catalog(settings.catalog, settings.tmdb)
+        items = load_catalog(settings.catalog, settings.tmdb, settings.media)
         interactions = load_interactions(settings.interactions) if settings.interactions else []
         histories = build_histories(interactions, settings.like_threshold)
         embedder = embedder or load_embedder(settings.embedder)

