@@ -142,12 +142,23 @@ class Prompts:
         history_limit: int,
         max_chars: int,
         constraints: str = "",
+        compact: int = 0,
     ) -> list[dict[str, str]]:
+        """The generated-ranking prompt. `compact` trims it to fit the context: 1 drops media
+        lines, 2 also shortens plots to 120 characters and keywords/tags to 3."""
+        def view(item: Item) -> dict:
+            v = candidate_view(item, 120 if compact >= 2 else 300)
+            if compact >= 1:
+                v["media"] = []
+            if compact >= 2:
+                v["tags"], v["keywords"] = v["tags"][:3], v["keywords"][:3]
+            return v
+
         return self.messages(
             # The request steers ranking; 2,000 characters keep any prompt inside the context.
             request=_clip(request, REQUEST_CHARS),
             history=history_view(history, items, history_limit),
-            candidates=[candidate_view(c.item) for c in candidates],
+            candidates=[view(c.item) for c in candidates],
             n=n,
             max_chars=max_chars,
             constraints=constraints,

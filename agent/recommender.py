@@ -202,10 +202,21 @@ class Recommender:
         if self.ranking_mode(req) == "one-pass":
             prompt = self.rank_prompt(query, history, candidates, summary)
         else:
-            prompt = self.prompts.render_request(
-                request=query, history=history, candidates=candidates, items=self.items,
-                n=n, history_limit=s.history_in_prompt, max_chars=s.explanation_chars, constraints=summary,
-            )
+            # Keep prompt + generation budget inside the context: drop media lines, then shorten
+            # entries, before the engine would refuse the request.
+            budget = min(req.max_tokens or self.token_budget(n), s.max_tokens)
+            for compact in (0, 1, 2):
+                prompt = self.prompts.render_request(
+                    request=query, history=history, candidates=candidates, items=self.items,
+                    n=n, history_limit=s.history_in_prompt, max_chars=s.explanation_chars, constraints=summary,
+                    compact=compact,
+                )
+                used = self.llm.count_tokens(prompt) if self.llm is not None else None
+                if used is None or used + budget <= s.max_model_len:
+                    break
+            if compact:
+                notes.append(f"prompt shortened to fit the context (level {compact}: media lines dropped"
+                             + (", entries shortened)" if compact == 2 else ")"))
         schema = ranking_schema([c.item.item_id for c in candidates], n, s.explanation_chars)
         return Prepared(req, query, history, named, tuple(candidates), prompt, schema, n, tuple(notes), constraints)
 

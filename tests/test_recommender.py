@@ -181,3 +181,20 @@ def test_search_text_skips_constraint_phrases_and_falls_back_to_earlier_turns(ma
     assert rec.search_text("something tense, not horror") == "something tense,"
     msgs = chat("a tense heist film like Heat", "A: 1. Ronin (1998): x", "something shorter").messages
     assert rec.conversation_search_text(msgs).strip() == "a tense heist film like"
+
+
+async def test_generate_prompt_is_trimmed_to_fit_the_context(make_recommender):
+    import dataclasses
+
+    class Counting(ScriptedLLM):
+        def count_tokens(self, messages):  # "too long" while poster lines are in the prompt
+            return 10_000 if "Poster text" in messages[1]["content"] else 100
+
+    rec = make_recommender(Counting([answer_json(("3", GOOD_3), ("6", GOOD_6))]), ranking="generate")
+    for iid in list(rec.items):
+        rec.items[iid] = dataclasses.replace(rec.items[iid], media_text=(("Poster text", "A BIG TITLE"),))
+    prep = rec.prepare(ask("I loved Alien"))
+    assert "Poster text" not in prep.prompt[1]["content"]
+    assert any("shortened to fit the context" in n for n in prep.notes)
+    out = await rec.recommend(ask("I loved Alien"))
+    assert [r.item.item_id for r in out.items] == ["3", "6"]
