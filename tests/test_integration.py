@@ -67,27 +67,8 @@ def world(tmp_path_factory):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "MARQUEE_MODEL": f"pack:{PACK}",
            "MARQUEE_CHROMA_PATH": str(tmp / "chroma"), "MARQUEE_COLLECTION": "integration",
            "MARQUEE_INTERACTIONS": str(ratings)}
-    log = tmp / "serve.log"
-    proc = subprocess.Popen([sys.executable, "serve.py", "--host", "127.0.0.1", "--port", str(port),
-                             "--catalog", str(catalog)], cwd=REPO, env=env, stdout=open(log, "w"),
-                            stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 900
+    proc, base = start_server(["--host", "127.0.0.1", "--port", str(port), "--catalog", str(catalog)], env, tmp / "serve.log")
     try:
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"serve.py exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-            try:
-                r = httpx.get(base + "/health", timeout=2)
-                if r.status_code == 200:
-                    break
-                if r.json()["error"].get("code") == "startup_failed":
-                    pytest.fail(f"start-up failed: {r.text}\n{log.read_text()[-3000:]}")
-            except httpx.HTTPError:
-                pass
-            if time.time() > deadline:
-                pytest.fail(f"serve.py not ready in 900 s:\n{log.read_text()[-3000:]}")
-            time.sleep(1)
         by_id = {it.item_id: it for it in subset}
         yield {
             "base": base, "items": by_id, "titles": TitleIndex(subset),
@@ -95,11 +76,40 @@ def world(tmp_path_factory):
             "client": openai.OpenAI(base_url=base + "/v1", api_key="none", timeout=600, max_retries=0),
         }
     finally:
-        os.killpg(proc.pid, 15)
+        stop_server(proc)
+
+
+def start_server(args: list[str], env: dict, log, timeout: float = 900):
+    """`python serve.py ARGS` in its own process group; returns (process, base URL) once /health is 200."""
+    port = args[args.index("--port") + 1]
+    proc = subprocess.Popen([sys.executable, "serve.py", *args], cwd=REPO, env=env, stdout=open(log, "w"),
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + timeout
+    while True:
+        if proc.poll() is not None:
+            pytest.fail(f"serve.py exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
         try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, 9)
+            r = httpx.get(base + "/health", timeout=2)
+            if r.status_code == 200:
+                return proc, base
+            if r.json()["error"].get("code") == "startup_failed":
+                stop_server(proc)
+                pytest.fail(f"start-up failed: {r.text}\n{log.read_text()[-3000:]}")
+        except httpx.HTTPError:
+            pass
+        if time.time() > deadline:
+            stop_server(proc)
+            pytest.fail(f"serve.py not ready in {timeout:.0f} s:\n{log.read_text()[-3000:]}")
+        time.sleep(1)
+
+
+def stop_server(proc) -> None:
+    os.killpg(proc.pid, 15)
+    try:
+        proc.wait(60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, 9)
 
 
 def _assert_valid(recs, world, seen):

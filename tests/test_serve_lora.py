@@ -7,16 +7,11 @@ from __future__ import annotations
 import json
 import os
 import socket
-import subprocess
-import sys
-import time
-
-import httpx
 import openai
 import pytest
 
 from tests.conftest import REPO
-from tests.test_integration import _missing
+from tests.test_integration import _missing, start_server, stop_server
 
 pytestmark = pytest.mark.integration
 ADAPTER = REPO / "finetune" / "adapters" / "smollm2-135m-marquee"
@@ -46,30 +41,11 @@ def lora_server(tmp_path_factory):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "MARQUEE_MODEL": "pack:smollm2-135m", "MARQUEE_K_CANDIDATES": "5",
            "MARQUEE_N_RECOMMENDATIONS": "3", "MARQUEE_CHROMA_PATH": str(tmp / "chroma"), "MARQUEE_COLLECTION": "lora",
            "MARQUEE_INTERACTIONS": str(REPO / "data" / "demo" / "movielens-small" / "ratings.csv")}
-    log = tmp / "serve.log"
-    proc = subprocess.Popen([sys.executable, "serve.py", "--port", str(port), "--catalog", str(catalog), "--lora", str(ADAPTER)],
-                            cwd=REPO, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
+    proc, base = start_server(["--port", str(port), "--catalog", str(catalog), "--lora", str(ADAPTER)], env, tmp / "serve.log")
     try:
-        deadline = time.time() + 900
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"serve.py exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-            try:
-                if httpx.get(base + "/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.time() > deadline:
-                pytest.fail(f"serve.py not ready in 900 s:\n{log.read_text()[-3000:]}")
-            time.sleep(1)
         yield openai.OpenAI(base_url=base + "/v1", api_key="none", timeout=900, max_retries=0)
     finally:
-        os.killpg(proc.pid, 15)
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, 9)
+        stop_server(proc)
 
 
 def test_adapter_is_listed_served_and_changes_the_label_distribution(lora_server):
