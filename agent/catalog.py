@@ -84,7 +84,7 @@ def load_movielens(directory: Path, tmdb_jsonl: Path | None = None, max_tags: in
                 tags[row["movieId"]][tag] += 1
     tmdb: dict[str, dict] = {}
     if tmdb_jsonl is not None:
-        for lineno, obj in _iter_jsonl(Path(tmdb_jsonl)):
+        for lineno, obj in iter_jsonl(Path(tmdb_jsonl)):
             if "movieId" not in obj:
                 raise CatalogError(f"{tmdb_jsonl}:{lineno}: missing 'movieId'")
             tmdb[str(obj["movieId"])] = obj
@@ -112,7 +112,8 @@ def load_movielens(directory: Path, tmdb_jsonl: Path | None = None, max_tags: in
     return items
 
 
-def _iter_jsonl(path: Path) -> Iterator[tuple[int, dict]]:
+def iter_jsonl(path: Path) -> Iterator[tuple[int, dict]]:
+    """(line number, object) for each non-blank line; a line that is not a JSON object is a CatalogError."""
     with _open_text(path) as f:
         for lineno, line in enumerate(f, start=1):
             if not line.strip():
@@ -140,7 +141,7 @@ def load_jsonl(path: Path) -> list[Item]:
     """Generic JSONL catalog -> Items (format in the module docstring)."""
     path = Path(path)
     items, seen = [], set()
-    for lineno, obj in _iter_jsonl(path):
+    for lineno, obj in iter_jsonl(path):
         item_id, title = obj.get("id"), obj.get("title")
         if item_id is None or not str(item_id).strip():
             raise CatalogError(f"{path}:{lineno}: missing 'id'")
@@ -218,7 +219,7 @@ def load_interactions(path: Path) -> list[Interaction]:
     out: list[Interaction] = []
     rows: Iterable[tuple[int, dict]]
     if path.suffix == ".jsonl":
-        rows = _iter_jsonl(path)
+        rows = iter_jsonl(path)
     else:
         rows = _read_csv(path, ())
     for lineno, row in rows:

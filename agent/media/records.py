@@ -10,7 +10,6 @@ item, the first wins. `modality_keys` turns labels into the keys stored in Chrom
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -22,27 +21,22 @@ LABEL_ORDER = ("Poster text", "Trailer says", "Trailer text", "Poster shows", "T
 
 
 def read_media_text(paths: Iterable[Path]) -> dict[str, tuple[tuple[str, str], ...]]:
+    from agent.catalog import iter_jsonl  # lazy: the catalog imports this module lazily too
+
     found: dict[str, dict[str, str]] = {}
     for path in paths:
         path = Path(path)
         if not path.is_file():
             raise CatalogError(f"media text file not found: {path} (build it with `python -m agent.media`, "
                                "or set MARQUEE_MEDIA='[]' to use none)")
-        with open(path, encoding="utf-8") as f:
-            for lineno, line in enumerate(f, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    rec = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise CatalogError(f"{path}:{lineno}: not valid JSON ({e.msg})") from None
-                texts = rec.get("texts") if isinstance(rec, dict) else None
-                if "item_id" not in rec or not isinstance(texts, dict):
-                    raise CatalogError(f"{path}:{lineno}: expected an object with 'item_id' and 'texts'")
-                slot = found.setdefault(str(rec["item_id"]), {})
-                for lab, text in texts.items():
-                    if isinstance(text, str) and text.strip():
-                        slot.setdefault(str(lab), " ".join(text.split()))
+        for lineno, rec in iter_jsonl(path):
+            texts = rec.get("texts")
+            if "item_id" not in rec or not isinstance(texts, dict):
+                raise CatalogError(f"{path}:{lineno}: expected an object with 'item_id' and 'texts'")
+            slot = found.setdefault(str(rec["item_id"]), {})
+            for lab, text in texts.items():
+                if isinstance(text, str) and text.strip():
+                    slot.setdefault(str(lab), " ".join(text.split()))
     rank = {lab: i for i, lab in enumerate(LABEL_ORDER)}
     return {
         item_id: tuple(sorted(texts.items(), key=lambda kv: rank.get(kv[0], len(rank))))
