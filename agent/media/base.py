@@ -114,16 +114,25 @@ class ImageCaptioner(ABC):
 
     def describe_files(self, paths: Sequence[str | Path]) -> list[ImageText | MediaError]:
         """One result per path: an ImageText, or the MediaError that file raised (the rest go on)."""
-        out: list[ImageText | MediaError | None] = [None] * len(paths)
+        out: list[ImageText | MediaError] = []
         for start in range(0, len(paths), self.batch_size):
-            images, where = [], []
-            for i in range(start, min(start + self.batch_size, len(paths))):
-                try:
-                    images.append(load_image(paths[i], self.max_side))
-                    where.append(i)
-                except MediaError as e:
-                    out[i] = e
-            if images:
-                for i, result in zip(where, self.describe_batch(images), strict=True):
-                    out[i] = result
-        return out  # type: ignore[return-value]
+            chunk = paths[start : start + self.batch_size]
+            out += per_file(chunk, lambda p: load_image(p, self.max_side), self.describe_batch)
+        return out
+
+
+def per_file(paths: Sequence, load, run_batch) -> list:
+    """Load each path (a MediaError is that path's result, the rest go on), run the loaded ones as
+    one batch, and return one result per path, in order."""
+    out: list = [None] * len(paths)
+    loaded, where = [], []
+    for i, p in enumerate(paths):
+        try:
+            loaded.append(load(p))
+            where.append(i)
+        except MediaError as e:
+            out[i] = e
+    if loaded:
+        for i, result in zip(where, run_batch(loaded), strict=True):
+            out[i] = result
+    return out
