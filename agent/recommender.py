@@ -18,8 +18,9 @@ Ranking (settings.ranking):
   one-pass  the candidates get letters A, B, ...; one forward pass reads the log-probability of
             each letter as the answer's first token and orders all K candidates by it (LlamaRec's
             verbalizer ranking). Then one explanation request per top-n film runs concurrently
-            (shared system + history prefix, prefix-cached) and each film streams, in rank order,
-            as soon as its explanation is checked. Output ids can only be candidates by
+            (shared system + history prefix, prefix-cached). The final order is yielded at once
+            (a Ranking event: clients show the first film after one forward pass), then each film
+            streams, in rank order, as soon as its explanation is checked. Output ids can only be candidates by
             construction. Requests with explain=False (or a tiny max_tokens) skip the explanation
             requests and return fact-only explanations: ranking costs one forward pass.
   generate  the model writes the whole ranked list as JSON under a schema whose id enum is the
@@ -44,7 +45,7 @@ from agent.ranking import LABELS, StreamParser, Validator, order_by_label_scores
 from agent.retrieval import CoOccurrence, RetrievalWeights, Retriever, Transitions
 from agent.store import ItemStore
 from agent.titles import TitleIndex, TitleMatch, has_content
-from agent.types import Candidate, HistoryEntry, Item, RankedItem, Recommendation, UserHistory
+from agent.types import Candidate, HistoryEntry, Item, RankedItem, Ranking, Recommendation, UserHistory
 
 NO_MATCH = "no film matches"  # starts the note of an answer the constraints left empty
 
@@ -262,7 +263,7 @@ class Recommender:
             return "generate"  # e.g. a remote server that cannot return label log-probabilities
         return mode
 
-    async def stream(self, req: RecRequest, prep: Prepared | None = None) -> AsyncIterator[RankedItem | Recommendation]:
+    async def stream(self, req: RecRequest, prep: Prepared | None = None) -> AsyncIterator[RankedItem | Ranking | Recommendation]:
         if self.llm is None:
             raise InvalidRequest("this recommender was built without an LLM")
         prep = prep or await asyncio.to_thread(self.prepare, req)
@@ -293,7 +294,7 @@ class Recommender:
             per_item = min(per_item, (req.max_tokens - 1) // max(n, 1))
         return per_item if per_item >= 16 else 0
 
-    async def _stream_one_pass(self, req: RecRequest, prep: Prepared) -> AsyncIterator[RankedItem | Recommendation]:
+    async def _stream_one_pass(self, req: RecRequest, prep: Prepared) -> AsyncIterator[RankedItem | Ranking | Recommendation]:
         s = self.settings
         cands = list(prep.candidates)
         letters = LABELS[: min(len(cands), len(LABELS))]
@@ -310,6 +311,8 @@ class Recommender:
                 tasks.append(asyncio.create_task(self.llm.complete(g)))
         prompt_tokens, completion_tokens = scores.prompt_tokens, 1
         try:
+            # the order is final now: clients can show the films while their explanations are written
+            yield Ranking(tuple(c.item for c, _ in top), tuple(p for _, p in top))
             for i, (c, p) in enumerate(top):
                 text = ""
                 if tasks:
@@ -332,7 +335,7 @@ class Recommender:
             completion_tokens=completion_tokens, notes=tuple(notes),
         )
 
-    async def _stream_generated(self, req: RecRequest, prep: Prepared) -> AsyncIterator[RankedItem | Recommendation]:
+    async def _stream_generated(self, req: RecRequest, prep: Prepared) -> AsyncIterator[RankedItem | Ranking | Recommendation]:
         v = self._validator(prep)
         parser = StreamParser()
         usage = (0, 0)

@@ -79,6 +79,14 @@ class RankedItem:
 
 
 @dataclass(frozen=True)
+class Ranking:
+    """The final order of the top n, known as soon as the one-pass ranking forward pass returns and
+    before any explanation is written: streamed first, so a client sees its first film at once."""
+    items: tuple[Item, ...]
+    scores: tuple[float, ...]
+
+
+@dataclass(frozen=True)
 class Recommendation:
     items: tuple[RankedItem, ...]
     query: str

@@ -62,6 +62,7 @@ class Example:
     messages: list[dict[str, str]]
     answer: str  # the assistant's text: a letter, or an explanation
     candidates: list[str] = field(default_factory=list)  # rank: ids in the order shown (A, B, ...)
+    ranks: list[int] = field(default_factory=list)  # rank: each shown candidate's retrieval rank (1 = top)
 
 
 def _features(item: Item) -> list[str]:
@@ -114,12 +115,13 @@ def build_examples(rec, split, args: DataArgs) -> list[Example]:
                 from agent.types import Candidate
 
                 cands = [*cands[: args.k_candidates - 1], Candidate(rec.items[target], 0.0, ("inserted",))]
+            rank_of = {c.item.item_id: r for r, c in enumerate(cands, 1)}  # before shuffling
             if args.shuffle:
                 rng.shuffle(cands)
             msgs = rec.rank_prompt(args.request, history, cands)
             shown = [c.item.item_id for c in cands][: len(msgs) and 26]
             letter = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[shown.index(target)]
-            out.append(Example("rank", u, target, msgs, letter, shown))
+            out.append(Example("rank", u, target, msgs, letter, shown, [rank_of[i] for i in shown]))
             n_rank += 1
             if rng.random() < args.explain_share:
                 item = rec.items[target]

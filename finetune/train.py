@@ -31,6 +31,9 @@ from typing import Literal
 from finetune.data import DataArgs, Example, build_examples, read_jsonl, write_jsonl
 
 
+DATA_FORMAT = 2  # bump when Example gains fields: cached train.jsonl files are rebuilt
+
+
 class FinetuneError(RuntimeError):
     """A fine-tuning run cannot go on; the message says how to fix it."""
 
@@ -63,6 +66,13 @@ class TrainArgs:
     gradient_checkpointing: bool = field(default=True)
     merge_to: str = field(default="", metadata={"help": "also save base+adapter merged into one model here"})
     threads: int = field(default=0, metadata={"help": "torch CPU threads (0: all cores)"})
+    rank_loss: Literal["labels", "lm"] = field(default="labels", metadata={
+        "help": "rank examples: 'labels' = cross-entropy over the shown candidates' letter log-probabilities at the "
+                "answer position (exactly the scores one-pass ranking reads); 'lm' = plain next-token loss on the letter"})
+    train_prior_weight: float = field(default=0.0, metadata={
+        "help": "rank examples with --rank_loss labels: add -w*log(retrieval rank) to each letter's score inside the "
+                "loss (serving adds the same prior), so the adapter learns what the retrieval order misses; the "
+                "candidates stay shuffled in the prompt, so the model never sees their rank"})
 
 
 def use_bf16(precision: str) -> bool:
@@ -114,11 +124,24 @@ def prompt_ids(tok, messages: list[dict[str, str]]) -> list[int]:
     return list(ids)
 
 
-def encode(tok, ex: Example) -> dict:
-    """input_ids = prompt + answer + end-of-turn; labels = -100 on the prompt (loss on the answer only)."""
+def encode(tok, ex: Example, prior_weight: float = 0.0) -> dict:
+    """input_ids = prompt + answer + end-of-turn; labels = -100 on the prompt (loss on the answer only).
+    Rank examples also carry the letters' token ids (`choice_ids`, A, B, ... as shown), the
+    target's index among them and each letter's prior offset -w*log(retrieval rank)."""
     p = prompt_ids(tok, ex.messages)
     a = tok.encode(ex.answer, add_special_tokens=False) + [tok.eos_token_id]
-    return {"input_ids": p + a, "labels": [-100] * len(p) + a}
+    out = {"input_ids": p + a, "labels": [-100] * len(p) + a, "choice_ids": [], "choice_offsets": [], "choice_target": -1}
+    if ex.kind == "rank" and ex.candidates:
+        from agent.ranking import LABELS
+
+        if prior_weight and len(ex.ranks) != len(ex.candidates):
+            raise FinetuneError("these training examples have no retrieval ranks (built by an older version): "
+                                "delete OUT/train.jsonl and run again, or use --train_prior_weight 0")
+        k = len(ex.candidates)
+        out["choice_ids"] = [tok.encode(x, add_special_tokens=False)[0] for x in LABELS[:k]]
+        out["choice_offsets"] = [-prior_weight * math.log(r) for r in ex.ranks] if prior_weight else [0.0] * k
+        out["choice_target"] = ex.candidates.index(ex.target)
+    return out
 
 
 class Collator:
@@ -132,17 +155,55 @@ class Collator:
         ids = torch.full((len(batch), n), self.pad_id, dtype=torch.long)
         labels = torch.full((len(batch), n), -100, dtype=torch.long)
         mask = torch.zeros((len(batch), n), dtype=torch.long)
+        k = max(len(b.get("choice_ids", ())) for b in batch)
+        choice_ids = torch.zeros((len(batch), k), dtype=torch.long)
+        offsets = torch.full((len(batch), k), float("-inf"))  # -inf: no such letter
         for r, b in enumerate(batch):
-            k = len(b["input_ids"])
-            ids[r, :k] = torch.tensor(b["input_ids"])
-            labels[r, :k] = torch.tensor(b["labels"])
-            mask[r, :k] = 1
-        return {"input_ids": ids, "labels": labels, "attention_mask": mask}
+            n = len(b["input_ids"])
+            ids[r, :n] = torch.tensor(b["input_ids"])
+            labels[r, :n] = torch.tensor(b["labels"])
+            mask[r, :n] = 1
+            c = len(b.get("choice_ids", ()))
+            if c:
+                choice_ids[r, :c] = torch.tensor(b["choice_ids"])
+                offsets[r, :c] = torch.tensor(b["choice_offsets"], dtype=torch.float)
+        target = torch.tensor([b.get("choice_target", -1) for b in batch], dtype=torch.long)
+        return {"input_ids": ids, "labels": labels, "attention_mask": mask,
+                "choice_ids": choice_ids, "choice_offsets": offsets, "choice_target": target}
+
+
+def label_choice_loss(logits, labels, choice_ids, offsets, target):
+    """Cross-entropy over the shown letters at the answer position, per example (B,).
+
+    logits (B, T, V); labels (B, T) with -100 on the prompt; choice_ids (B, K) letter token ids;
+    offsets (B, K): the prior added to each letter's log-probability (-inf pads); target (B,)
+    the right letter's index. The score of a letter is its full-vocabulary log-softmax plus its
+    offset: the quantity serving orders by (agent.ranking.order_by_label_scores).
+    """
+    import torch
+
+    pos = (labels != -100).float().argmax(dim=1) - 1  # the last prompt token predicts the letter
+    rows = torch.arange(logits.shape[0], device=logits.device)
+    lp = torch.log_softmax(logits[rows, pos].float(), dim=-1)  # (B, V)
+    scores = lp.gather(1, choice_ids) + offsets.to(lp.device)
+    return torch.nn.functional.cross_entropy(scores, target.to(lp.device), reduction="none")
+
+
+def lm_loss(logits, labels):
+    """Mean next-token loss on the answer tokens, per example (B,)."""
+    import torch
+
+    shift_logits, shift_labels = logits[:, :-1].float(), labels[:, 1:]
+    tok = torch.nn.functional.cross_entropy(shift_logits.transpose(1, 2), shift_labels, ignore_index=-100, reduction="none")
+    n = (shift_labels != -100).sum(dim=1).clamp(min=1)
+    return tok.sum(dim=1) / n
 
 
 class RankProbe:
     """NDCG@10 / Recall@10 of the one-pass order on validation users, scored by `model` itself
     with the served prompts (Recommender.prepare -> rank prompt; the label read of agent/llm)."""
+
+    prior_weights = (1.0, 2.0, 4.0, 8.0)
 
     def __init__(self, rec, split, users: list[str], tok, request: str):
         from agent.ranking import LABELS
@@ -165,6 +226,7 @@ class RankProbe:
         was_training = model.training
         model.eval()
         ndcg, recall, mrr = [], [], []
+        prior = {w: [] for w in self.prior_weights}
         dev = next(model.parameters()).device
         with torch.no_grad():
             for ids, cands, target in self.rows:
@@ -173,10 +235,13 @@ class RankProbe:
                 order = [c.item.item_id for c, _ in order_by_label_scores(cands, lp)]
                 m = all_metrics(order, target)
                 ndcg.append(m["ndcg@10"]); recall.append(m["recall@10"]); mrr.append(m["mrr@10"])  # noqa: E702
+                for w in self.prior_weights:  # the served order: LLM score - w*log(retrieval rank)
+                    prior[w].append(all_metrics([c.item.item_id for c, _ in order_by_label_scores(cands, lp, w)], target)["ndcg@10"])
         if was_training:
             model.train()
         n = max(len(ndcg), 1)
-        return {"ndcg@10": sum(ndcg) / n, "recall@10": sum(recall) / n, "mrr@10": sum(mrr) / n, "users": len(ndcg)}
+        return {"ndcg@10": sum(ndcg) / n, "recall@10": sum(recall) / n, "mrr@10": sum(mrr) / n, "users": len(ndcg),
+                "ndcg@10_with_prior": {str(w): round(sum(v) / n, 5) for w, v in prior.items()}}
 
 
 def verify_adapter(out: Path, base_path: str, sample_ids: list[int], tol: float = 1e-4) -> dict:
@@ -239,7 +304,7 @@ def run(margs: ModelArgs, dargs: DataArgs, targs: TrainArgs) -> int:
     rec = split_recommender(split, "val", probe_users)
 
     data_path = out / "train.jsonl"
-    data_key = hashlib.sha256(json.dumps([asdict(dargs), split.checksum], sort_keys=True).encode()).hexdigest()[:16]
+    data_key = hashlib.sha256(json.dumps([asdict(dargs), split.checksum, DATA_FORMAT], sort_keys=True).encode()).hexdigest()[:16]
     key_path = out / "train.key"
     if data_path.exists() and key_path.exists() and key_path.read_text() == data_key:
         examples = read_jsonl(data_path)
@@ -273,7 +338,7 @@ def train_adapter(margs: ModelArgs, targs: TrainArgs, examples: list[Example], *
     out.mkdir(parents=True, exist_ok=True)
     bf16 = use_bf16(targs.precision)
     base_path, model, tok = load_base(margs, home, bf16)
-    encoded = [e for e in (encode(tok, ex) for ex in examples) if len(e["input_ids"]) <= targs.max_len]
+    encoded = [e for e in (encode(tok, ex, targs.train_prior_weight) for ex in examples) if len(e["input_ids"]) <= targs.max_len]
     if not encoded:
         raise FinetuneError(f"every example is longer than --max_len {targs.max_len} tokens")
     print(f"[finetune] {len(encoded)} examples ({sum(ex.kind == 'rank' for ex in examples)} rank), "
@@ -316,12 +381,26 @@ def train_adapter(margs: ModelArgs, targs: TrainArgs, examples: list[Example], *
         use_cpu=not torch.cuda.is_available(), report_to=[], seed=seed, remove_unused_columns=False,
         dataloader_num_workers=0,
     )
-    trainer = Trainer(model=model, args=args, train_dataset=encoded, data_collator=Collator(tok.pad_token_id),
-                      callbacks=[Probe()])
-    # Weight every example equally, not every answer token: a rank example's answer is one
-    # letter, an explanation ~60 tokens, so token-averaging across the accumulated batch would
-    # drown the ranking signal. With loss kwargs off, the Trainer averages per-example mean
-    # losses over the accumulation steps.
+    class MarqueeTrainer(Trainer):
+        # Weight every example equally, not every answer token: a rank example's answer is one
+        # letter, an explanation ~60 tokens, so token-averaging across the accumulated batch would
+        # drown the ranking signal. Rank examples (with --rank_loss labels) are scored like serving.
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            inputs = dict(inputs)
+            choice_ids, offsets, target = inputs.pop("choice_ids"), inputs.pop("choice_offsets"), inputs.pop("choice_target")
+            labels = inputs.pop("labels")
+            out = model(**inputs)
+            per = lm_loss(out.logits, labels)
+            is_rank = target >= 0
+            if targs.rank_loss == "labels" and bool(is_rank.any()):
+                ranked = label_choice_loss(out.logits, labels, choice_ids, offsets, target.clamp(min=0))
+                per = torch.where(is_rank.to(per.device), ranked, per)
+            loss = per.mean()
+            return (loss, out) if return_outputs else loss
+
+    trainer = MarqueeTrainer(model=model, args=args, train_dataset=encoded, data_collator=Collator(tok.pad_token_id),
+                             callbacks=[Probe()])
+    # with loss kwargs off, the Trainer averages per-batch losses over the accumulation steps
     trainer.model_accepts_loss_kwargs = False
     if resume:
         print(f"[finetune] resuming from the last checkpoint in {ckpt_dir}", flush=True)

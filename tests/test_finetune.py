@@ -54,6 +54,43 @@ def test_skip_keeps_only_retrieved_targets_and_shuffle_moves_them(make_recommend
     assert len({e.answer for e in many}) > 1  # the target is not always "A"
 
 
+def test_rank_examples_record_each_candidates_retrieval_rank(make_recommender, split):
+    rec = make_recommender()
+    args = DataArgs(positions_per_user=3, k_candidates=4, missing_target="insert", explain_share=0.0, seed=2)
+    for e in build_examples(rec, split, args):
+        assert sorted(e.ranks) == list(range(1, len(e.candidates) + 1))
+        seq = split.train[e.user]
+        history = UserHistory(e.user, tuple(HistoryEntry(i, liked=True) for i in seq[: seq.index(e.target)]))
+        retrieved = [c.item.item_id for c in rec.retriever.retrieve(rec.search_text(args.request), history, 4)]
+        for iid, r in zip(e.candidates, e.ranks):
+            # the retriever's own order, or the last slot for an inserted target
+            assert (retrieved.index(iid) + 1 == r) if iid in retrieved[: 4 - (e.target not in retrieved)] else (r == 4)
+
+
+def test_label_choice_loss_is_cross_entropy_over_the_shown_letters():
+    torch = pytest.importorskip("torch")
+    from finetune.train import label_choice_loss, lm_loss
+
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(2, 5, 11, generator=g)
+    labels = torch.tensor([[-100, -100, -100, 7, 2], [-100, -100, 4, 2, -100]])  # answer starts at 3 / 2
+    choice = torch.tensor([[4, 7, 9], [3, 4, 0]])
+    offsets = torch.tensor([[0.0, -1.0, -2.0], [0.0, 0.0, float("-inf")]])  # row 2 shows two letters
+    target = torch.tensor([1, 0])
+    got = label_choice_loss(logits, labels, choice, offsets, target)
+    lp0 = torch.log_softmax(logits[0, 2], -1)
+    s0 = torch.stack([lp0[4], lp0[7] - 1.0, lp0[9] - 2.0])
+    lp1 = torch.log_softmax(logits[1, 1], -1)
+    s1 = torch.stack([lp1[3], lp1[4]])
+    want = torch.stack([-torch.log_softmax(s0, 0)[1], -torch.log_softmax(s1, 0)[0]])
+    assert torch.allclose(got, want, atol=1e-5)
+    # a stronger prior on the right letter lowers its loss; the plain LM loss ignores choices
+    assert label_choice_loss(logits, labels, choice, offsets + torch.tensor([[0.0, 3.0, 0.0], [0.0, 0.0, 0.0]]), target)[0] < got[0]
+    lm = lm_loss(logits, labels)
+    want_lm0 = -(torch.log_softmax(logits[0, 2], -1)[7] + torch.log_softmax(logits[0, 3], -1)[2]) / 2
+    assert torch.allclose(lm[0], want_lm0, atol=1e-5)
+
+
 def test_explanation_targets_are_grounded(make_recommender, split, tmp_path):
     rec = make_recommender()
     exs = build_examples(rec, split, DataArgs(positions_per_user=3, k_candidates=4, missing_target="insert",
@@ -112,7 +149,7 @@ def test_tiny_lora_run_on_the_135m_pack(make_recommender, split, tmp_path):
     out = tmp_path / "adapter"
     record = train_adapter(ModelArgs(model="pack:smollm2-135m", lora_r=8),
                            TrainArgs(out=str(out), max_steps=6, lr=2e-3, grad_accum=1, eval_every=0,
-                                     save_every=100, warmup_ratio=0.0),
+                                     save_every=100, warmup_ratio=0.0, rank_loss="labels", train_prior_weight=1.0),
                            exs)
     losses = record["losses"]
     assert len(losses) == 6 and min(losses[-2:]) < losses[0]

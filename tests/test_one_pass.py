@@ -6,7 +6,7 @@ import pytest
 
 from agent.ranking import LABELS, order_by_label_scores
 from agent.recommender import RecRequest
-from agent.types import Candidate, Item, RankedItem, Recommendation
+from agent.types import Candidate, Item, RankedItem, Ranking, Recommendation
 from tests.conftest import LabelLLM, ScriptedLLM, answer_json
 
 GOOD_3 = "A 1986 sci-fi action film: Ripley returns with space marines to fight the aliens, like Alien."
@@ -74,10 +74,12 @@ async def test_items_stream_in_rank_order_even_when_later_explanations_finish_fi
     t0, seen = loop.time(), []
     async for ev in rec.stream(ask("I loved Alien")):
         seen.append((ev, loop.time() - t0))
-    assert [type(e) for e, _ in seen] == [RankedItem, RankedItem, Recommendation]
-    assert [e.item.title for e, _ in seen[:2]] == ["Aliens", "The Thing"]
+    assert [type(e) for e, _ in seen] == [Ranking, RankedItem, RankedItem, Recommendation]
+    # the order comes first, before the slow first explanation is written
+    assert [it.title for it in seen[0][0].items] == ["Aliens", "The Thing"] and seen[0][1] < 0.2
+    assert [e.item.title for e, _ in seen[1:3]] == ["Aliens", "The Thing"]
     # the second explanation ran concurrently: it did not wait for the first one's 0.3 s
-    assert seen[1][1] - seen[0][1] < 0.2
+    assert seen[2][1] - seen[1][1] < 0.2
 
 
 async def test_closing_the_stream_cancels_pending_explanations(make_recommender):
@@ -85,6 +87,7 @@ async def test_closing_the_stream_cancels_pending_explanations(make_recommender)
                    delays={"Aliens": 0.05, "The Thing": 5.0})
     rec = make_recommender(llm)
     gen = rec.stream(ask("I loved Alien"))
+    assert isinstance(await gen.__anext__(), Ranking)
     first = await gen.__anext__()
     assert first.item.title == "Aliens"
     await gen.aclose()

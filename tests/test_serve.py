@@ -8,7 +8,7 @@ import openai
 import pytest
 
 from serve import create_app
-from tests.conftest import ScriptedLLM, answer_json
+from tests.conftest import LabelLLM, ScriptedLLM, answer_json
 
 GOOD_3 = "A 1986 sci-fi action film: Ripley returns with space marines to fight the aliens, like Alien."
 GOOD_6 = "A 1982 horror sci-fi film: a research team meets a shape-shifting alien, close to Alien."
@@ -70,6 +70,30 @@ async def test_openai_client_stream(app, as_json):
         assert [x["item_id"] for x in json.loads(text)["recommendations"]] == ["3", "6"]
     else:
         assert text.index("1. Aliens (1986)") < text.index("2. The Thing (1982)")
+    # streamed text is exactly the non-streamed answer
+    full = await client.chat.completions.create(**ASK, **extra)
+    assert text == full.choices[0].message.content
+
+
+async def test_one_pass_stream_sends_the_first_film_before_its_explanation(make_recommender, settings):
+    def explain(request):
+        return GOOD_3 if "Recommended film: Aliens" in request.messages[1]["content"] else GOOD_6
+
+    llm = LabelLLM({"Aliens (1986)": -0.1, "The Thing (1982)": -0.5}, [explain])
+    app = create_app(settings, make_recommender(llm))
+    client = openai.AsyncOpenAI(base_url="http://t/v1", api_key="x",
+                                http_client=httpx.AsyncClient(transport=httpx.ASGITransport(app=app)))
+    stream = await client.chat.completions.create(**ASK, stream=True)
+    chunks = [ch async for ch in stream]
+    order = next(i for i, ch in enumerate(chunks) if (ch.model_extra or {}).get("marquee_ranking"))
+    first_item = next(i for i, ch in enumerate(chunks) if (ch.model_extra or {}).get("marquee_recommendation"))
+    assert order < first_item
+    assert chunks[order].choices[0].delta.content == "1. Aliens (1986)"
+    assert [x["item_id"] for x in chunks[order].model_extra["marquee_ranking"]] == ["3", "6"]
+    assert chunks[first_item].choices[0].delta.content == f": {GOOD_3}\n"
+    text = "".join(c.delta.content or "" for ch in chunks for c in ch.choices)
+    full = await client.chat.completions.create(**ASK)
+    assert text == full.choices[0].message.content and "2. The Thing (1982): " + GOOD_6 in text
 
 
 async def test_render_dry_run(http):

@@ -25,7 +25,7 @@ from agent.api.protocol import (
 from agent.config import Settings
 from agent.errors import InvalidRequest, ModelNotFound, RequestTooLarge
 from agent.recommender import NO_MATCH, Prepared, Recommender, RecRequest
-from agent.types import RankedItem, Recommendation
+from agent.types import Item, RankedItem, Ranking, Recommendation
 
 
 def model_names(settings: Settings, adapters: tuple[str, ...]) -> list[str]:
@@ -70,8 +70,17 @@ def item_out(r: RankedItem) -> RecommendationOut:
     )
 
 
+def head_for(rank: int, item: Item) -> str:
+    return f"{rank}. {item.label}"
+
+
+def tail_for(r: RankedItem) -> str:
+    return f": {r.explanation}\n"
+
+
 def line_for(r: RankedItem) -> str:
-    return f"{r.rank}. {r.item.label}: {r.explanation}\n"
+    """One recommendation as text: `1. Heat (1995): explanation` (head_for + tail_for)."""
+    return head_for(r.rank, r.item) + tail_for(r)
 
 
 def json_for(r: RankedItem) -> str:
@@ -113,7 +122,10 @@ async def complete(recommender: Recommender, body: ChatCompletionRequest, req: R
 async def stream_events(
     recommender: Recommender, body: ChatCompletionRequest, req: RecRequest, prep: Prepared
 ) -> AsyncIterator[dict]:
-    """OpenAI chat.completion.chunk dicts: role, one content delta per recommendation, finish."""
+    """OpenAI chat.completion.chunk dicts: role, lead-in, (one-pass) the order with the first film's
+    title, one content delta per explained recommendation, finish. Beyond the spec: each chunk
+    that completes a recommendation carries `marquee_recommendation`, the order chunk carries
+    `marquee_ranking` ([{rank, item_id, title, year}]), the last carries `marquee`."""
     cid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
 
     def chunk(delta: dict, finish: str | None = None, **extra) -> dict:
@@ -124,12 +136,30 @@ async def stream_events(
     yield chunk({"role": "assistant", "content": ""})
     yield chunk({"content": '{"recommendations": [' if as_json else lead_in(prep.notes)})
     first = True
+    head = None  # item id whose text line was started by the Ranking event
     async for ev in recommender.stream(req, prep):
-        if isinstance(ev, RankedItem):
-            text = (("" if first else ", ") + json_for(ev)) if as_json else line_for(ev)
+        if isinstance(ev, Ranking):
+            # one-pass: the order is final before any explanation exists, so the first film goes
+            # out now ("1. Heat (1995)") and its explanation completes the line when checked
+            order = [{"rank": i + 1, "item_id": it.item_id, "title": it.title, "year": it.year}
+                     for i, it in enumerate(ev.items)]
+            text = ""
+            if not as_json and ev.items:
+                head, text = ev.items[0].item_id, head_for(1, ev.items[0])
+            yield chunk({"content": text}, marquee_ranking=order)  # extension field
+        elif isinstance(ev, RankedItem):
+            if as_json:
+                text = ("" if first else ", ") + json_for(ev)
+            elif head is not None:  # the Ranking event started this line (or, never in practice, another)
+                text = tail_for(ev) if ev.item.item_id == head else "\n" + line_for(ev)
+                head = None
+            else:
+                text = line_for(ev)
             first = False
             yield chunk({"content": text}, marquee_recommendation=item_out(ev).model_dump())  # extension field
         else:
+            if head:  # an unfinished first line (its item never arrived): close it
+                yield chunk({"content": "\n"})
             if as_json:
                 yield chunk({"content": "]}"})
             yield chunk({}, "stop", marquee=info(ev).model_dump())
