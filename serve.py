@@ -4,11 +4,12 @@ Thin by design: create_app(settings) -> FastAPI app with routes only; request/re
 are in agent/api/protocol.py, the logic in agent/api/logic.py, the pipeline in agent/recommender.py.
 
 Routes: GET /health, GET /v1/models, POST /v1/chat/completions (stream or not),
-POST /v1/render (dry run: the rendered prompt and candidates, no LLM call; beyond the OpenAI spec),
-GET / (the web chat page, static files in agent/web/), GET /v1/items/{item_id}/poster (the item's
-poster image from the catalog's media paths, see agent/posters.py; beyond the OpenAI spec).
+POST /v1/render (dry run: the rendered prompt and candidates, no LLM call; beyond the OpenAI spec).
 The model loads in the background after start-up: /health answers 503 until it is ready, 200 after.
 Every error is OpenAI-shaped JSON: {"error": {"message", "type", "param", "code"}}.
+
+The web chat page: GET / (static files in agent/web/, under /web/) and GET /v1/items/{item_id}/poster
+(the item's poster image from the catalog's media paths, see agent/posters.py; beyond the OpenAI spec).
 """
 
 from __future__ import annotations

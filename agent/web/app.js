@@ -169,14 +169,15 @@ async function send(text) {
   if (!text || state.busy) return;
   showError("");
   state.messages.push({ role: "user", content: text });
-  addTurn("user", text);
+  const asked = addTurn("user", text);
+  asked.parentElement.scrollIntoView({ block: "start" });
   const body = addTurn("assistant");
   const lead = el("p", { class: "said" });
   const cards = el("ol", { class: "films" });
   const notes = el("p", { class: "notes" });
   body.append(lead, cards, notes);
   setBusy(true);
-  let content = "";
+  let content = "", leadText = "";
   try {
     const request = { model: state.model, messages: state.messages, stream: true };
     const user = userId();
@@ -192,7 +193,7 @@ async function send(text) {
       const delta = choice.delta || {};
       if (delta.content) content += delta.content;
       if (ev.marquee_recommendation) cards.append(filmCard(ev.marquee_recommendation));
-      else if (delta.content && !cards.children.length) lead.textContent += delta.content;
+      else if (delta.content && !cards.children.length) lead.textContent = (leadText += delta.content).trim();
       if (ev.marquee && ev.marquee.notes && ev.marquee.notes.length) notes.textContent = ev.marquee.notes.join(" · ");
       if (choice.finish_reason) finished = true;
     }
