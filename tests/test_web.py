@@ -71,14 +71,21 @@ def server(make_recommender, settings, tmp_path):
     thread.join(20)
 
 
-@pytest.fixture
-def page():
+@pytest.fixture(scope="module")
+def browser():
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True)
-        pg = browser.new_page(viewport=VIEW)
-        pg.set_default_timeout(20_000)
-        yield pg
-        browser.close()
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport=VIEW)  # fresh cookies and localStorage per test
+    pg = context.new_page()
+    pg.set_default_timeout(20_000)
+    yield pg
+    context.close()
 
 
 def _has_route(app, path: str) -> bool:
@@ -210,3 +217,37 @@ def test_chat_page_end_to_end(server, page, tmp_path):
     expect(page.get_by_label("Ask for a film")).to_have_value(too_long.strip())
 
     assert all(u.startswith(base + "/") for u in requests), "the page loads nothing from other hosts"
+
+
+def _sse(*events) -> str:
+    return "".join(f"data: {e if isinstance(e, str) else json.dumps(e)}\n\n" for e in events)
+
+
+CARD = {"choices": [{"index": 0, "delta": {"content": "1. Heat (1995): A heist.\n"}, "finish_reason": None}],
+        "marquee_recommendation": {"rank": 1, "item_id": "2", "title": "Heat", "year": 1995, "genres": ["Crime"],
+                                   "explanation": "A heist.", "explanation_source": "facts", "from_llm": True}}
+BAD = {"error": {"message": "LLM backend failed: connection refused", "type": "llm_error", "param": None, "code": None}}
+
+
+@pytest.mark.parametrize("status, body, shown", [
+    (502, json.dumps(BAD), "LLM backend failed: connection refused"),          # HTTP error, OpenAI JSON
+    (200, _sse(CARD, BAD, "[DONE]"), "LLM backend failed: connection refused"),  # in-band, after a card
+    (200, _sse(CARD, "[DONE]"), "the answer stopped before it was complete"),   # no finish_reason
+    (500, "<html>proxy error</html>", "HTTP 500"),                              # not JSON at all
+])
+def test_chat_errors_are_shown(server, page, status, body, shown):
+    """What the page does with failures the fake LLM cannot produce: the chat route is answered here."""
+    expect = sync_api.expect
+    _, base = server
+    ctype = "text/event-stream" if body.startswith("data:") else "application/json"
+    page.route("**/v1/chat/completions", lambda route: route.fulfill(status=status, body=body, content_type=ctype))
+    page.goto(base + "/")
+    page.get_by_label("Ask for a film").fill("a heist film")
+    page.get_by_role("button", name="Send").click()
+    expect(page.get_by_role("alert")).to_contain_text(shown)
+    expect(page.get_by_label("Ask for a film")).to_have_value("a heist film")  # back in the box to retry
+    expect(page.locator(".failed")).to_have_count(1)
+    # the failed turn is not part of the conversation: the retry sends only the new question
+    with page.expect_request("**/v1/chat/completions") as retry:
+        page.get_by_role("button", name="Send").click()
+    assert retry.value.post_data_json["messages"] == [{"role": "user", "content": "a heist film"}]
