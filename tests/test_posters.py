@@ -34,7 +34,8 @@ def art(tmp_path: Path) -> dict:
     os.symlink(tmp_path / "art" / "secret.png", root / "link.png")
     records = [
         {"item_id": "1", "task": "poster", "source": "posters/alien.png", "texts": {"Poster text": "ALIEN"}},
-        {"item_id": "2", "task": "poster", "source": "sub/heat.png", "texts": {"Poster text": "HEAT"}},  # relative to the folder
+        # relative to the folder itself
+        {"item_id": "2", "task": "poster", "source": "sub/heat.png", "texts": {"Poster text": "HEAT"}},
         {"item_id": "3", "task": "poster", "source": "posters/../secret.png", "texts": {"Poster text": "X"}},
         {"item_id": "5", "task": "poster", "source": "posters/link.png", "texts": {"Poster text": "X"}},
         {"item_id": "6", "task": "poster", "source": "posters/notes.txt", "texts": {"Poster text": "X"}},
