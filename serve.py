@@ -7,6 +7,9 @@ Routes: GET /health, GET /v1/models, POST /v1/chat/completions (stream or not),
 POST /v1/render (dry run: the rendered prompt and candidates, no LLM call; beyond the OpenAI spec).
 The model loads in the background after start-up: /health answers 503 until it is ready, 200 after.
 Every error is OpenAI-shaped JSON: {"error": {"message", "type", "param", "code"}}.
+
+The web chat page: GET / (static files in agent/web/, under /web/) and GET /v1/items/{item_id}/poster
+(the item's poster image from the catalog's media paths, see agent/posters.py; beyond the OpenAI spec).
 """
 
 from __future__ import annotations
@@ -17,19 +20,24 @@ import json
 import logging
 import sys
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+import agent
 from agent.api import logic
 from agent.api.protocol import ChatCompletionRequest, ModelCard, ModelList, error_body
 from agent.config import Settings
-from agent.errors import InvalidRequest, MarqueeError, NotReady, RequestTooLarge
+from agent.errors import InvalidRequest, MarqueeError, NotReady, PosterNotFound, RequestTooLarge
 
 log = logging.getLogger("marquee")
+WEB = Path(agent.__file__).resolve().parent / "web"  # the chat page: plain HTML, CSS and JS, no build step
+POSTER_CACHE = {"Cache-Control": "public, max-age=86400"}
 
 
 def _err(status: int, message: str, type_: str, param: str | None = None, code=None) -> JSONResponse:
@@ -198,6 +206,31 @@ def create_app(settings: Settings, recommender=None, *, builder=None) -> FastAPI
             yield "data: [DONE]\n\n"
 
         return StreamingResponse(sse(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+    @app.get("/", include_in_schema=False)
+    async def page():
+        return FileResponse(WEB / "index.html", headers={"Cache-Control": "no-cache"})
+
+    app.mount("/web", StaticFiles(directory=WEB), name="web")
+
+    @app.get("/v1/items/{item_id}/poster")
+    async def poster(item_id: str, request: Request):
+        rec = ready()
+        if item_id not in rec.items:
+            raise PosterNotFound(f"no catalog item with id {item_id!r}", param="item_id", code="item_not_found")
+        if state.get("posters") is None:
+            from agent.posters import PosterIndex
+
+            state["posters"] = await asyncio.to_thread(PosterIndex.build, settings)
+        path = state["posters"].find(item_id)
+        if path is None:
+            raise PosterNotFound(f"no poster image for item {item_id!r} (set MARQUEE_POSTERS_DIR to a poster folder)",
+                                 param="item_id")
+        resp = FileResponse(path, media_type=state["posters"].media_type(path), headers=POSTER_CACHE,
+                            stat_result=path.stat())  # sets ETag and Last-Modified now
+        if request.headers.get("if-none-match") == resp.headers["etag"]:  # the browser's copy is current
+            return Response(status_code=304, headers={"ETag": resp.headers["etag"], **POSTER_CACHE})
+        return resp
 
     app.state.marquee = state
     return app

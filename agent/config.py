@@ -78,11 +78,20 @@ class Settings(BaseSettings):
     port: int = 8000
     max_request_bytes: int = Field(256_000, description="larger bodies get HTTP 413")
     max_input_chars: int = Field(8_000, description="total characters of message text accepted")
+    posters_dir: Path | None = Field(None, description="folder of poster images served at GET /v1/items/{id}/poster "
+                                     "(only files named by the item's poster records or <item_id>.jpg|png|...); "
+                                     "None: ../shared/data/posters for the demo catalog when it exists")
 
     @field_validator("tmdb", "interactions", "lora", "chroma_path", "chroma_url", "llm_url", mode="before")
     @classmethod
     def _empty_is_none(cls, v):
         # MARQUEE_INTERACTIONS= (set but empty) means "none", not the current directory
+        return None if isinstance(v, str) and not v.strip() else v
+
+    @field_validator("posters_dir", mode="before")
+    @classmethod
+    def _empty_dir_is_none(cls, v):
+        # MARQUEE_POSTERS_DIR= means "no posters", never the current directory
         return None if isinstance(v, str) and not v.strip() else v
 
     @field_validator("chroma_url")

