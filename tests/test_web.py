@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from serve import create_app
-from tests.conftest import ScriptedLLM, answer_json
+from tests.conftest import LabelLLM, ScriptedLLM, answer_json
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed: pip install -e '.[dev]'")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -43,20 +43,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def server(make_recommender, settings, tmp_path):
-    """serve.py's app on a free port: item 3 (Aliens) has a poster record, item 6 (The Thing) none."""
-    from PIL import Image
+def _serve_in_thread(app):
     import uvicorn
 
-    folder = tmp_path / "art" / "posters"
-    folder.mkdir(parents=True)
-    Image.new("RGB", (170, 256), POSTER_RGB).save(folder / "aliens.png")
-    media = tmp_path / "media.jsonl"
-    media.write_text(json.dumps({"item_id": "3", "task": "poster", "source": "posters/aliens.png",
-                                 "texts": {"Poster text": "ALIENS"}}) + "\n")
-    s = settings.model_copy(update={"posters_dir": folder, "media": [media], "max_input_chars": 1500})
-    app = create_app(s, make_recommender(ScriptedLLM([answer_json(("3", GOOD_3), ("6", GOOD_6))]), media=[media]))
     port = _free_port()
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
@@ -66,9 +55,58 @@ def server(make_recommender, settings, tmp_path):
             break
         time.sleep(0.02)
     assert srv.started, "uvicorn did not start"
-    yield app, f"http://127.0.0.1:{port}"
+    return srv, thread, f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+def server(make_recommender, settings, tmp_path):
+    """serve.py's app on a free port: item 3 (Aliens) has a poster record, item 6 (The Thing) none."""
+    from PIL import Image
+
+    folder = tmp_path / "art" / "posters"
+    folder.mkdir(parents=True)
+    Image.new("RGB", (170, 256), POSTER_RGB).save(folder / "aliens.png")
+    media = tmp_path / "media.jsonl"
+    media.write_text(json.dumps({"item_id": "3", "task": "poster", "source": "posters/aliens.png",
+                                 "texts": {"Poster text": "ALIENS"}}) + "\n")
+    s = settings.model_copy(update={"posters_dir": folder, "media": [media], "max_input_chars": 1500})
+    app = create_app(s, make_recommender(ScriptedLLM([answer_json(("3", GOOD_3), ("6", GOOD_6))]), media=[media]))
+    srv, thread, base = _serve_in_thread(app)
+    yield app, base
     srv.should_exit = True
     thread.join(20)
+
+
+def test_one_pass_cards_appear_ranked_then_explanations_fill_in(make_recommender, settings, page):
+    """One-pass ranking: every film shows as soon as the order is known, each explanation fills its
+    card when written (The Thing's takes 2 s here)."""
+    def explain(request):
+        return GOOD_3 if "Recommended film: Aliens" in request.messages[1]["content"] else GOOD_6
+
+    llm = LabelLLM({"Aliens (1986)": -0.1, "The Thing (1982)": -0.5}, [explain], delays={"The Thing": 2.0})
+    srv, thread, base = _serve_in_thread(create_app(settings, make_recommender(llm)))
+    try:
+        page.goto(base + "/")
+        page.get_by_label("Ask for a film").fill("I loved Alien. What next?")
+        page.get_by_label("Ask for a film").press("Enter")
+        cards = page.get_by_role("log").locator("article.film")
+        expect = sync_api.expect
+        expect(cards).to_have_count(2)
+        aliens, thing = cards.nth(0), cards.nth(1)
+        expect(aliens.locator(".explanation")).to_have_text(GOOD_3)
+        # ranked but not yet explained: shown, marked busy, no actions yet
+        expect(thing.get_by_role("heading")).to_have_text("2. The Thing (1982)")
+        expect(thing).to_have_attribute("aria-busy", "true")
+        expect(thing.locator(".explanation")).to_have_text("Writing why this fits…")
+        expect(thing.get_by_role("button")).to_have_count(0)
+        expect(thing.locator(".explanation")).to_have_text(GOOD_6)  # then filled in
+        expect(thing).to_have_attribute("aria-busy", "false")
+        expect(thing.get_by_role("button", name="Seen it")).to_be_visible()
+        expect(page.locator(".said").last).to_have_text("Here is what I would watch next:")  # no title in the lead
+        expect(cards).to_have_count(2)
+    finally:
+        srv.should_exit = True
+        thread.join(20)
 
 
 @pytest.fixture(scope="module")

@@ -91,11 +91,13 @@ const ACTIONS = [
   { text: "Not for me", type: "disliked", saved: "Saved: not for you." },
 ];
 
-function filmCard(rec) {
+// `pending`: the film is ranked (marquee_ranking) but its explanation is still being written; the
+// card is replaced by the full one when its marquee_recommendation arrives.
+function filmCard(rec, pending = false) {
   const headingId = `film-${rec.rank}-${Math.random().toString(36).slice(2, 8)}`;
   const feedback = el("p", { class: "feedback", role: "status" });
   const actions = el("div", { class: "actions", role: "group", "aria-label": `Actions for ${label(rec)}` });
-  for (const a of ACTIONS) {
+  for (const a of pending ? [] : ACTIONS) {
     const button = el("button", { type: "button", class: "action", text: a.text });
     if (a.type) {
       button.setAttribute("aria-pressed", "false");
@@ -107,12 +109,13 @@ function filmCard(rec) {
     actions.append(button);
   }
   const genres = rec.genres && rec.genres.length ? el("p", { class: "genres", text: rec.genres.join(" · ") }) : "";
-  const article = el("article", { class: "film", "aria-labelledby": headingId, "data-item-id": rec.item_id },
+  const article = el("article", { class: pending ? "film pending" : "film", "aria-labelledby": headingId,
+                                  "data-item-id": rec.item_id, "aria-busy": pending ? "true" : "false" },
     posterFor(rec),
     el("div", { class: "film-body" },
       el("h3", { id: headingId, text: `${rec.rank}. ${label(rec)}` }),
       genres,
-      el("p", { class: "explanation", text: rec.explanation }),
+      el("p", { class: "explanation", text: pending ? "Writing why this fits…" : rec.explanation }),
       actions, feedback));
   return el("li", {}, article);
 }
@@ -178,6 +181,7 @@ async function send(text) {
   body.append(lead, cards, notes);
   setBusy(true);
   let content = "", leadText = "";
+  const byId = new Map(); // item_id -> card <li>
   try {
     const request = { model: state.model, messages: state.messages, stream: true };
     const user = userId();
@@ -192,12 +196,25 @@ async function send(text) {
       const choice = (ev.choices && ev.choices[0]) || {};
       const delta = choice.delta || {};
       if (delta.content) content += delta.content;
-      if (ev.marquee_recommendation) cards.append(filmCard(ev.marquee_recommendation));
-      else if (delta.content && !cards.children.length) lead.textContent = (leadText += delta.content).trim();
+      if (ev.marquee_ranking) {
+        // the order is known before the explanations: show every film at once, then fill in
+        for (const r of ev.marquee_ranking) {
+          const card = filmCard({ ...r, genres: [], explanation: "" }, true);
+          byId.set(r.item_id, card);
+          cards.append(card);
+        }
+      } else if (ev.marquee_recommendation) {
+        const rec = ev.marquee_recommendation;
+        const card = filmCard(rec);
+        const old = byId.get(rec.item_id);
+        if (old) old.replaceWith(card); else cards.append(card);
+        byId.set(rec.item_id, card);
+      } else if (delta.content && !cards.children.length) lead.textContent = (leadText += delta.content).trim();
       if (ev.marquee && ev.marquee.notes && ev.marquee.notes.length) notes.textContent = ev.marquee.notes.join(" · ");
       if (choice.finish_reason) finished = true;
     }
     if (!finished) throw new Error("the answer stopped before it was complete");
+    for (const c of cards.querySelectorAll("article.pending")) c.closest("li").remove(); // never explained
     state.messages.push({ role: "assistant", content });
   } catch (e) {
     // Drop the failed question from the conversation (so the next one is not built on it) and
