@@ -247,7 +247,8 @@ class Recommender:
         k = min(len(candidates), len(LABELS))
         return self.prompts.render_rank(
             request=query, history=history, candidates=list(candidates[:k]), letters=LABELS[:k],
-            items=self.items, history_limit=self.settings.history_in_prompt, constraints=constraints,
+            items=self.items, history_limit=self.settings.history_in_prompt, keywords=self.settings.rank_keywords,
+            constraints=constraints,
         )
 
     def explain_prompt(self, query: str, history: UserHistory, item: Item) -> list[dict[str, str]]:
