@@ -168,8 +168,13 @@ def create_app(settings: Settings, recommender=None, *, builder=None) -> FastAPI
         body = await parse_body(request)
         req = logic.to_rec_request(body, settings, rec.llm.adapters if rec.llm else ())
         prep = await asyncio.to_thread(rec.prepare, req)
+        # One-pass ranking shows the LLM only labels, genres and keywords; the film's media text
+        # ("Poster text: ...") reaches it in the explanation prompt, rendered here for the first candidate.
+        one_pass = rec.ranking_mode(req) == "one-pass"
+        explain = rec.explain_prompt(prep.query, prep.history, prep.candidates[0].item) if one_pass and prep.candidates else None
         return {
             "messages": prep.prompt,
+            "explain_messages": explain,
             "prompt_tokens": rec.llm.count_tokens(prep.prompt) if rec.llm else None,
             "query": prep.query,
             "history": [{"item_id": e.item_id, "liked": e.liked} for e in prep.history.entries],

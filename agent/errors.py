@@ -106,6 +106,19 @@ class EmptyMedia(MediaError):
     code = "empty"
 
 
+class UnsupportedMedia(CorruptMedia):
+    """The container opens but its stream's codec has no decoder here (or no codec is named)."""
+
+    code = "unsupported_codec"
+
+
+class TooLargeMedia(MediaError):
+    """The header declares more pixels than MAX_MEGAPIXELS (agent/media/base.py): refused before
+    decoding, so a 20,000 x 20,000 image never allocates 1.2 GB."""
+
+    code = "too_large"
+
+
 class PosterNotFound(MarqueeError):
     """No catalog item with this id, or no poster image for it (the page shows a text placeholder)."""
 

@@ -14,6 +14,15 @@ the catalog are reported, and deleted only with --prune.
 Derived media text (agent/media) arrives on the items already, marked by modality ("Poster text:
 ...", "Trailer says: ..."); metadata `modalities` lists which an item has, e.g. "|poster_text|poster_looks|"
 ("" when none). Left out: running the media engines (`python -m agent.media` does that before this stage).
+
+With MARQUEE_MEDIA_VECTORS=1, `ingest_media` also embeds each media text on its own ("Poster text:
+TOY STORY") into `<collection>-media`, one record per (item, modality) with the item's filterable
+metadata; retrieval then takes an item's best similarity over its document and its media texts.
+Failures: media errors never reach this stage (agent/media records them; the catalog attaches only
+the texts that were derived, so an item whose poster failed is ingested with the modalities that
+worked). Each batch is embedded first and written in one upsert after, so an embedding failure
+(or an interruption) leaves no partial item: a batch is in the store whole or not at all, and the
+next run does the rest.
 """
 
 from __future__ import annotations
@@ -141,11 +150,76 @@ def ingest(
     return IngestReport(len(items), len(todo), len(items) - len(todo), len(stale), pruned, len(restamp))
 
 
-def open_store(settings: Settings, embedder: Embedder | None = None, *, create: bool = True) -> ItemStore:
+def media_records(item: Item) -> list[tuple[str, str, str]]:
+    """(record id, modality key, text) per media text of an item, for the per-media collection.
+
+    >>> media_records(Item("7", "Heat", media_text=(("Poster text", "HEAT"), ("Trailer says", "Nobody leaves."))))
+    [('7#poster_text', 'poster_text', 'Poster text: HEAT'), ('7#trailer_says', 'trailer_says', 'Trailer says: Nobody leaves.')]
+    """
+    keys = modality_keys(item.media_text)
+    return [(f"{item.item_id}#{key}", key, f"{label}: {text}") for key, (label, text) in zip(keys, item.media_text, strict=True)]
+
+
+def ingest_media(
+    items: list[Item],
+    store: ItemStore,
+    embedder: Embedder,
+    *,
+    batch_size: int = 256,
+    prune: bool = False,
+    progress: bool = True,
+) -> IngestReport:
+    """Embed each item's media texts into the per-media collection `store` (see the module
+    docstring); idempotent by content hash like `ingest`. A modality an item no longer has is
+    deleted; records of items missing from the catalog are deleted only with `prune`.
+    Counts are of media records, not items."""
+    stored = store.metadatas()
+    records = {}  # record id -> (item, modality key, text, hash, metadata)
+    for it in items:
+        for rid, key, text in media_records(it):
+            h = content_hash(text, embedder.name)
+            records[rid] = (it, text, {**item_metadata(it, h), "modality": key})
+    todo = [rid for rid, (_, _, meta) in records.items() if stored.get(rid, {}).get("content_hash") != meta["content_hash"]]
+    fresh = set(todo)
+    restamp = [rid for rid, (_, _, meta) in records.items() if rid not in fresh and _stale(stored[rid], meta)]
+    for start in range(0, len(restamp), 1000):
+        batch = restamp[start : start + 1000]
+        store.update_metadata(batch, [records[r][2] for r in batch])
+    in_catalog = {it.item_id for it in items}
+    gone = set(stored) - set(records)
+    dropped = {r for r in gone if str(stored[r].get("item_id")) in in_catalog}  # the item lost this modality
+    stale = gone - dropped
+    bar = None
+    if progress and todo:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(todo), desc="ingest media vectors", unit="text", file=sys.stderr)
+    for start in range(0, len(todo), batch_size):
+        batch = todo[start : start + batch_size]
+        texts = [records[r][1] for r in batch]
+        vecs = embedder.embed(texts, batch_size=min(64, batch_size))
+        store.upsert(batch, vecs, texts, [records[r][2] for r in batch])
+        if bar:
+            bar.update(len(batch))
+    if bar:
+        bar.close()
+    store.delete(dropped | (stale if prune else set()))
+    return IngestReport(len(records), len(todo), len(records) - len(todo), len(stale), len(stale) if prune else 0,
+                        len(restamp))
+
+
+def media_collection(collection: str) -> str:
+    """The per-media collection beside an item collection."""
+    return f"{collection}-media"
+
+
+def open_store(settings: Settings, embedder: Embedder | None = None, *, create: bool = True,
+               media: bool = False) -> ItemStore:
+    """The item collection, or with `media` its per-media collection."""
     return ItemStore.open(
         path=settings.chroma_dir,
         url=settings.chroma_url,
-        collection=settings.collection,
+        collection=media_collection(settings.collection) if media else settings.collection,
         embedder=embedder.name if embedder else "",
         dim=embedder.dim if embedder else 0,
         create=create,
@@ -184,8 +258,15 @@ def main(argv: list[str] | None = None) -> int:
     embedder = load_embedder(settings.embedder)
     if args.rebuild:
         open_store(settings, embedder).drop()
+        if settings.media_vectors:
+            open_store(settings, embedder, media=True).drop()
     store = open_store(settings, embedder)
     r = ingest(items, store, embedder, prune=args.prune)
+    if settings.media_vectors:
+        media_store = open_store(settings, embedder, media=True)
+        m = ingest_media(items, media_store, embedder, prune=args.prune)
+        print(f"[ingest] media vectors: {m.total} media texts, {m.embedded} embedded, {m.unchanged} unchanged; "
+              f"collection {media_collection(settings.collection)!r} now holds {media_store.count()}")
     print(
         f"[ingest] {r.total} items: {r.embedded} embedded, {r.unchanged} unchanged"
         f"{f' ({r.restamped} with metadata rewritten)' if r.restamped else ''}, "

@@ -90,6 +90,7 @@ class Recommender:
         collab: CoOccurrence | None = None,
         sequence: Transitions | None = None,
         prompts: Prompts | None = None,
+        media_store: ItemStore | None = None,
     ):
         self.settings = settings
         self.items = {it.item_id: it for it in items}
@@ -105,6 +106,7 @@ class Recommender:
             history_in_query=settings.history_in_query, rrf_k=settings.rrf_k,
             weights=RetrievalWeights(settings.weight_query, settings.weight_history,
                                      settings.weight_collab, settings.weight_sequence),
+            media_store=media_store,
         )
 
     @classmethod
@@ -128,13 +130,23 @@ class Recommender:
                 print(f"[marquee] rewrote the metadata of {report.restamped} items (no embedding)", flush=True)
         elif store.count() == 0:
             raise StoreError(f"collection {settings.collection!r} is empty: run `python -m agent.ingest`")
+        media_store = None
+        if settings.media_vectors:
+            from agent.ingest import ingest_media
+
+            media_store = open_store(settings, embedder, media=True)
+            if ingest_missing:
+                m = ingest_media(items, media_store, embedder)
+                if m.embedded:
+                    print(f"[marquee] embedded {m.embedded} new or changed media texts", flush=True)
         collab = CoOccurrence(interactions) if interactions else None
         sequence = Transitions([[e.item_id for e in h.entries] for h in histories.values()]) if histories else None
         if llm is None and with_llm:
             from agent.llm import load_llm
 
             llm = load_llm(settings)
-        return cls(settings, items, histories, store, embedder, llm, collab=collab, sequence=sequence)
+        return cls(settings, items, histories, store, embedder, llm, collab=collab, sequence=sequence,
+                   media_store=media_store)
 
     # ---- stage 1: resolve the request -----------------------------------------------------
     def resolve(self, messages: list[dict[str, str]], user: str | None

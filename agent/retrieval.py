@@ -8,7 +8,9 @@ Four ranked lists, each optional, fused with weighted reciprocal-rank fusion:
   sequence  what people watched right after the user's last 3 items (transition counts at
             distance 1 and 2; weights 1, 0.5, 0.25) -- on MovieLens the order of recent items
             carries much of the signal (see evals/)
-Seen items never come back (excluded in every list).
+Seen items never come back (excluded in every list). With a per-media collection
+(MARQUEE_MEDIA_VECTORS, agent.ingest.ingest_media) the two semantic lists score an item by its
+best similarity over its document and each of its media texts (max-similarity fusion).
 
 Hard constraints (agent/constraints: genres, runtime, years, excluded films, a choice set) hold
 for every candidate: the semantic lists ask Chroma with a `where` filter when the store carries
@@ -171,8 +173,10 @@ class Retriever:
         history_in_query: int = 10,
         rrf_k: int = 60,
         weights: RetrievalWeights | None = None,
+        media_store: ItemStore | None = None,
     ):
         self.store = store
+        self.media_store = media_store
         self.embedder = embedder
         self.items = items
         self.collab = collab
@@ -200,14 +204,25 @@ class Retriever:
                 {"meta_version": {"$ne": METADATA_VERSION}})
         return self._filterable
 
+    def _nearest(self, vector: np.ndarray, n: int, exclude: set[str], where: dict | None) -> list[tuple[str, float]]:
+        """Top-n items by similarity to their document or, with a media store, to any of their media texts."""
+        hits = self.store.query(vector, n, exclude, where)
+        if self.media_store is None:
+            return hits
+        best = dict(hits)
+        for i, sim in self.media_store.query_items(vector, n, exclude, where):
+            if sim > best.get(i, -2.0):
+                best[i] = sim
+        return sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+
     def _semantic(self, vector: np.ndarray, depth: int, exclude: set[str], where: dict | None,
                   keep: Keep | None) -> list[tuple[str, float]]:
         """Nearest stored items; with `keep`, fetched deeper until `depth` of them pass it (or none are left)."""
         if keep is None:
-            return self.store.query(vector, depth, exclude)
+            return self._nearest(vector, depth, exclude, None)
         n, total = depth, self.store.count()
         while True:
-            hits = self.store.query(vector, n, exclude, where)
+            hits = self._nearest(vector, n, exclude, where)
             kept = [(i, s) for i, s in hits if keep(i)]
             if len(kept) >= depth or len(hits) < n or n >= total:
                 return kept[:depth]

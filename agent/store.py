@@ -8,10 +8,13 @@
     store.any(where)                                     # does any item match a metadata filter?
     store.query(vector, k, exclude={...}, where=None)    # [(item_id, similarity)], best first
     store.vectors(ids)                                   # item_id -> stored vector
+    media.query_items(vector, k, exclude, where)         # per-media collection: best (item_id, similarity)
 
 Embedded PersistentClient on disk by default; HttpClient when `chroma_url` is set (a Chroma
 server, for scale). Embeddings are always passed in: Chroma's default embedding function would
 download a model at first use and fails offline. Cosine space; similarity = 1 - distance.
+The optional per-media collection (`<collection>-media`, agent.ingest.ingest_media) holds one
+record per derived media text, id "<item_id>#<modality>", with the item's filterable metadata.
 """
 
 from __future__ import annotations
@@ -151,3 +154,29 @@ class ItemStore:
                 if len(out) == k:
                     break
         return out
+
+    def query_items(
+        self,
+        vector: np.ndarray,
+        k: int,
+        exclude: Iterable[str] = (),
+        where: dict | None = None,
+    ) -> list[tuple[str, float]]:
+        """For a per-media collection: the top-k items by their best-matching media text, as
+        (item_id, cosine similarity), never an excluded item. [] when the collection is empty."""
+        exclude = set(exclude)
+        total = self.count()
+        if total == 0:
+            return []
+        # an item has a few media records (poster text, looks, trailer speech...): over-fetch for them
+        n = min(total, 3 * (k + len(exclude)))
+        res = self._col.query(query_embeddings=[vector.tolist()], n_results=n, where=where,
+                              include=["distances", "metadatas"])
+        best: dict[str, float] = {}
+        for m, d in zip(res["metadatas"][0], res["distances"][0], strict=True):
+            item_id = str((m or {}).get("item_id", ""))
+            if item_id and item_id not in exclude and item_id not in best:  # results come best first
+                best[item_id] = 1.0 - float(d)
+                if len(best) == k:
+                    break
+        return list(best.items())

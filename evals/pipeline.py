@@ -2,6 +2,7 @@
 
     s, items, emb, store, co, tr = agent_parts(split, "val")       # Chroma store + signals fit on the split
     rec = split_recommender(split, "val", users, llm=None)           # a Recommender whose users are the split's
+    media = media_store(s, items, emb)                               # None unless MARQUEE_MEDIA_VECTORS=1
 
 Collaborative signals (co-occurrence, next-item transitions) are fit on `split.fit_sequences(target)`,
 i.e. every user's items before `target`, never the target itself. Histories mark every item as
@@ -32,6 +33,17 @@ def agent_parts(split: Split, target: str, settings=None):
     return s, items, emb, store, co, tr
 
 
+def media_store(s, items: dict, emb):
+    """The per-media collection (built or topped up here) when `s.media_vectors`, else None."""
+    if not s.media_vectors:
+        return None
+    from agent.ingest import ingest_media, open_store
+
+    store = open_store(s, emb, media=True)
+    ingest_media(list(items.values()), store, emb)
+    return store
+
+
 def split_histories(split: Split, target: str, users: list[str]):
     from agent.types import HistoryEntry, UserHistory
 
@@ -44,4 +56,4 @@ def split_recommender(split: Split, target: str, users: list[str], *, settings=N
 
     s, items, emb, store, co, tr = agent_parts(split, target, settings)
     return Recommender(s, list(items.values()), split_histories(split, target, users), store, emb, llm,
-                       collab=co, sequence=tr)
+                       collab=co, sequence=tr, media_store=media_store(s, items, emb))

@@ -34,7 +34,7 @@ from tqdm import tqdm
 from evals.baselines import EASE, Blend, Popularity, Scorer, Transitions
 from evals.data import REPO, Split, leave_last_two, load_events
 from evals.metrics import all_metrics, sample_negatives, sampled_metrics
-from evals.pipeline import agent_parts, split_histories
+from evals.pipeline import agent_parts, media_store, split_histories
 
 TOP = 20
 VALIDITY_KEYS = ("parse_failures", "candidate_errors", "history_errors", "duplicates", "out_of_catalog", "filled")
@@ -97,8 +97,10 @@ def agent_retrievers(split: Split, target: str, popularity: np.ndarray, weights=
 
     s, items, emb, store, co, tr = agent_parts(split, target)
     w = weights or RetrievalWeights(s.weight_query, s.weight_history, s.weight_collab, s.weight_sequence)
-    content = Retriever(store, emb, items, None, weights=RetrievalWeights(query=0, history=1, collab=0, sequence=0))
-    fused = Retriever(store, emb, items, co, tr, weights=w, rrf_k=s.rrf_k)
+    media = media_store(s, items, emb)
+    content = Retriever(store, emb, items, None, weights=RetrievalWeights(query=0, history=1, collab=0, sequence=0),
+                        media_store=media)
+    fused = Retriever(store, emb, items, co, tr, weights=w, rrf_k=s.rrf_k, media_store=media)
     return [AgentRetrieverScorer(content, split.items, popularity, "content (embeddings)"),
             AgentRetrieverScorer(fused, split.items, popularity, "agent retriever (fused)")]
 
@@ -173,7 +175,8 @@ async def eval_llm_rerank(split: Split, target: str, users: list[str], popularit
     histories = split_histories(split, target, users)
     llm = load_llm(s)
     await llm.start()
-    rec = Recommender(s, list(items.values()), histories, store, emb, llm, collab=co, sequence=tr)
+    rec = Recommender(s, list(items.values()), histories, store, emb, llm, collab=co, sequence=tr,
+                      media_store=media_store(s, items, emb))
     tail = AgentRetrieverScorer(rec.retriever, split.items, popularity, "tail")
     adapter = s.lora_name if lora else None
     # Resumable: one journal line per finished user (ranking) and per explained user; a rerun

@@ -12,7 +12,7 @@ import pytest
 
 pytest.importorskip("av", reason="PyAV not installed: pip install 'marquee[media]'")
 
-from agent.errors import CorruptMedia, EmptyMedia, UnreadableMedia  # noqa: E402
+from agent.errors import CorruptMedia, EmptyMedia, UnreadableMedia, UnsupportedMedia  # noqa: E402
 from agent.media.audio import SpeechToText, Transcript, Segment, load_audio  # noqa: E402
 from agent.media.base import Engine, ImageCaptioner, ImageText  # noqa: E402
 from agent.media.cache import MediaCache  # noqa: E402
@@ -36,6 +36,24 @@ def media(tmp_path_factory) -> dict[str, Path]:
     (d / "garbage.mp4").write_bytes(b"\x00\x01not a video" * 100)
     out["empty"], out["garbage"] = d / "empty.mp4", d / "garbage.mp4"
     return out
+
+
+def unsupported_codec_video(path: Path) -> Path:
+    """A valid AVI whose video stream names a codec no ffmpeg has (fourcc 'QQQQ')."""
+    import av
+
+    with av.open(str(path), "w") as out:
+        vs = out.add_stream("mpeg4", rate=12)
+        vs.width, vs.height, vs.pix_fmt = 64, 48, "yuv420p"
+        for i in range(12):
+            for pk in vs.encode(av.VideoFrame.from_ndarray(np.full((48, 64, 3), i * 20, np.uint8), format="rgb24")):
+                out.mux(pk)
+        for pk in vs.encode():
+            out.mux(pk)
+    data = path.read_bytes()
+    assert data.count(b"FMP4") == 2  # the stream header's handler and the bitmap header's compression
+    path.write_bytes(data.replace(b"FMP4", b"QQQQ"))
+    return path
 
 
 def needs_speech(media):
@@ -78,6 +96,13 @@ def test_bad_video_and_audio_give_typed_errors(media, name, err, tmp_path):
         keyframes(path)
     with pytest.raises(err):
         load_audio(path)
+
+
+def test_unsupported_codec_is_named(tmp_path):
+    path = unsupported_codec_video(tmp_path / "odd.avi")
+    with pytest.raises(UnsupportedMedia, match="no decoder here for its video codec") as e:
+        keyframes(path)
+    assert e.value.code == "unsupported_codec" and isinstance(e.value, CorruptMedia)
 
 
 def test_video_without_audio_is_empty_audio(media):
@@ -195,3 +220,48 @@ def test_trailer_file_to_text_with_provenance(whisper, media, tmp_path):
     assert rec["sha256"] and rec["created"] and rec["source"] == "trailers/2.mp4"
     parts = rec["engine"]["params"]["parts"]
     assert parts["frames"]["name"] == "offline-describer" and parts["speech"]["name"] == "faster-whisper:tiny.en"
+
+
+@pytest.mark.integration
+async def test_trailer_speech_reaches_chroma_the_prompt_and_a_grounded_explanation(whisper, media, tmp_path, settings, embedder):
+    """The whole path: video file -> keyframes + transcript -> Chroma -> "Trailer says: ..." in the
+    prompt -> an explanation citing it passes the grounding checker (and fails it without the trailer)."""
+    needs_speech(media)
+    pytest.importorskip("rapidocr", reason="OCR engine not installed")
+    pytest.importorskip("dlib", reason="face detector not installed")
+    import dataclasses
+
+    from agent.grounding import Facts, check
+    from agent.media.describer import OfflineDescriber
+    from agent.recommender import Recommender, RecRequest
+    from tests.conftest import ScriptedLLM, answer_json
+
+    folder = tmp_path / "trailers"
+    folder.mkdir()
+    (folder / "4.mp4").write_bytes(media["trailer"].read_bytes())  # Toy Story (id 4) gets the heist trailer
+    task = VideoTask("trailer", VideoDescriber(OfflineDescriber(), whisper))
+    with MediaCache(tmp_path / "c.sqlite") as cache:
+        run(discover(folder, "trailer"), TaskSpec("trailer"), cache=cache, out=tmp_path / "trailers.jsonl", task=task,
+            source_root=folder.parent, progress=False)
+    said = json.loads((tmp_path / "trailers.jsonl").read_text())["texts"]["Trailer says"]
+    assert "los angeles" in said.lower()
+
+    cite = "A 1995 animated film whose trailer says the crew meets a detective in Los Angeles."
+    s = settings.model_copy(update={"media": [tmp_path / "trailers.jsonl"], "ranking": "generate",
+                                    "k_candidates": 6, "n_recommendations": 1})
+    llm = ScriptedLLM([answer_json(("4", cite))])
+    rec = Recommender.build(s, llm=llm, embedder=embedder)
+    stored = rec.store._col.get(ids=["4"], include=["documents", "metadatas"])
+    assert f"Trailer says: {said.rstrip('.')}." in stored["documents"][0]
+    assert "trailer_says" in stored["metadatas"][0]["modalities"]
+
+    req = RecRequest(messages=[{"role": "user", "content": "an animated film for tonight"}])
+    out = await rec.recommend(req)
+    prompt = llm.requests[0].messages[1]["content"]
+    assert f"Trailer says: {' '.join(said.split())}" in prompt  # under MEDIA_CHARS: shown whole
+    (item,) = out.items
+    assert item.item.item_id == "4" and item.explanation == cite and item.explanation_source == "llm"
+    toy = rec.items["4"]
+    assert check(cite, Facts(toy, (), req.messages[0]["content"])) == []
+    without = dataclasses.replace(toy, media_text=())
+    assert "name:Los Angeles" in check(cite, Facts(without, (), req.messages[0]["content"]))

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from agent.errors import CorruptMedia, EmptyMedia, MediaError, ModelPackError, UnreadableMedia
+from agent.errors import CorruptMedia, EmptyMedia, MediaError, ModelPackError, UnreadableMedia, UnsupportedMedia
 from agent.media.base import Engine, per_file
 
 SAMPLE_RATE = 16_000
@@ -69,6 +69,8 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
         with av.open(str(path)) as container:
             if not container.streams.audio:
                 raise EmptyMedia(f"{path}: no audio stream")
+            if container.streams.audio[0].codec_context is None:
+                raise UnsupportedMedia(f"{path}: no decoder here for its audio codec")
             resampler = av.AudioResampler(format="s16", layout="mono", rate=sample_rate)
             chunks = []
             for frame in container.decode(audio=0):
@@ -78,6 +80,8 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
                 chunks.append(out.to_ndarray().reshape(-1))
     except MediaError:
         raise
+    except av.error.DecoderNotFoundError:
+        raise UnsupportedMedia(f"{path}: no decoder here for its audio codec") from None
     except (av.error.FFmpegError, ValueError, OSError) as e:
         raise CorruptMedia(f"{path}: audio cannot be decoded ({type(e).__name__}: {e})") from None
     samples = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)

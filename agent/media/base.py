@@ -26,9 +26,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from agent.errors import CorruptMedia, EmptyMedia, MediaError, UnreadableMedia
+from agent.errors import CorruptMedia, EmptyMedia, MediaError, TooLargeMedia, UnreadableMedia
 
 # (modality, kind) -> the label shown in prompts and documents; the modality word is capitalised.
+# Images (and video frames) declaring more pixels than this are refused from the header, before
+# decoding: 50 MP is a 7,000 x 7,000 poster scan; a 20,000 x 20,000 image would need 1.2 GB as RGB.
+MAX_MEGAPIXELS = 50
+
 KIND_WORDS = {"text": "text", "looks": "looks", "caption": "shows", "speech": "says"}
 
 
@@ -84,9 +88,12 @@ def load_image(path: str | Path, max_side: int | None = None):
     if path.stat().st_size == 0:
         raise EmptyMedia(f"{path}: zero-length file")
     try:
-        with Image.open(path) as im:
+        with Image.open(path) as im:  # reads the header only
+            check_pixels(path, im.width, im.height)
             im.load()
             rgb = im.convert("RGB")
+    except Image.DecompressionBombError as e:  # PIL's own guard fires in open() above ~179 MP
+        raise TooLargeMedia(f"{path}: {e} (the limit here is {MAX_MEGAPIXELS} megapixels)") from None
     except UnidentifiedImageError:
         raise CorruptMedia(f"{path}: not an image PIL can read") from None
     except (OSError, SyntaxError, ValueError) as e:  # truncated or broken data
@@ -96,6 +103,18 @@ def load_image(path: str | Path, max_side: int | None = None):
     if max_side and max(rgb.size) > max_side:
         rgb.thumbnail((max_side, max_side))
     return rgb
+
+
+def check_pixels(path, width: int, height: int) -> None:
+    """Raise TooLargeMedia when width x height is over MAX_MEGAPIXELS.
+
+    >>> check_pixels("big.png", 20_000, 3_000)
+    Traceback (most recent call last):
+    agent.errors.TooLargeMedia: big.png: 20000x3000 px is 60 megapixels, over the limit of 50
+    """
+    if width * height > MAX_MEGAPIXELS * 1_000_000:
+        raise TooLargeMedia(f"{path}: {width}x{height} px is {width * height / 1e6:.0f} megapixels, "
+                            f"over the limit of {MAX_MEGAPIXELS}")
 
 
 class ImageCaptioner(ABC):

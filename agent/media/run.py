@@ -294,10 +294,16 @@ def run(
 
 
 def _record(item_id, path: Path, task: str, meta, engine: Engine, result: dict, root: Path | None) -> dict:
-    try:
-        source = str(path.resolve().relative_to(root.resolve())) if root else path.name
-    except ValueError:
-        source = str(path)
+    source = str(path)
+    if root is None:
+        source = path.name
+    else:  # the path as found (a symlink keeps its own name), else resolved
+        for p, r in ((Path(os.path.abspath(path)), Path(os.path.abspath(root))), (path.resolve(), root.resolve())):
+            try:
+                source = str(p.relative_to(r))
+                break
+            except ValueError:
+                continue
     rec = {"item_id": item_id, "task": task, "source": source, "sha256": meta[0] if meta else None,
            "bytes": meta[1] if meta else None, "engine": engine.to_json(), "created": result.get("created"),
            "texts": result.get("texts", {})}

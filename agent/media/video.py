@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from agent.errors import CorruptMedia, EmptyMedia, MediaError, UnreadableMedia
-from agent.media.base import Engine, ImageCaptioner, label
+from agent.errors import CorruptMedia, EmptyMedia, MediaError, UnreadableMedia, UnsupportedMedia
+from agent.media.base import Engine, ImageCaptioner, check_pixels, label
 
 VERSION = "1"
 
@@ -63,6 +63,9 @@ def keyframes(path: Path, *, threshold: float = 27.0, sample_fps: float = 4.0, m
             if not container.streams.video:
                 raise EmptyMedia(f"{path}: no video stream")
             stream = container.streams.video[0]
+            if stream.codec_context is None:  # the container names a codec this ffmpeg cannot decode
+                raise UnsupportedMedia(f"{path}: no decoder here for its video codec")
+            check_pixels(path, stream.codec_context.width, stream.codec_context.height)
             stream.thread_type = "AUTO"
             for frame in container.decode(stream):
                 t = float(frame.time) if frame.time is not None else next_t
@@ -85,6 +88,8 @@ def keyframes(path: Path, *, threshold: float = 27.0, sample_fps: float = 4.0, m
                     current = current[::2]
     except MediaError:
         raise
+    except av.error.DecoderNotFoundError:
+        raise UnsupportedMedia(f"{path}: no decoder here for its video codec") from None
     except (av.error.FFmpegError, ValueError, OSError) as e:
         raise CorruptMedia(f"{path}: video cannot be decoded ({type(e).__name__}: {e})") from None
     if current:
