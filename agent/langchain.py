@@ -46,7 +46,7 @@ class RecommendInput(BaseModel):
     user: str | None = Field(None, description="a known user id: their rated films are history, never recommended")
     messages: list[ChatTurn] = Field(default_factory=list,
                                      description="earlier turns of the conversation, oldest first (optional)")
-    n: int = Field(5, ge=1, le=20, description="how many films to recommend")
+    n: int | None = Field(None, ge=1, le=20, description="how many films to recommend (default: the server's, 5)")
     explain: bool = Field(True, description="false: ranking only, fact-only explanations (faster)")
     ranking: Literal["one-pass", "generate"] | None = Field(None, description="ranking mode; default: the server's")
 

@@ -59,7 +59,8 @@ async def test_async_and_batch(runnable):
     parts = [c async for c in runnable.astream({"query": ASK})]
     assert sum(parts[1:], parts[0]) == one
     many = runnable.batch([{"query": ASK}, {"query": "I loved Heat. Something not scary", "n": 1}])
-    assert many[0] == one and [r.title for r in many[1].recommendations] == ["Ronin"]
+    assert many[0] == one and len(many[1].recommendations) == 1
+    assert "Horror" not in many[1].recommendations[0].genres and many[1].recommendations[0].title != "Heat"
     assert (await runnable.abatch([{"query": ASK}]))[0] == one
 
 
