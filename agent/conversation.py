@@ -18,8 +18,9 @@ seen it", "more like that") mean the film the previous user turn referred to, el
 film of that answer (said in `remarks`). A reference is read exactly like a named title by
 agent/constraints, so "I've seen #1" is seen, "didn't like the second one" disliked, "not #3"
 excluded, "which of #1 or #3?" a choice set.
+People ("not Tom Cruise") cannot be filtered: the catalog lists no cast, and the answer says so.
 Left out: references to answers before the latest one ("the first film you suggested"), ranges
-("the first two"), cast.
+("the first two").
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from agent.phrases import answer_items, choice, mask_titles
+from agent.phrases import GENRE_LEXICON, answer_items, choice, mask_titles
 from agent.titles import TitleIndex, TitleMatch
 from agent.types import Item
 
@@ -49,6 +50,9 @@ _REF = re.compile(
         "n't like", "not like", "n't love", "n't enjoy", "more like", "thing like", "similar to")) + r")"
     r"\s+(?P<it>it|that|this)\b(?!\s+(?:kind|sort|type|genre|much|too|one|film|movie|is|was|before\s+in))",
     re.I)
+_PERSON = re.compile(  # "not Tom Cruise", "nothing with Nicolas Cage": people, whom the catalog does not list
+    r"\b(?:no|not|without|nothing\s+(?:with|starring|by)|anything\s+but|avoid)\s+(?:with\s+|starring\s+|by\s+)?"
+    r"(?P<name>[A-Z][a-z'’]+(?:\s+[A-Z][a-z'’]+)+)", re.I)
 _ANCHOR = re.compile(r"\b(?:more|something|anything|films?|movies?|ones?|others?|stuff|else)\s+(?:just\s+)?like\s*$"
                      r"|\bsimilar\s+to\s*$|\b(?:vein|style|spirit)\s+of\s*$|\b(?:more|others?)\s+of\s*$", re.I)
 DIFFERENT = re.compile(
@@ -182,6 +186,12 @@ def read_conversation(messages: list[dict], titles: TitleIndex, catalog: dict[st
             remarks += title_remarks(list(named), picks)
             for name in (asked_choice[1] if asked_choice else ()):
                 remarks.append(f"'{name}' is not a film in the catalog, so I chose among the others.")
+            masked = mask_titles(text, everything)
+            for p in _PERSON.finditer(masked):
+                name = p.group("name")
+                if name[0].isupper() and not any(w.lower() in GENRE_LEXICON for w in name.split()):
+                    remarks.append(f"I cannot leave out films by person ('{name}'): the catalog lists no cast "
+                                   "or crew.")
     last_text = messages[last_user].get("content") or "" if user_turns else ""
     return Conversation(answers=answers, shown=tuple(shown), refs=refs, anchors=anchors,
                         diverse=bool(DIFFERENT.search(last_text)), asked=asked, remarks=tuple(dict.fromkeys(remarks)))

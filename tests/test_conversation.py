@@ -122,6 +122,15 @@ def test_that_one_follows_the_previous_reference_and_remarks_say_what_was_taken(
                             "My last list had 3 films, so '#9' points at none of them.")
 
 
+@pytest.mark.parametrize("text, said", [("Something tense, not Tom Cruise", True), ("nothing with nicolas cage", False),
+                                        ("No Horror Express, no Sci-Fi Films", False), ("not Heat", False)])
+def test_people_cannot_be_filtered_and_the_answer_says_so(text, said):
+    conv = read_conversation([{"role": "user", "content": text}], TitleIndex(FILMS + [Item("20", "Horror Express")]),
+                             CATALOG)
+    assert conv.remarks == (("I cannot leave out films by person ('Tom Cruise'): the catalog lists no cast or crew.",)
+                            if said else ())
+
+
 def test_the_marquee_recommendations_extension_gives_exact_ids():
     msgs = [{"role": "user", "content": "hi"},
             {"role": "assistant", "content": "(a client's own rendering)", "marquee_recommendations": [{"item_id": "9"}, "13"]},
