@@ -19,10 +19,15 @@ What is read (later turns refine earlier ones; a later bound replaces the same b
            (agent/recommender puts roles into the history).
   choice   "which of these should I watch: A, B or C?" -> only_items; names that match no catalog
            film get a note. A later turn asking for something else ("other films") drops the set.
+  lifting  "horror is fine now", "I don't mind comedy" drop that genre's exclusion; "any length",
+           "any decade" drop the runtime or year bounds.
+References to earlier answers ("#2", "the second one", "that one") are resolved by
+agent/conversation and come in as `refs`: they act as named films (roles, choice sets).
 Conservative by design: only the patterns above count (a genre word alone is no constraint),
 catalog titles are masked before reading ("Horror Express" is a film, not an exclusion), ages
 ("in my 30s") are not decades, and an unclear phrase is left unconstrained.
-Left out: moods beyond "scary"/"funny", "more like #2", diversity, cast (not in the data).
+Left out: moods beyond "scary"/"funny", cast (not in the data); "more like #2" and diversity are
+agent/conversation's.
 """
 
 from __future__ import annotations
@@ -31,10 +36,10 @@ from dataclasses import dataclass
 
 from agent.phrases import (  # noqa: F401  (the role names are part of this module's interface)
     CHOICE, CHOICE_DROP, DISLIKED, EXCLUDED, GENRE_LEXICON, LIKED, LONGER, SEEN, SHORTER, UNSEEN,
-    answer_items, catalog_genre, choice, genre_mentions, mask_titles, roles, runtime_mentions, strip_constraints,
-    year_mentions,
+    answer_items, catalog_genre, choice, genre_mentions, lifts, mask_titles, roles, runtime_mentions,
+    strip_constraints, year_mentions,
 )
-from agent.titles import TitleIndex
+from agent.titles import TitleIndex, TitleMatch
 from agent.types import Item
 
 HISTORY_ROLES = (LIKED, SEEN, DISLIKED)  # named films that become history (and are never recommended)
@@ -132,8 +137,12 @@ def _bounds(name: str, lo: int | None, hi: int | None, unit: str) -> str:
 
 
 # ---- the conversation -------------------------------------------------------------------------
-def parse_conversation(messages: list[dict[str, str]], titles: TitleIndex, catalog: dict[str, Item]) -> Constraints:
-    """Constraints from every user turn, in order; assistant turns supply "shorter"/"longer"'s reference."""
+def parse_conversation(messages: list[dict], titles: TitleIndex, catalog: dict[str, Item], *,
+                       refs: dict[int, list[TitleMatch]] | None = None,
+                       answers: dict[int, list[Item]] | None = None) -> Constraints:
+    """Constraints from every user turn, in order; assistant turns supply "shorter"/"longer"'s reference.
+    `refs`: message index -> films the turn refers to by reference ("#2"), read like named titles;
+    `answers`: message index -> the films of that assistant turn (default: read from its text)."""
     vocab = {g for it in catalog.values() for g in it.genres}
     newest = max((it.year for it in catalog.values() if it.year), default=None)
     exclude: dict[str, None] = {}
@@ -143,15 +152,24 @@ def parse_conversation(messages: list[dict[str, str]], titles: TitleIndex, catal
     only: list[str] = []
     notes: list[str] = []
     last_answer: list[Item] = []
-    for msg in messages:
+    for idx, msg in enumerate(messages):
         text = msg.get("content") or ""
         if msg.get("role") == "assistant":
-            last_answer = answer_items(text, titles, catalog) or last_answer
+            shown = answers[idx] if answers is not None and idx in answers else answer_items(text, titles, catalog)
+            last_answer = shown or last_answer
             continue
         if msg.get("role") != "user":
             continue
-        matches = titles.find(text)
+        matches = sorted([*titles.find(text, typos=True), *(refs or {}).get(idx, ())], key=lambda m: m.span[0])
         masked = mask_titles(text, matches)
+        lift_words, lift_runtime, lift_years = lifts(masked)
+        for w in lift_words:
+            g = catalog_genre(w, vocab) or GENRE_LEXICON[w]
+            exclude.pop(g, None)
+        if lift_runtime:
+            bounds["max_runtime"] = bounds["min_runtime"] = None
+        if lift_years:
+            bounds["year_min"] = bounds["year_max"] = None
         # genres: the latest mention of a genre decides; a turn's includes replace earlier ones
         ex_words, in_words, _ = genre_mentions(masked)
         turn_in = set()

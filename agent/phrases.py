@@ -7,6 +7,7 @@ years and the films it names. Regular expressions over the turn with catalog tit
     year_mentions(masked, newest_year) -> (year_min, year_max, spans, notes)
     roles(masked, matches)    -> {item_id: "liked" | "seen" | "disliked" | "excluded" | "unseen"}
     choice(text, masked, matches, titles) -> (item ids, unknown names) for "which of these: A, B or C?"
+    lifts(masked)             -> (genre words allowed again, runtime lifted?, years lifted?)
 
 Each reader knows a closed list of patterns and nothing else: no model, no fuzzy matching, no
 moods beyond "scary" and "funny". Folding the turns of a conversation is agent/constraints' job.
@@ -19,7 +20,7 @@ import re
 from collections.abc import Iterable
 
 from agent.grounding import GENRE_WORDS
-from agent.titles import TitleIndex, TitleMatch, has_content, normalise
+from agent.titles import _AKA, TitleIndex, TitleMatch, has_content, normalise
 from agent.types import Item
 
 LIKED, SEEN, DISLIKED, EXCLUDED, UNSEEN, CHOICE = "liked", "seen", "disliked", "excluded", "unseen", "choice"
@@ -138,6 +139,18 @@ CHOICE_DROP = re.compile(
     r"\b(?:something|anything|others?|more)\s+else\b"
     r"|\bother\s+(?:films?|movies?|options?|suggestions?|ideas?|ones?)\b"
     r"|\bsomething\s+different\b|\b(?:recommend|suggest)\b|\bnone\s+of\s+(?:these|those|them)\b|\bneither\b", re.I)
+_OK = r"(?:fine|ok|okay|alright|all\s+right|good|allowed|back\s+on(?:\s+the\s+table)?)"
+_LIFT_GENRE = re.compile(
+    rf"(?P<a>{_GW}(?:\s+{_NOUN})?(?:\s*(?:,|/|\bor\b|\band\b)\s*{_GW}(?:\s+{_NOUN})?)*)\s+(?:is|are|'s|would\s+be)\s+"
+    rf"(?:(?:actually|now|also|totally|really)\s+)?{_OK}\b"
+    rf"|\b(?:don'?t|do\s+not)\s+mind\s+(?:(?:some|a\s+bit\s+of|a|an)\s+)?(?P<b>{_GW})"
+    rf"|\b(?:ok|okay|fine)\s+with\s+(?:(?:some|a|an)\s+)?(?P<c>{_GW})", re.I)
+_LIFT_RUNTIME = re.compile(
+    r"\bany\s+(?:length|runtime|running\s+time)\b|\b(?:length|runtime|running\s+time)\s+(?:doesn'?t|does\s+not)\s+"
+    r"matter\b|\blong(?:er)?\s+(?:ones?\s+|films?\s+|movies?\s+)?(?:is|are)\s+(?:fine|ok|okay)\b", re.I)
+_LIFT_YEARS = re.compile(
+    r"\bany\s+(?:decade|era|year|period)\b|\b(?:the\s+)?(?:decade|era|year|age)\s+(?:doesn'?t|does\s+not)\s+matter\b"
+    r"|\bold(?:er)?\s+(?:ones?\s+|films?\s+|movies?\s+)?(?:is|are)\s+(?:fine|ok|okay)\b", re.I)
 _ANSWER_LINE = re.compile(r"^\s*\d+\.\s+(?:(?P<label>.+?)\s+\((?P<year>\d{4})\)|(?P<title>[^:\n]+?))\s*:", re.M)
 
 
@@ -306,6 +319,7 @@ def strip_constraints(text: str, titles: TitleIndex | None = None) -> str:
     masked = mask_titles(text, titles.find(text)) if titles is not None else text
     spans = genre_mentions(masked)[2] + runtime_mentions(masked)[2] + year_mentions(masked, None)[2]
     spans += [m.span() for m in (*SHORTER.finditer(masked), *LONGER.finditer(masked))]
+    spans += [m.span() for pat in (_LIFT_GENRE, _LIFT_RUNTIME, _LIFT_YEARS) for m in pat.finditer(masked)]
     spans += [m.span() for m in _ROLE_CUE.finditer(masked) if m.lastgroup != LIKED]  # "I didn't like", "I've seen"
     out = list(text)
     for a, b in spans:
@@ -345,6 +359,19 @@ def roles(masked: str, matches: list[TitleMatch]) -> dict[str, str]:
     return out
 
 
+def lifts(masked: str) -> tuple[list[str], bool, bool]:
+    """What a turn allows again: (genre words, runtime bounds lifted?, year bounds lifted?).
+
+    >>> lifts("ok, horror is fine now"), lifts("I don't mind some comedy")[0], lifts("any length is fine")[1:]
+    ((['horror'], False, False), ['comedy'], (True, False))
+    """
+    words = []
+    for m in _LIFT_GENRE.finditer(masked):
+        g = next(k for k in "abc" if m.group(k))
+        words += [re.sub(r"\s+", " ", w.lower()) for w in re.findall(_GW, m.group(g), re.I)]
+    return words, bool(_LIFT_RUNTIME.search(masked)), bool(_LIFT_YEARS.search(masked))
+
+
 def _pick(items: list[Item], text: str) -> Item | None:
     year = re.search(r"\b((?:18|19|20)\d\d)\b", text)
     if year:
@@ -352,13 +379,16 @@ def _pick(items: list[Item], text: str) -> Item | None:
     return items[0] if items else None
 
 
-def choice(text: str, masked: str, matches: list[TitleMatch], titles: TitleIndex) -> tuple[list[str], list[str]] | None:
+def choice(text: str, masked: str, matches: list[TitleMatch], titles: TitleIndex,
+           picks: list[tuple[str, Item, tuple[Item, ...], str]] | None = None) -> tuple[list[str], list[str]] | None:
     """(item ids in order, names not in the catalog) when the turn asks to choose among films.
 
     Lists are read after a colon ("which of these should I watch: A, B or C?"), after "between"
     or "should I watch", or as the titles of a "which" sentence joined by "or" ("Alien or Heat,
     which one?"). Only a list after a colon is trusted to hold names that match no film (and
-    lower-case names, looked up exactly): elsewhere a phrase like "a comedy or a drama" is no list.
+    lower-case names, looked up exactly or as a likely typo): elsewhere a phrase like "a comedy or
+    a drama" is no list. `picks`, when given, collects (name, film, other films it could mean,
+    "popular" | "year" | "typo") for the names looked up that way.
     """
     for cue in _CHOICE_CUE.finditer(masked):
         sent_start = max((c.end() for c in re.finditer(r"[.!?\n]+", masked[: cue.start()])), default=0)
@@ -383,9 +413,15 @@ def choice(text: str, masked: str, matches: list[TitleMatch], titles: TitleIndex
             name = _CHOICE_FILLER.sub("", _CHOICE_FILLER.sub("", text[s:e].strip()))
             if colon < 0 or not name or not has_content(name) or re.search(_GW, name, re.I):
                 continue
-            hit = _pick(titles.lookup(re.sub(r"\s*\(?(?:18|19|20)\d\d\)?\s*$", "", name)), name)
+            bare = re.sub(r"\s*\(?(?:18|19|20)\d\d\)?\s*$", "", name)
+            found, how = titles.lookup(bare), "year" if bare != name else "popular"
+            if not found:
+                found, how = titles.fuzzy_lookup(bare)[0], "typo"
+            hit = _pick(found, name)
             if hit is not None:
                 ids.append(hit.item_id)
+                if picks is not None and (len(found) > 1 or how == "typo"):
+                    picks.append((name, hit, tuple(f for f in found if f is not hit), how))
             else:
                 unknown.append(name)
         if ids and len(ids) + len(unknown) >= 2:
@@ -405,7 +441,9 @@ def answer_items(content: str, titles: TitleIndex, catalog: dict[str, Item]) -> 
     out = []
     for m in _ANSWER_LINE.finditer(content):
         title = m.group("label") or m.group("title")
-        hit = _pick(titles.lookup(title), m.group("year") or "")
+        # "Sunset Blvd. (a.k.a. Sunset Boulevard) (1950)": the index holds the title and its alias apart
+        found = titles.lookup(title) or titles.lookup(_AKA.sub("", title))
+        hit = _pick(found, m.group("year") or "")
         if hit is not None:
             out.append(hit)
     return out

@@ -25,7 +25,14 @@ Ranking (settings.ranking):
             requests and return fact-only explanations: ranking costs one forward pass.
   generate  the model writes the whole ranked list as JSON under a schema whose id enum is the
             candidate set (structured decoding), parsed and validated as it streams.
-Left out: moods, "more like #2", diversity, cast (issue 7 continues).
+Conversation (agent/conversation): films of earlier answers are never recommended again; "#2",
+"the second one", "that one" point into the latest answer and act like named titles ("I've seen
+#1" is history); "more like #2" / "something like Alien" anchor retrieval on that film's vector;
+"something different" asks for genre-diverse candidates, away from the last answer. A new user
+with a vague request ("something good") gets popular, varied films and, once per conversation,
+one short clarifying question after the list (`Recommendation.question`); how remakes, typos and
+references were read is said before the list (`Recommendation.remarks`).
+Left out: moods beyond the constraint words, cast (not in the data).
 """
 
 from __future__ import annotations
@@ -33,10 +40,11 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from agent.config import Settings
 from agent.constraints import CHOICE, DISLIKED, HISTORY_ROLES, LIKED, Constraints, parse_conversation, strip_constraints
+from agent.conversation import CLARIFYING_QUESTION, DIFFERENT, Conversation, read_conversation
 from agent.embedding import Embedder
 from agent.errors import InvalidRequest, StoreError
 from agent.llm.base import LLM, GenerationRequest, LabelRequest
@@ -52,7 +60,7 @@ NO_MATCH = "no film matches"  # starts the note of an answer the constraints lef
 
 @dataclass(frozen=True)
 class RecRequest:
-    messages: list[dict[str, str]]  # [{"role": "user", "content": "..."}], text only
+    messages: list[dict]  # [{"role": "user", "content": "..."}]; assistant turns may carry "marquee_recommendations"
     user: str | None = None
     n: int | None = None
     temperature: float = 0.0
@@ -75,6 +83,9 @@ class Prepared:
     n: int
     notes: tuple[str, ...] = ()
     constraints: Constraints = Constraints()  # what retrieval applied (agent/constraints)
+    remarks: tuple[str, ...] = ()  # said to the user before the list (agent/conversation)
+    question: str = ""  # one clarifying question after the list, or ""
+    anchors: tuple[str, ...] = ()  # "more like" item ids retrieval anchored on
 
 
 class Recommender:
@@ -149,10 +160,11 @@ class Recommender:
                    media_store=media_store)
 
     # ---- stage 1: resolve the request -----------------------------------------------------
-    def resolve(self, messages: list[dict[str, str]], user: str | None
+    def resolve(self, messages: list[dict], user: str | None, conv: Conversation | None = None
                 ) -> tuple[str, UserHistory, tuple[TitleMatch, ...], list[str], Constraints]:
-        """(query, history, named titles, notes, constraints). Named films join the history by
-        their role: liked, seen (not liked) or disliked; films in a choice set or "not X" do not."""
+        """(query, history, named titles, notes, constraints). Named films (and films referred to,
+        "#2") join the history by their role: liked, seen (not liked) or disliked; films in a choice
+        set or "not X" do not."""
         notes = []
         user_texts = [m["content"] for m in messages if m.get("role") == "user"]
         if not user_texts:
@@ -165,11 +177,14 @@ class Recommender:
         known = {e.item_id for e in entries}
         named: list[TitleMatch] = []
         for text in user_texts:
-            for m in self.titles.find(text):
+            for m in self.titles.find(text, typos=True):
                 named.append(m)
                 if m.ambiguous:
                     notes.append(f"'{m.text}' matches several films; assumed {m.item.label}")
-        constraints = parse_conversation(messages, self.titles, self.items)
+                if m.how == "typo":
+                    notes.append(f"'{m.text}' read as {m.item.label}")
+        conv = conv or read_conversation(messages, self.titles, self.items)
+        constraints = parse_conversation(messages, self.titles, self.items, refs=conv.refs, answers=conv.answers)
         for iid, role in constraints.roles:
             if role in HISTORY_ROLES and iid not in known:
                 entries.append(HistoryEntry(iid, liked=role == LIKED, disliked=role == DISLIKED))
@@ -179,36 +194,67 @@ class Recommender:
                 notes.append(f"{self.items[iid].label} is in your history, so it is left out of the choice")
         return query, UserHistory(user, tuple(entries)), tuple(named), notes, constraints
 
-    def search_text(self, query: str) -> str:
+    def search_text(self, query: str, typos: bool = True) -> str:
         """The query as embedded for semantic search: titles named in it cut out (they are
         history now, and their words would pull in namesakes: "Heat" -> "Dead Heat"), exclusion,
         runtime and year phrases cut out ("not horror" would pull horror closer), and nothing at
         all when only filler words remain ("I loved ... what should I watch tonight?")."""
         query = strip_constraints(query, self.titles) if query else query
-        for m in sorted(self.titles.find(query), key=lambda m: -m.span[0]):
+        query = DIFFERENT.sub(" ", query)  # "something different" says nothing about the content
+        for m in sorted(self.titles.find(query, typos=typos), key=lambda m: -m.span[0]):
             query = query[: m.span[0]] + " " + query[m.span[1] :]
         return query if has_content(query) else ""
 
-    def conversation_search_text(self, messages: list[dict[str, str]]) -> str:
+    def conversation_search_text(self, messages: list[dict], conv: Conversation | None = None) -> str:
         """search_text of the last user turn, or of the latest earlier one with content left
         ("a tense heist film" ... "something shorter": the heist film is still what is asked for)."""
-        for m in reversed([m for m in messages if m.get("role") == "user"]):
-            text = self.search_text(m["content"].strip())
-            if text:
-                return text
-        return ""
+        return self._asking_turn(messages, conv)[0]
+
+    def _asking_turn(self, messages: list[dict], conv: Conversation | None) -> tuple[str, tuple[str, ...]]:
+        """(search text, anchors) of the latest user turn that asks for something: one with text
+        to search for or a "more like" anchor; references ("#2") are cut from the text."""
+        for idx in reversed([i for i, m in enumerate(messages) if m.get("role") == "user"]):
+            text = messages[idx]["content"].strip()
+            for r in sorted((conv.refs.get(idx, ()) if conv else ()), key=lambda r: -r.span[0]):
+                text = text[: r.span[0]] + " " * (r.span[1] - r.span[0]) + text[r.span[1]:]
+            anchors = conv.anchors.get(idx, ()) if conv else ()
+            search = self.search_text(text)
+            if search or anchors:
+                return search, anchors
+        return "", ()
 
     # ---- stages 2-3: retrieve and render --------------------------------------------------
     def prepare(self, req: RecRequest) -> Prepared:
         s = self.settings
-        query, history, named, notes, constraints = self.resolve(req.messages, req.user)
+        conv = read_conversation(req.messages, self.titles, self.items)
+        query, history, named, notes, constraints = self.resolve(req.messages, req.user, conv)
         n = req.n or s.n_recommendations
-        candidates = self.retriever.retrieve(self.conversation_search_text(req.messages), history,
-                                             max(s.k_candidates, n), constraints=constraints)
+        search, anchors = self._asking_turn(req.messages, conv)
+        anchors = tuple(a for a in anchors if a in self.items)
+        repeat = set(conv.shown) - set(constraints.only_items) - history.seen
+        diverse = list(conv.last_answer) if conv.diverse else None
+        candidates = self.retriever.retrieve(search, history, max(s.k_candidates, n), exclude=repeat,
+                                             constraints=constraints, anchors=anchors, diverse=diverse)
         notes += self.constraint_notes(constraints, candidates, n)
+        if not candidates and repeat:  # the films left were all shown already: say so, as for constraints
+            summary = "; ".join(x for x in (constraints.describe(self.items),
+                                            f"other than the {len(repeat)} films already recommended") if x)
+            notes = [x for x in notes if not x.startswith(NO_MATCH)] + [f"{NO_MATCH}: {summary}"]
+        if repeat:
+            notes.append(f"leaving out the {len(repeat)} film{'s' if len(repeat) != 1 else ''} already recommended "
+                         "in this conversation")
+        if anchors:
+            notes.append("more like " + ", ".join(self.items[a].label for a in anchors))
+        if conv.diverse:
+            notes.append("something different: candidates spread over genres, away from the last answer")
+        cold = not history.entries and not constraints and not anchors and not search
+        question = CLARIFYING_QUESTION if cold and not conv.asked else ""
+        if cold:
+            notes.append("no history and a vague request: popular films across genres")
+        extra = {"remarks": conv.remarks, "question": question, "anchors": anchors}
         if not candidates:
-            if constraints:
-                return Prepared(req, query, history, named, (), [], {}, 0, tuple(notes), constraints)
+            if constraints or repeat:
+                return Prepared(req, query, history, named, (), [], {}, 0, tuple(notes), constraints, **extra)
             raise StoreError("retrieval returned no candidates: is the catalog ingested? run `python -m agent.ingest`")
         n = min(n, len(candidates))
         summary = constraints.describe()
@@ -231,7 +277,8 @@ class Recommender:
                 notes.append(f"prompt shortened to fit the context (level {compact}: media lines dropped"
                              + (", entries shortened)" if compact == 2 else ")"))
         schema = ranking_schema([c.item.item_id for c in candidates], n, s.explanation_chars)
-        return Prepared(req, query, history, named, tuple(candidates), prompt, schema, n, tuple(notes), constraints)
+        return Prepared(req, query, history, named, tuple(candidates), prompt, schema, n, tuple(notes), constraints,
+                        **extra)
 
     def constraint_notes(self, c: Constraints, candidates: list[Candidate], n: int) -> list[str]:
         """What was applied, and a warning when fewer films match than were asked for."""
@@ -280,12 +327,14 @@ class Recommender:
         if self.llm is None:
             raise InvalidRequest("this recommender was built without an LLM")
         prep = prep or await asyncio.to_thread(self.prepare, req)
+        said = {"remarks": prep.remarks, "question": prep.question}
         if not prep.candidates:  # the constraints rule out every film: say so, ask no LLM
-            yield Recommendation(items=(), query=prep.query, history=prep.history, candidates=(), notes=prep.notes)
+            yield Recommendation(items=(), query=prep.query, history=prep.history, candidates=(), notes=prep.notes,
+                                 **said)
             return
         gen = self._stream_one_pass(req, prep) if self.ranking_mode(req) == "one-pass" else self._stream_generated(req, prep)
         async for ev in gen:
-            yield ev
+            yield replace(ev, **said) if isinstance(ev, Recommendation) else ev
 
     def _validator(self, prep: Prepared) -> Validator:
         s = self.settings

@@ -19,12 +19,19 @@ and filter; the collaborative lists skip non-matching items; every list is check
 catalog item. When the signals find fewer than k matching items, matching catalog items fill up
 by popularity (source "catalog"), so fewer than k come back only when fewer exist. A choice set
 ("which of A, B or C?") ranks exactly those films.
+
+Conversation signals (agent/conversation): `anchors` ("more like #2") add a fifth list, the
+nearest items to the anchors' stored vectors mixed with the query vector (ANCHOR_MIX), weighted
+by `RetrievalWeights.anchor`; disliked history items push the history vector away from them
+(DISLIKE_PUSH); `diverse` ("something different") fetches 3k and keeps k by genre MMR
+(`diversify`), away from the films given. With no signal at all (a new user asking "something
+good") the most popular matching films are taken, diversified the same way.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,6 +43,42 @@ from agent.store import ItemStore
 from agent.types import Candidate, Interaction, Item, UserHistory
 
 Keep = Callable[[str], bool]  # item_id -> may it be a candidate?
+ANCHOR_MIX = 0.7  # anchor list vector: 0.7 * anchors' mean + 0.3 * query (when there is a query)
+DISLIKE_PUSH = 0.5  # history vector minus 0.5 * the mean of recent disliked items' vectors
+MMR_LAMBDA = 0.5  # diversify: relevance vs genre overlap
+
+
+def genre_overlap(a: Item, b: Item) -> float:
+    """Jaccard similarity of two films' genres, 0-1 (0 when either has none).
+
+    >>> genre_overlap(Item("1", "a", genres=("Action", "Crime")), Item("2", "b", genres=("Crime", "Drama")))
+    0.3333333333333333
+    """
+    x, y = set(a.genres), set(b.genres)
+    return len(x & y) / len(x | y) if x and y else 0.0
+
+
+def diversify(cands: list[Candidate], k: int, avoid: Sequence[Item] = (), lam: float = MMR_LAMBDA) -> list[Candidate]:
+    """Maximal marginal relevance over genres: k candidates, each chosen for its rank (1 at the
+    top, falling linearly) minus its largest genre overlap with those already chosen and `avoid`.
+
+    >>> it = lambda i, g: Candidate(Item(i, i, genres=g), 0.0)
+    >>> cs = [it("a", ("Horror",)), it("b", ("Horror",)), it("c", ("Comedy",)), it("d", ("Drama",))]
+    >>> [c.item.item_id for c in diversify(cs, 3)], [c.item.item_id for c in diversify(cs, 2, [cs[0].item])]
+    (['a', 'c', 'd'], ['c', 'd'])
+    """
+    n = len(cands)
+    rel = {c.item.item_id: 1.0 - r / max(n, 1) for r, c in enumerate(cands)}
+    chosen: list[Candidate] = []
+    rest = list(cands)
+    while rest and len(chosen) < k:
+        def gain(c: Candidate) -> float:
+            others = [x.item for x in chosen] + list(avoid)
+            return lam * rel[c.item.item_id] - (1 - lam) * max((genre_overlap(c.item, o) for o in others), default=0.0)
+        best = max(rest, key=gain)  # max keeps the first (best-ranked) of equal gains
+        chosen.append(best)
+        rest.remove(best)
+    return chosen
 
 
 def top_positive(scores: np.ndarray, item_ids: list[str], k: int, exclude: set[str],
@@ -159,6 +202,7 @@ class RetrievalWeights:
     history: float = 1.0
     collab: float = 1.0
     sequence: float = 1.0
+    anchor: float = 2.0  # "more like #2": the conversation's own pointer outweighs the other lists
 
 
 class Retriever:
@@ -224,12 +268,28 @@ class Retriever:
         while True:
             hits = self._nearest(vector, n, exclude, where)
             kept = [(i, s) for i, s in hits if keep(i)]
-            if len(kept) >= depth or len(hits) < n or n >= total:
+            if len(kept) >= depth:
                 return kept[:depth]
+            if len(hits) < n or n >= total:
+                # Fewer match than asked for, or Chroma's HNSW index (approximate) skipped some:
+                # asked for all 76 items of a small store it returned 70 or 75 now and then. So
+                # the last step is exact: every matching catalog item, scored against its vector.
+                return self._exact(vector, depth, exclude, keep)
             n = min(total, n * 4)
 
+    def _exact(self, vector: np.ndarray, depth: int, exclude: set[str], keep: Keep) -> list[tuple[str, float]]:
+        """Cosine similarity of every stored item that `keep` accepts, best first (ties: item id)."""
+        vecs = self.store.vectors([i for i in self.items if i not in exclude and keep(i)])
+        if not vecs:
+            return []
+        ids = list(vecs)
+        m = np.stack([vecs[i] for i in ids])
+        sims = m @ vector / ((np.linalg.norm(m, axis=1) + 1e-9) * (np.linalg.norm(vector) + 1e-9))
+        order = sorted(range(len(ids)), key=lambda j: (-sims[j], ids[j]))[:depth]
+        return [(ids[j], float(sims[j])) for j in order]
+
     def lists(self, query: str, history: UserHistory, k: int, exclude: set[str],
-              constraints: Constraints | None = None) -> dict[str, list[tuple[str, float]]]:
+              constraints: Constraints | None = None, anchors: Sequence[str] = ()) -> dict[str, list[tuple[str, float]]]:
         """Each signal's ranked (item_id, score) list; the raw material of `retrieve`."""
         depth = max(k * 3, 50)
         out: dict[str, list[tuple[str, float]]] = {}
@@ -239,14 +299,29 @@ class Retriever:
             keep = lambda i: i in self.items and constraints.allows(self.items[i])  # noqa: E731
             if constraints.metadata or constraints.only_items:
                 where = where_filter(constraints, flags=self.filterable)
-        if query.strip() and weights.query > 0:
-            out["query"] = self._semantic(self.embedder.embed_one(query), depth, exclude, where, keep)
+        qv = self.embedder.embed_one(query) if query.strip() else None
+        if qv is not None and weights.query > 0:
+            out["query"] = self._semantic(qv, depth, exclude, where, keep)
+        if anchors and weights.anchor > 0:
+            avecs = self.store.vectors(anchors)
+            if avecs:
+                a = sum(v / (np.linalg.norm(v) + 1e-9) for v in avecs.values())
+                a = a / (np.linalg.norm(a) + 1e-9)
+                if qv is not None:
+                    a = ANCHOR_MIX * a + (1 - ANCHOR_MIX) * qv / (np.linalg.norm(qv) + 1e-9)
+                out["anchor"] = self._semantic(a / (np.linalg.norm(a) + 1e-9), depth, exclude, where, keep)
         hw = self._history_weights(history)
         if hw:
             vecs = self.store.vectors(hw) if weights.history > 0 else {}
             if vecs:
                 v = sum(vecs[i] * w for i, w in hw.items() if i in vecs)
                 v = v / (np.linalg.norm(v) + 1e-9)
+                disliked = [e.item_id for e in history.entries if e.disliked][-self.history_in_query:]
+                dvecs = self.store.vectors(disliked) if disliked else {}
+                if dvecs:  # negative feedback: away from what the user said they did not like
+                    d = sum(dvecs.values()) / len(dvecs)
+                    v = v - DISLIKE_PUSH * d / (np.linalg.norm(d) + 1e-9)
+                    v = v / (np.linalg.norm(v) + 1e-9)
                 out["history"] = self._semantic(v, depth, exclude, where, keep)
             if self.collab is not None and weights.collab > 0:
                 top = self.collab.top(hw, depth, exclude, keep)
@@ -260,12 +335,17 @@ class Retriever:
         return out
 
     def retrieve(self, query: str, history: UserHistory, k: int, exclude: set[str] | None = None,
-                 constraints: Constraints | None = None) -> list[Candidate]:
-        """Up to k fused candidates, never seen or excluded; all of them satisfy `constraints`."""
+                 constraints: Constraints | None = None, *, anchors: Sequence[str] = (),
+                 diverse: Sequence[Item] | None = None) -> list[Candidate]:
+        """Up to k fused candidates, never seen or excluded; all of them satisfy `constraints`.
+        `anchors`: item ids to find more like; `diverse`: pick k of 3k by genre MMR, away from these films."""
         exclude = set(exclude or ()) | history.seen | set(constraints.exclude_items if constraints else ())
         if constraints and constraints.only_items:
             k = max(k, len(constraints.only_items))
-        lists = self.lists(query, history, k, exclude, constraints)
+        lists = self.lists(query, history, k, exclude, constraints, anchors)
+        if not lists and not (constraints and constraints.only_items):
+            diverse = diverse if diverse is not None else ()  # nothing to go on: popular, but varied
+        final_k, k = k, (k * 3 if diverse is not None else k)
         fused: dict[str, float] = defaultdict(float)
         sources: dict[str, list[str]] = defaultdict(list)
         for name, ranked in lists.items():
@@ -276,9 +356,9 @@ class Retriever:
                     sources[iid].append(name)
         best = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
         out = [Candidate(self.items[i], s, tuple(sources[i])) for i, s in best]
-        if constraints and len(out) < k:
-            out += self._fill(constraints, exclude | {c.item.item_id for c in out}, k - len(out))
-        return out
+        if (constraints or not lists) and len(out) < k:
+            out += self._fill(constraints or Constraints(), exclude | {c.item.item_id for c in out}, k - len(out))
+        return diversify(out, final_k, diverse) if diverse is not None else out
 
     def _fill(self, constraints: Constraints, exclude: set[str], n: int) -> list[Candidate]:
         """Matching catalog items no signal found: a choice set in the order named, else by popularity."""

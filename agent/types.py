@@ -97,3 +97,5 @@ class Recommendation:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     notes: tuple[str, ...] = field(default_factory=tuple)
+    remarks: tuple[str, ...] = ()  # told to the user before the list: how remakes, typos, "#2" were read
+    question: str = ""  # one short clarifying question after the list (a vague first request), or ""

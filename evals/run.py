@@ -1,6 +1,7 @@
 """Offline ranking evaluation: one command, every system on the same split, JSON + Markdown report.
 
     python -m evals.run --data movielens-small --out runs/eval [--limit N] [--seed 0] [--llm] [--llm-users 50]
+    python -m evals.run --data movielens-small --conversation --out DIR [--dialogues 200] [--conversation-llm 20]
 
 Systems (full ranking over every item of the split; the user's earlier items are excluded):
   popularity, ease(lambda=...), transitions, ease+transitions (weight chosen on validation),
@@ -405,9 +406,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--judge-url", help="OpenAI-compatible base URL of an LLM judge (optional)")
     ap.add_argument("--judge-model", help="model name on the judge server")
     ap.add_argument("--tune-retriever", action="store_true", help="grid-search the agent's RRF weights on validation and exit")
+    ap.add_argument("--conversation", action="store_true",
+                    help="run the conversational suite (evals/conversation.py: scripted multi-turn dialogues) and exit")
+    ap.add_argument("--dialogues", type=int, default=200, help="--conversation: dialogues for the retriever-only run")
+    ap.add_argument("--conversation-llm", type=int, default=0,
+                    help="--conversation: also run the first N dialogues with the served one-pass LLM (--model)")
     args = ap.parse_args(argv)
 
     split = leave_last_two(load_events(args.data))
+    if args.conversation:
+        from evals import conversation
+
+        if args.data != "movielens-small":
+            ap.error("--conversation needs the demo catalog and store: --data movielens-small")
+        conversation.run(split, args.out, args.dialogues, args.conversation_llm, args.seed, args.model)
+        return 0
     users = sorted(split.train, key=lambda u: (len(u), u))[: args.limit or None]
     if args.tune_retriever:
         args.out.mkdir(parents=True, exist_ok=True)

@@ -37,6 +37,14 @@ def to_rec_request(body: ChatCompletionRequest, settings: Settings, adapters: tu
     if body.model not in names:
         raise ModelNotFound(f"model {body.model!r} does not exist; available: {', '.join(names)}", param="model")
     messages = [{"role": m.role, "content": m.text()} for m in body.messages]
+    for out, m in zip(messages, body.messages, strict=True):
+        shown = (m.model_extra or {}).get("marquee_recommendations")  # extension: exact ids of an earlier answer
+        if m.role == "assistant" and shown is not None:
+            if not isinstance(shown, list) or not all(
+                    isinstance(x, str | int) or (isinstance(x, dict) and "item_id" in x) for x in shown):
+                raise InvalidRequest("marquee_recommendations must be a list of item ids or of objects with "
+                                     "an item_id", param="messages")
+            out["marquee_recommendations"] = shown
     total = sum(len(m["content"]) for m in messages)
     if total > settings.max_input_chars:
         raise RequestTooLarge(
@@ -87,24 +95,33 @@ def json_for(r: RankedItem) -> str:
     return json.dumps(item_out(r).model_dump(), ensure_ascii=False)
 
 
-def render_content(items: tuple[RankedItem, ...], as_json: bool, notes: tuple[str, ...] = ()) -> str:
+def render_content(items: tuple[RankedItem, ...], as_json: bool, notes: tuple[str, ...] = (),
+                   remarks: tuple[str, ...] = (), question: str = "") -> str:
     if as_json:
         return '{"recommendations": [' + ", ".join(json_for(r) for r in items) + "]}"
-    return lead_in(notes if not items else ()) + "".join(line_for(r) for r in items)
+    return lead_in(notes if not items else (), remarks) + "".join(line_for(r) for r in items) + tail_question(question)
 
 
-def lead_in(notes: tuple[str, ...] = ()) -> str:
-    """The text before the list, or why there is none when the constraints ruled out every film."""
+def lead_in(notes: tuple[str, ...] = (), remarks: tuple[str, ...] = ()) -> str:
+    """The text before the list (after any remarks: how remakes, typos and "#2" were read), or why
+    there is none when the constraints ruled out every film."""
+    said = "".join(r + "\n" for r in remarks) + ("\n" if remarks else "")
     why = next((n.split(": ", 1)[-1] for n in notes if n.startswith(NO_MATCH)), None)
     if why is None:
-        return "Here is what I would watch next:\n\n"
-    return f"No film in the catalog matches this request ({why}).\n"
+        return said + "Here is what I would watch next:\n\n"
+    return said + f"No film in the catalog matches this request ({why}).\n"
+
+
+def tail_question(question: str) -> str:
+    """The one clarifying question, after the list (never instead of it)."""
+    return f"\n{question}\n" if question else ""
 
 
 def info(rec: Recommendation) -> MarqueeInfo:
     return MarqueeInfo(
         recommendations=[item_out(r) for r in rec.items], query=rec.query, history_size=len(rec.history.entries),
         candidates=len(rec.candidates), filled=rec.filled, dropped=list(rec.dropped), notes=list(rec.notes),
+        remarks=list(rec.remarks), question=rec.question or None,
     )
 
 
@@ -112,7 +129,8 @@ async def complete(recommender: Recommender, body: ChatCompletionRequest, req: R
     rec = await recommender.recommend(req)
     return ChatCompletionResponse(
         model=body.model,
-        choices=[Choice(message=ResponseMessage(content=render_content(rec.items, body.wants_json, rec.notes)))],
+        choices=[Choice(message=ResponseMessage(
+            content=render_content(rec.items, body.wants_json, rec.notes, rec.remarks, rec.question)))],
         usage=Usage(prompt_tokens=rec.prompt_tokens, completion_tokens=rec.completion_tokens,
                     total_tokens=rec.prompt_tokens + rec.completion_tokens),
         marquee=info(rec),
@@ -134,7 +152,7 @@ async def stream_events(
 
     as_json = body.wants_json
     yield chunk({"role": "assistant", "content": ""})
-    yield chunk({"content": '{"recommendations": [' if as_json else lead_in(prep.notes)})
+    yield chunk({"content": '{"recommendations": [' if as_json else lead_in(prep.notes, prep.remarks)})
     first = True
     head = None  # item id whose text line was started by the Ranking event
     async for ev in recommender.stream(req, prep):
@@ -162,6 +180,8 @@ async def stream_events(
                 yield chunk({"content": "\n"})
             if as_json:
                 yield chunk({"content": "]}"})
+            elif ev.question:
+                yield chunk({"content": tail_question(ev.question)})
             yield chunk({}, "stop", marquee=info(ev).model_dump())
             if body.stream_options and body.stream_options.include_usage:
                 u = Usage(prompt_tokens=ev.prompt_tokens, completion_tokens=ev.completion_tokens,

@@ -109,6 +109,8 @@ class MarqueeInfo(BaseModel):  # extension
     filled: int
     dropped: list[str]
     notes: list[str]
+    remarks: list[str] = []  # told to the user before the list (which remake, spelling or "#2" was taken)
+    question: str | None = None  # the one clarifying question asked after the list, if any
 
 
 class ChatCompletionResponse(BaseModel):

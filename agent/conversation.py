@@ -1,0 +1,197 @@
+"""The conversation as a whole: what the assistant already showed, and what the user refers back to.
+
+    conv = read_conversation(messages, titles, catalog)
+    conv.answers    # {message index: films of that assistant turn}  (served lines, JSON, or item ids)
+    conv.shown      # every film recommended so far, oldest first: never recommended again
+    conv.refs       # {message index: [TitleMatch]}  "#2", "the second one", "that one" -> a film
+    conv.anchors    # {message index: item ids}  "more like #2", "something like Alien"
+    conv.diverse    # the last user turn asks for "something different"
+    conv.asked      # the clarifying question was already asked in this conversation
+    conv.remarks    # lines for the user about the last turn: which remake or spelling was taken,
+                    # names that match nothing, what "that one" was taken to mean
+
+Earlier answers are read from Marquee's own answer format (`1. Title (Year): explanation`, or the
+JSON list) or, exactly, from the extension field `marquee_recommendations` of an assistant
+message (item ids, or objects with `item_id`). References point into the latest answer before the
+turn: "#2", "number 2", "the second one", "the last one"; "that one", "it" after a verb ("I've
+seen it", "more like that") mean the film the previous user turn referred to, else the first
+film of that answer (said in `remarks`). A reference is read exactly like a named title by
+agent/constraints, so "I've seen #1" is seen, "didn't like the second one" disliked, "not #3"
+excluded, "which of #1 or #3?" a choice set.
+People ("not Tom Cruise") cannot be filtered: the catalog lists no cast, and the answer says so.
+Left out: references to answers before the latest one ("the first film you suggested"), ranges
+("the first two").
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from agent.phrases import GENRE_LEXICON, answer_items, choice, mask_titles
+from agent.titles import TitleIndex, TitleMatch
+from agent.types import Item
+
+CLARIFYING_QUESTION = ("One question, so the next list fits better: is there a film you loved lately, "
+                       "or a genre, mood or decade you are in the mood for?")
+
+_ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4, "fifth": 5,
+             "5th": 5, "sixth": 6, "6th": 6, "seventh": 7, "7th": 7, "eighth": 8, "8th": 8, "ninth": 9, "9th": 9,
+             "tenth": 10, "10th": 10, "last": -1}
+_NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
+                 "ten": 10}
+_REF = re.compile(
+    r"(?:#\s?|\bnumber\s+|\bno\.\s?)(?P<n>\d{1,2}|" + "|".join(_NUMBER_WORDS) + r")\b"
+    r"|\bthe\s+(?P<o>" + "|".join(_ORDINALS) + r")(?:\s+(?:one|film|movie|pick|suggestion|recommendation|option))?\b"
+    r"(?!\s+(?:time|place|half|two|three|few|of\s+(?:all|them)))"
+    r"|\b(?P<p>(?:that|this)\s+(?:one|film|movie))\b"
+    r"|(?:" + "|".join(f"(?<={w})" for w in (
+        r"\bseen", r"\bsaw", r"\bwatched", r"\bliked", r"\bloved", r"\benjoyed", r"\bhated", r"\bdisliked",
+        "n't like", "not like", "n't love", "n't enjoy", "more like", "thing like", "similar to")) + r")"
+    r"\s+(?P<it>it|that|this)\b(?!\s+(?:kind|sort|type|genre|much|too|one|film|movie|is|was|before\s+in))",
+    re.I)
+_PERSON = re.compile(  # "not Tom Cruise", "nothing with Nicolas Cage": people, whom the catalog does not list
+    r"\b(?:no|not|without|nothing\s+(?:with|starring|by)|anything\s+but|avoid)\s+(?:with\s+|starring\s+|by\s+)?"
+    r"(?P<name>[A-Z][a-z'’]+(?:\s+[A-Z][a-z'’]+)+)", re.I)
+_ANCHOR = re.compile(r"\b(?:more|something|anything|films?|movies?|ones?|others?|stuff|else)\s+(?:just\s+)?like\s*$"
+                     r"|\bsimilar\s+to\s*$|\b(?:vein|style|spirit)\s+of\s*$|\b(?:more|others?)\s+of\s*$", re.I)
+DIFFERENT = re.compile(
+    r"\bsomething\s+(?:completely\s+|totally\s+|quite\s+|a\s+bit\s+|very\s+|really\s+)?different\b"
+    r"|\b(?:mix|shake|switch|change)\s+(?:it|things)\s+up\b|\bsurprise\s+me\b|\b(?:more|some)\s+variety\b"
+    r"|\bdifferent\s+(?:kinds?|genres?|types?|sorts?)\b|\bsomething\s+else\s+entirely\b"
+    r"|\bnot\s+(?:more\s+)?like\s+(?:these|those|them)\b", re.I)
+
+
+@dataclass(frozen=True)
+class Conversation:
+    answers: dict[int, tuple[Item, ...]] = field(default_factory=dict)
+    shown: tuple[str, ...] = ()
+    refs: dict[int, tuple[TitleMatch, ...]] = field(default_factory=dict)
+    anchors: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    diverse: bool = False
+    asked: bool = False
+    remarks: tuple[str, ...] = ()
+
+    @property
+    def last_answer(self) -> tuple[Item, ...]:
+        return self.answers[max(self.answers)] if self.answers else ()
+
+
+def answer_films(msg: dict, titles: TitleIndex, catalog: dict[str, Item]) -> list[Item]:
+    """The films of one assistant message: the `marquee_recommendations` extension when present
+    (exact ids), else its text (served lines or the JSON list)."""
+    ext = msg.get("marquee_recommendations")
+    if isinstance(ext, list):
+        ids = [str(x.get("item_id")) if isinstance(x, dict) else str(x) for x in ext]
+        return [catalog[i] for i in ids if i in catalog]
+    return answer_items(msg.get("content") or "", titles, catalog)
+
+
+def references(text: str, answer: tuple[Item, ...], previous: tuple[TitleMatch, ...],
+               remarks: list[str] | None = None) -> list[TitleMatch]:
+    """The films one user turn refers to in `answer` (the latest assistant answer before it),
+    as TitleMatch objects spanning the reference words (how="reference").
+
+    >>> films = (Item("3", "Aliens", 1986), Item("6", "The Thing", 1982))
+    >>> [(m.text, m.item.title) for m in references("more like #2, I've seen the first one", films, ())]
+    [('#2', 'The Thing'), ('the first one', 'Aliens')]
+    """
+    out: list[TitleMatch] = []
+    for m in _REF.finditer(text):
+        group = m.lastgroup
+        span = m.span(group) if group == "it" else m.span()
+        words = text[span[0]: span[1]]
+        if not answer:
+            if remarks is not None and group in ("n", "o"):
+                remarks.append(f"'{words}' refers to an earlier list, and I have not suggested any films yet.")
+            continue
+        if group in ("n", "o"):
+            raw = m.group(group).lower()
+            k = int(raw) if raw.isdigit() else _NUMBER_WORDS.get(raw) or _ORDINALS[raw]
+            k = len(answer) if k == -1 else k
+            if not 1 <= k <= len(answer):
+                if remarks is not None:
+                    remarks.append(f"My last list had {len(answer)} film{'s' if len(answer) != 1 else ''}, "
+                                   f"so '{words}' points at none of them.")
+                continue
+            item = answer[k - 1]
+        else:  # "that one", "it": what the previous turn pointed at, else the top film
+            if previous:
+                item = previous[-1].item
+            else:
+                item = answer[0]
+                if remarks is not None and len(answer) > 1:
+                    remarks.append(f"By '{words}' I took {item.label}, the first film of my last list.")
+        out.append(TitleMatch(item, span, words, False, "reference"))
+    return out
+
+
+def title_remarks(matches: list[TitleMatch], picks: list | None = None) -> list[str]:
+    """What to tell the user about how the films they named were read: typos and remakes.
+
+    >>> a, b = Item("11", "Dune", 1984), Item("12", "Dune", 2000)
+    >>> title_remarks([TitleMatch(a, (0, 4), "Dune", True, "popular", (b,))])
+    ["'Dune' could be Dune (1984) or Dune (2000); I took Dune (1984), the most watched. Give the year for the other."]
+    """
+    out = []
+    rows = [(m.text, m.item, m.others, m.how) for m in matches if m.how in ("typo", "popular", "context")]
+    rows += list(picks or ())
+    for name, item, others, how in rows:
+        if how == "typo":
+            out.append(f"I read '{name}' as {item.label}.")
+        elif others and how in ("popular", "context"):
+            every = sorted((item, *others), key=lambda i: (i.year or 0, i.item_id))
+            labels = ", ".join(i.label for i in every[:-1]) + " or " + every[-1].label
+            why = "the most watched" if how == "popular" else "going by what you said"
+            out.append(f"'{name}' could be {labels}; I took {item.label}, {why}. Give the year for the other"
+                       f"{'s' if len(others) > 1 else ''}.")
+    return out
+
+
+def read_conversation(messages: list[dict], titles: TitleIndex, catalog: dict[str, Item]) -> Conversation:
+    answers: dict[int, tuple[Item, ...]] = {}
+    refs: dict[int, tuple[TitleMatch, ...]] = {}
+    anchors: dict[int, tuple[str, ...]] = {}
+    shown: dict[str, None] = {}
+    asked = False
+    answer: tuple[Item, ...] = ()
+    previous: tuple[TitleMatch, ...] = ()
+    user_turns = [i for i, m in enumerate(messages) if m.get("role") == "user"]
+    last_user = user_turns[-1] if user_turns else -1
+    remarks: list[str] = []
+    for idx, msg in enumerate(messages):
+        text = msg.get("content") or ""
+        if msg.get("role") == "assistant":
+            films = tuple(answer_films(msg, titles, catalog))
+            asked = asked or CLARIFYING_QUESTION in text
+            if films:
+                answers[idx] = answer = films
+                shown.update(dict.fromkeys(i.item_id for i in films))
+            continue
+        if msg.get("role") != "user":
+            continue
+        found = references(text, answer, previous, remarks if idx == last_user else None)
+        named = titles.find(text, typos=True)
+        # a reference inside a named title ("The Third Man") is the title's
+        found = [r for r in found if not any(a < r.span[1] and r.span[0] < b for a, b in (t.span for t in named))]
+        refs[idx] = tuple(found)
+        everything = sorted([*named, *found], key=lambda m: m.span[0])
+        anchored = [m.item.item_id for m in everything if _ANCHOR.search(text[max(0, m.span[0] - 40): m.span[0]])]
+        if anchored:
+            anchors[idx] = tuple(dict.fromkeys(anchored))
+        previous = tuple(found) or previous
+        if idx == last_user:
+            picks: list = []
+            asked_choice = choice(text, mask_titles(text, everything), everything, titles, picks)
+            remarks += title_remarks(list(named), picks)
+            for name in (asked_choice[1] if asked_choice else ()):
+                remarks.append(f"'{name}' is not a film in the catalog, so I chose among the others.")
+            masked = mask_titles(text, everything)
+            for p in _PERSON.finditer(masked):
+                name = p.group("name")
+                if name[0].isupper() and not any(w.lower() in GENRE_LEXICON for w in name.split()):
+                    remarks.append(f"I cannot leave out films by person ('{name}'): the catalog lists no cast "
+                                   "or crew.")
+    last_text = messages[last_user].get("content") or "" if user_turns else ""
+    return Conversation(answers=answers, shown=tuple(shown), refs=refs, anchors=anchors,
+                        diverse=bool(DIFFERENT.search(last_text)), asked=asked, remarks=tuple(dict.fromkeys(remarks)))
