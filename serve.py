@@ -10,6 +10,9 @@ Every error is OpenAI-shaped JSON: {"error": {"message", "type", "param", "code"
 
 The web chat page: GET / (static files in agent/web/, under /web/) and GET /v1/items/{item_id}/poster
 (the item's poster image from the catalog's media paths, see agent/posters.py; beyond the OpenAI spec).
+
+Users (beyond the OpenAI spec; logic in agent/api/users.py): POST /v1/users/{user_id}/interactions,
+GET and PUT /v1/users/{user_id}/profile.
 """
 
 from __future__ import annotations
@@ -90,6 +93,8 @@ def create_app(settings: Settings, recommender=None, *, builder=None) -> FastAPI
         yield
         if task is not None and not task.done():
             task.cancel()
+        if state.get("users") is not None:
+            await state["users"].updater.close()  # pending profile rewrites resume on the next GET
         rec = state["rec"]
         if rec is not None and rec.llm is not None:
             await rec.llm.close()
@@ -125,7 +130,7 @@ def create_app(settings: Settings, recommender=None, *, builder=None) -> FastAPI
         log.exception("unhandled error")
         return _err(500, f"internal error: {type(e).__name__}", "server_error")
 
-    async def parse_body(request: Request) -> ChatCompletionRequest:
+    async def read_json(request: Request):
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > settings.max_request_bytes:
             raise RequestTooLarge(f"request body is {declared} bytes; the limit is {settings.max_request_bytes}")
@@ -138,6 +143,10 @@ def create_app(settings: Settings, recommender=None, *, builder=None) -> FastAPI
             data = json.loads(raw)
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise InvalidRequest(f"request body is not valid JSON: {e}") from None
+        return data
+
+    async def parse_body(request: Request) -> ChatCompletionRequest:
+        data = await read_json(request)
         if not isinstance(data, dict):
             raise InvalidRequest("request body must be a JSON object")
         try:
@@ -178,6 +187,7 @@ def create_app(settings: Settings, recommender=None, *, builder=None) -> FastAPI
             "prompt_tokens": rec.llm.count_tokens(prep.prompt) if rec.llm else None,
             "query": prep.query,
             "history": [{"item_id": e.item_id, "liked": e.liked} for e in prep.history.entries],
+            "profile": prep.history.profile,  # extension: the stored profile text the prompt shows ("" none)
             "named_titles": [{"text": m.text, "item_id": m.item.item_id, "label": m.item.label} for m in prep.named],
             "candidates": [
                 {"item_id": c.item.item_id, "title": c.item.title, "year": c.item.year, "score": c.score,
@@ -236,6 +246,28 @@ def create_app(settings: Settings, recommender=None, *, builder=None) -> FastAPI
         if request.headers.get("if-none-match") == resp.headers["etag"]:  # the browser's copy is current
             return Response(status_code=304, headers={"ETag": resp.headers["etag"], **POSTER_CACHE})
         return resp
+
+    def users():
+        rec = ready()
+        if state.get("users") is None:
+            from agent.api.users import Users
+
+            state["users"] = Users(rec)
+        return state["users"]
+
+    @app.post("/v1/users/{user_id}/interactions")
+    async def interactions(user_id: str, request: Request):
+        u = users()
+        return await u.add(user_id, await read_json(request))
+
+    @app.get("/v1/users/{user_id}/profile")
+    async def get_profile(user_id: str):
+        return await users().get(user_id)
+
+    @app.put("/v1/users/{user_id}/profile")
+    async def put_profile(user_id: str, request: Request):
+        u = users()
+        return await u.put(user_id, await read_json(request))
 
     app.state.marquee = state
     return app

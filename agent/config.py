@@ -51,6 +51,17 @@ class Settings(BaseSettings):
     weight_history: float = Field(0.5, ge=0, description="RRF weight of the history-vector list (0.5: best NDCG@10 on validation, evals --tune-retriever)")
     weight_collab: float = Field(1.0, ge=0, description="RRF weight of the co-occurrence list")
     weight_sequence: float = Field(1.0, ge=0, description="RRF weight of the next-item transitions list")
+    weight_profile: float = Field(0.3, ge=0, description="RRF weight of the list nearest to the user's profile text (users with a stored profile only)")
+    dislike_push: float = Field(0.5, ge=0, description="disliked films (profile events) pull the history vector away from them by this weight")
+
+    # --- living user profiles (POST /v1/users/{id}/interactions, GET/PUT /v1/users/{id}/profile) ----------
+    profiles_path: Path | None = Field(None, description="SQLite file of interaction events and profile texts (default <home>/profiles.sqlite)")
+    max_events_per_request: int = Field(100, ge=1, le=10_000, description="events accepted in one POST")
+    dislike_threshold: float = Field(2.0, description="a rated event <= this is a dislike (profile events only; catalog ratings keep their meaning)")
+    skip_days: float = Field(30.0, ge=0, description="a skipped film is left out of recommendations for this many days; 0: only recorded")
+    profile_debounce_s: float = Field(2.0, ge=0, description="wait this long after the last interaction before the LLM rewrites the profile")
+    profile_chars: int = Field(300, ge=40, le=2000, description="max characters of a profile text (LLM-written or user-edited)")
+    profile_prompt_chars: int = Field(200, ge=0, description="characters of the profile shown in ranking/explanation prompts (0: none)")
 
     # --- LLM ---------------------------------------------------------------------------------
     llm_backend: Literal["vllm", "openai"] = Field("vllm", description="in-process vLLM engine, or a remote OpenAI-compatible server")
@@ -84,7 +95,7 @@ class Settings(BaseSettings):
                                      "(only files named by the item's poster records or <item_id>.jpg|png|...); "
                                      "None: ../shared/data/posters for the demo catalog when it exists")
 
-    @field_validator("tmdb", "interactions", "lora", "chroma_path", "chroma_url", "llm_url", mode="before")
+    @field_validator("tmdb", "interactions", "lora", "chroma_path", "chroma_url", "llm_url", "profiles_path", mode="before")
     @classmethod
     def _empty_is_none(cls, v):
         # MARQUEE_INTERACTIONS= (set but empty) means "none", not the current directory
@@ -106,3 +117,7 @@ class Settings(BaseSettings):
     @property
     def chroma_dir(self) -> Path:
         return self.chroma_path or self.home / "chroma"
+
+    @property
+    def profiles_file(self) -> Path:
+        return self.profiles_path or self.home / "profiles.sqlite"

@@ -119,9 +119,24 @@ class TooLargeMedia(MediaError):
     code = "too_large"
 
 
-class PosterNotFound(MarqueeError):
-    """No catalog item with this id, or no poster image for it (the page shows a text placeholder)."""
+class NotFound(MarqueeError):
+    """The request names something that does not exist (a catalog item, a user); the message says what."""
 
     status = 404
+    type = "not_found_error"
+    code = "not_found"
+
+
+class PosterNotFound(NotFound):
+    """No catalog item with this id, or no poster image for it (the page shows a text placeholder)."""
+
     type = "invalid_request_error"
     code = "poster_not_found"
+
+
+class Conflict(MarqueeError):
+    """The request contradicts what is stored, e.g. an event id reused with a different payload."""
+
+    status = 409
+    type = "invalid_request_error"
+    code = "conflict"

@@ -76,13 +76,13 @@ class Prompts:
         return self.env.get_template(name).render(**variables).strip()
 
     def messages(self, *, request: str, history: list[dict], candidates: list[dict], n: int, max_chars: int,
-                 constraints: str = "") -> list[dict[str, str]]:
+                 constraints: str = "", profile: str = "") -> list[dict[str, str]]:
         return [
             {"role": "system", "content": self.render("system.j2", n=n, max_chars=max_chars)},
             {
                 "role": "user",
                 "content": self.render("user.j2", request=request, history=history, candidates=candidates, n=n,
-                                       constraints=constraints),
+                                       constraints=constraints, profile=profile),
             },
         ]
 
@@ -110,7 +110,8 @@ class Prompts:
             {"role": "system", "content": self.render("rank_system.j2")},
             {"role": "user", "content": self.render(
                 "rank_user.j2", request=_clip(request, REQUEST_CHARS),
-                history=history_view(history, items, history_limit), candidates=cands, constraints=constraints)},
+                history=history_view(history, items, history_limit), candidates=cands, constraints=constraints,
+                profile=history.profile)},
         ]
 
     def render_explain(
@@ -128,7 +129,8 @@ class Prompts:
             {"role": "system", "content": self.render("explain_system.j2", max_chars=max_chars)},
             {"role": "user", "content": self.render(
                 "explain_user.j2", request=_clip(request, REQUEST_CHARS),
-                history=history_view(history, items, history_limit), film=candidate_view(item))},
+                history=history_view(history, items, history_limit), film=candidate_view(item),
+                profile=history.profile)},
         ]
 
     def render_request(
@@ -162,4 +164,5 @@ class Prompts:
             n=n,
             max_chars=max_chars,
             constraints=constraints,
+            profile=history.profile,
         )

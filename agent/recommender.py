@@ -32,6 +32,9 @@ Conversation (agent/conversation): films of earlier answers are never recommende
 with a vague request ("something good") gets popular, varied films and, once per conversation,
 one short clarifying question after the list (`Recommendation.question`); how remakes, typos and
 references were read is said before the list (`Recommendation.remarks`).
+Living profiles (agent/profiles): with a ProfileStore (serve.py's build opens one), a user's
+stored interaction events join their catalog history on every request, so the next answer already
+reflects them, and their profile text goes into the prompts ("Viewer profile: ...") and retrieval.
 Left out: moods beyond the constraint words, cast (not in the data).
 """
 
@@ -48,7 +51,8 @@ from agent.conversation import CLARIFYING_QUESTION, DIFFERENT, Conversation, rea
 from agent.embedding import Embedder
 from agent.errors import InvalidRequest, StoreError
 from agent.llm.base import LLM, GenerationRequest, LabelRequest
-from agent.prompts import Prompts
+from agent.profiles import ProfileStore, merge_history
+from agent.prompts import Prompts, _clip
 from agent.ranking import LABELS, StreamParser, Validator, order_by_label_scores, ranking_schema
 from agent.retrieval import CoOccurrence, RetrievalWeights, Retriever, Transitions
 from agent.store import ItemStore
@@ -102,6 +106,7 @@ class Recommender:
         sequence: Transitions | None = None,
         prompts: Prompts | None = None,
         media_store: ItemStore | None = None,
+        profiles: ProfileStore | None = None,
     ):
         self.settings = settings
         self.items = {it.item_id: it for it in items}
@@ -110,14 +115,16 @@ class Recommender:
         self.embedder = embedder
         self.llm = llm
         self.prompts = prompts or Prompts()
+        self.profiles = profiles  # None (evals, finetune): the catalog's histories only
         pop = collab.popularity if collab else {}
         self.titles = TitleIndex(items, pop)
         self.retriever = Retriever(
             store, embedder, self.items, collab, sequence,
             history_in_query=settings.history_in_query, rrf_k=settings.rrf_k,
             weights=RetrievalWeights(settings.weight_query, settings.weight_history,
-                                     settings.weight_collab, settings.weight_sequence),
+                                     settings.weight_collab, settings.weight_sequence, profile=settings.weight_profile),
             media_store=media_store,
+            dislike_push=settings.dislike_push,
         )
 
     @classmethod
@@ -156,8 +163,24 @@ class Recommender:
             from agent.llm import load_llm
 
             llm = load_llm(settings)
+        profiles = ProfileStore(settings.profiles_file)
         return cls(settings, items, histories, store, embedder, llm, collab=collab, sequence=sequence,
-                   media_store=media_store)
+                   media_store=media_store, profiles=profiles)
+
+    def stored_history(self, user: str) -> UserHistory | None:
+        """The catalog's history of `user` merged with their stored interaction events, with their
+        profile text (cut to profile_prompt_chars); None when neither the catalog nor the store knows them."""
+        base = self.histories.get(user)
+        if self.profiles is None:
+            return base
+        events = self.profiles.events(user)
+        prof = self.profiles.profile(user)
+        if base is None and not events and prof is None:
+            return None
+        s = self.settings
+        text = _clip(prof.text, s.profile_prompt_chars) if prof and prof.text and s.profile_prompt_chars else ""
+        return merge_history(base, user, events, like_threshold=s.like_threshold,
+                             dislike_threshold=s.dislike_threshold, skip_days=s.skip_days, profile=text)
 
     # ---- stage 1: resolve the request -----------------------------------------------------
     def resolve(self, messages: list[dict], user: str | None, conv: Conversation | None = None
@@ -170,7 +193,7 @@ class Recommender:
         if not user_texts:
             raise InvalidRequest("messages must contain at least one user message", param="messages")
         query = user_texts[-1].strip()
-        base = self.histories.get(user) if user else None
+        base = self.stored_history(user) if user else None
         if user and base is None:
             notes.append(f"user {user!r} has no stored history; using the conversation only")
         entries = list(base.entries) if base else []
@@ -192,7 +215,8 @@ class Recommender:
         for iid, role in constraints.roles:
             if role == CHOICE and iid in known and iid in self.items:
                 notes.append(f"{self.items[iid].label} is in your history, so it is left out of the choice")
-        return query, UserHistory(user, tuple(entries)), tuple(named), notes, constraints
+        history = replace(base, entries=tuple(entries)) if base else UserHistory(user, tuple(entries))
+        return query, history, tuple(named), notes, constraints
 
     def search_text(self, query: str, typos: bool = True) -> str:
         """The query as embedded for semantic search: titles named in it cut out (they are

@@ -1,16 +1,19 @@
 """Query + history -> candidates: semantic (Chroma) and collaborative signals, fused by RRF.
 
-Four ranked lists, each optional, fused with weighted reciprocal-rank fusion:
+Ranked lists, each optional, fused with weighted reciprocal-rank fusion:
   query     the request text embedded, nearest items in Chroma
-  history   recency-weighted mean of the stored vectors of the user's recent liked items
+  history   recency-weighted mean of the stored vectors of the user's recent liked items, minus
+            `dislike_push` times the mean vector of the films they disliked (pushed away)
+  profile   the user's profile text embedded (agent/profiles; only users with a stored profile)
   collab    item-to-item co-occurrence (cosine over the user x item matrix of the interaction
             log): items watched by the same people as the user's recent items
   sequence  what people watched right after the user's last 3 items (transition counts at
             distance 1 and 2; weights 1, 0.5, 0.25) -- on MovieLens the order of recent items
             carries much of the signal (see evals/)
-Seen items never come back (excluded in every list). With a per-media collection
-(MARQUEE_MEDIA_VECTORS, agent.ingest.ingest_media) the two semantic lists score an item by its
-best similarity over its document and each of its media texts (max-similarity fusion).
+Seen items and the history's `excluded` ones (recently skipped) never come back (excluded in
+every list). With a per-media collection (MARQUEE_MEDIA_VECTORS, agent.ingest.ingest_media) the
+two semantic lists score an item by its best similarity over its document and each of its media
+texts (max-similarity fusion).
 
 Hard constraints (agent/constraints: genres, runtime, years, excluded films, a choice set) hold
 for every candidate: the semantic lists ask Chroma with a `where` filter when the store carries
@@ -23,7 +26,7 @@ by popularity (source "catalog"), so fewer than k come back only when fewer exis
 Conversation signals (agent/conversation): `anchors` ("more like #2") add a fifth list, the
 nearest items to the anchors' stored vectors mixed with the query vector (ANCHOR_MIX), weighted
 by `RetrievalWeights.anchor`; disliked history items push the history vector away from them
-(DISLIKE_PUSH); `diverse` ("something different") fetches 3k and keeps k by genre MMR
+(`dislike_push`, see above); `diverse` ("something different") fetches 3k and keeps k by genre MMR
 (`diversify`), away from the films given. With no signal at all (a new user asking "something
 good") the most popular matching films are taken, diversified the same way.
 """
@@ -44,7 +47,6 @@ from agent.types import Candidate, Interaction, Item, UserHistory
 
 Keep = Callable[[str], bool]  # item_id -> may it be a candidate?
 ANCHOR_MIX = 0.7  # anchor list vector: 0.7 * anchors' mean + 0.3 * query (when there is a query)
-DISLIKE_PUSH = 0.5  # history vector minus 0.5 * the mean of recent disliked items' vectors
 MMR_LAMBDA = 0.5  # diversify: relevance vs genre overlap
 
 
@@ -203,6 +205,7 @@ class RetrievalWeights:
     collab: float = 1.0
     sequence: float = 1.0
     anchor: float = 2.0  # "more like #2": the conversation's own pointer outweighs the other lists
+    profile: float = 0.0  # off unless asked for: evals and finetune never carry a profile anyway
 
 
 class Retriever:
@@ -218,6 +221,7 @@ class Retriever:
         rrf_k: int = 60,
         weights: RetrievalWeights | None = None,
         media_store: ItemStore | None = None,
+        dislike_push: float = 0.0,
     ):
         self.store = store
         self.media_store = media_store
@@ -228,6 +232,7 @@ class Retriever:
         self.history_in_query = history_in_query
         self.rrf_k = rrf_k
         self.weights = weights or RetrievalWeights()
+        self.dislike_push = dislike_push
         self.popularity = collab.popularity if collab is not None else {}
         self._filterable: bool | None = None
 
@@ -316,17 +321,14 @@ class Retriever:
             if vecs:
                 v = sum(vecs[i] * w for i, w in hw.items() if i in vecs)
                 v = v / (np.linalg.norm(v) + 1e-9)
-                disliked = [e.item_id for e in history.entries if e.disliked][-self.history_in_query:]
-                dvecs = self.store.vectors(disliked) if disliked else {}
-                if dvecs:  # negative feedback: away from what the user said they did not like
-                    d = sum(dvecs.values()) / len(dvecs)
-                    v = v - DISLIKE_PUSH * d / (np.linalg.norm(d) + 1e-9)
-                    v = v / (np.linalg.norm(v) + 1e-9)
+                v = self._push_away(v, history)
                 out["history"] = self._semantic(v, depth, exclude, where, keep)
             if self.collab is not None and weights.collab > 0:
                 top = self.collab.top(hw, depth, exclude, keep)
                 if top:
                     out["collab"] = top
+        if history.profile.strip() and weights.profile > 0:
+            out["profile"] = self._semantic(self.embedder.embed_one(history.profile), depth, exclude, where, keep)
         recent = [e.item_id for e in history.entries if not e.disliked][-3:]
         if self.sequence is not None and recent and weights.sequence > 0:
             top = self.sequence.top(recent, depth, exclude, keep)
@@ -334,12 +336,24 @@ class Retriever:
                 out["sequence"] = top
         return out
 
+    def _push_away(self, v: np.ndarray, history: UserHistory) -> np.ndarray:
+        """v - dislike_push * mean(disliked vectors), renormalised; v itself when nothing is disliked."""
+        disliked = [e.item_id for e in history.entries if e.disliked][-self.history_in_query:]
+        if not disliked or self.dislike_push <= 0:
+            return v
+        vecs = self.store.vectors({i: 1.0 for i in disliked})
+        if not vecs:
+            return v
+        v = v - self.dislike_push * np.mean(list(vecs.values()), axis=0)
+        return v / (np.linalg.norm(v) + 1e-9)
+
     def retrieve(self, query: str, history: UserHistory, k: int, exclude: set[str] | None = None,
                  constraints: Constraints | None = None, *, anchors: Sequence[str] = (),
                  diverse: Sequence[Item] | None = None) -> list[Candidate]:
         """Up to k fused candidates, never seen or excluded; all of them satisfy `constraints`.
         `anchors`: item ids to find more like; `diverse`: pick k of 3k by genre MMR, away from these films."""
-        exclude = set(exclude or ()) | history.seen | set(constraints.exclude_items if constraints else ())
+        exclude = (set(exclude or ()) | history.seen | history.excluded
+                   | set(constraints.exclude_items if constraints else ()))
         if constraints and constraints.only_items:
             k = max(k, len(constraints.only_items))
         lists = self.lists(query, history, k, exclude, constraints, anchors)

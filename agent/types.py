@@ -52,6 +52,8 @@ class HistoryEntry:
 class UserHistory:
     user_id: str | None
     entries: tuple[HistoryEntry, ...] = ()  # oldest first
+    profile: str = ""  # the user's stored interest profile (agent/profiles), "" when none: no prompt line
+    excluded: frozenset[str] = frozenset()  # never recommended but not history, e.g. recently skipped films
 
     @property
     def seen(self) -> frozenset[str]:
