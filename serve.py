@@ -180,7 +180,9 @@ def create_app(settings: Settings, recommender=None, *, builder=None) -> FastAPI
         # One-pass ranking shows the LLM only labels, genres and keywords; the film's media text
         # ("Poster text: ...") reaches it in the explanation prompt, rendered here for the first candidate.
         one_pass = rec.ranking_mode(req) == "one-pass"
-        explain = rec.explain_prompt(prep.query, prep.history, prep.candidates[0].item) if one_pass and prep.candidates else None
+        explain = None
+        if one_pass and prep.candidates:
+            explain = rec.explain_prompt(prep.query, prep.history, prep.candidates[0].item)
         return {
             "messages": prep.prompt,
             "explain_messages": explain,

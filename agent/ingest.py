@@ -157,7 +157,8 @@ def media_records(item: Item) -> list[tuple[str, str, str]]:
     [('7#poster_text', 'poster_text', 'Poster text: HEAT'), ('7#trailer_says', 'trailer_says', 'Trailer says: Nobody leaves.')]
     """
     keys = modality_keys(item.media_text)
-    return [(f"{item.item_id}#{key}", key, f"{label}: {text}") for key, (label, text) in zip(keys, item.media_text, strict=True)]
+    pairs = zip(keys, item.media_text, strict=True)
+    return [(f"{item.item_id}#{key}", key, f"{label}: {text}") for key, (label, text) in pairs]
 
 
 def ingest_media(
@@ -179,7 +180,8 @@ def ingest_media(
         for rid, key, text in media_records(it):
             h = content_hash(text, embedder.name)
             records[rid] = (it, text, {**item_metadata(it, h), "modality": key})
-    todo = [rid for rid, (_, _, meta) in records.items() if stored.get(rid, {}).get("content_hash") != meta["content_hash"]]
+    todo = [rid for rid, (_, _, meta) in records.items()
+            if stored.get(rid, {}).get("content_hash") != meta["content_hash"]]
     fresh = set(todo)
     restamp = [rid for rid, (_, _, meta) in records.items() if rid not in fresh and _stale(stored[rid], meta)]
     for start in range(0, len(restamp), 1000):

@@ -177,12 +177,11 @@ def main(argv: list[str] | None = None) -> int:
                 t = time.perf_counter()
                 emb.embed_one(text)
                 embed_only.append(time.perf_counter() - t)
-            latency[size] = {"all": percentiles(total), "no filter": percentiles(plain), "filtered": percentiles(filtered),
-                             "query embedding": percentiles(embed_only)}
+            kinds = {"all": total, "no filter": plain, "filtered": filtered, "query embedding": embed_only}
+            latency[size] = {kind: percentiles(xs) for kind, xs in kinds.items()}
             for kind, (p50, p95) in latency[size].items():
                 add(f"retrieve, {size:,} items, {kind}", f"p50 {p50:.0f} ms / p95 {p95:.0f} ms",
-                    f"measured: {len(total) if kind == 'all' else len(plain) if kind == 'no filter' else len(filtered) if kind == 'filtered' else len(embed_only)} queries",
-                    items=size, p50_ms=round(p50, 1), p95_ms=round(p95, 1))
+                    f"measured: {len(kinds[kind])} queries", items=size, p50_ms=round(p50, 1), p95_ms=round(p95, 1))
         write_rate = args.n / write_s
         add("Chroma writes, precomputed vectors", f"{write_rate:.0f} items/s",
             f"measured: {args.n:,} items, ItemStore.upsert, {args.batch} a batch; {args.n / write_cpu:.0f} items per "
