@@ -232,7 +232,19 @@ class Recommender:
     def conversation_search_text(self, messages: list[dict], conv: Conversation | None = None) -> str:
         """search_text of the last user turn, or of the latest earlier one with content left
         ("a tense heist film" ... "something shorter": the heist film is still what is asked for)."""
-        return self._asking_turn(messages, conv)[0]
+        return self._asking_turn(messages, conv or read_conversation(messages, self.titles, self.items))[0]
+
+    @staticmethod
+    def spelled_out(messages: list[dict], conv: Conversation) -> str:
+        """The last user turn with its references written as the films they mean ("more like #2" ->
+        "more like The Terminator (1984)"): the request as the prompts show it."""
+        idx = max(i for i, m in enumerate(messages) if m.get("role") == "user")
+        text = messages[idx]["content"].strip()
+        lead = len(messages[idx]["content"]) - len(messages[idx]["content"].lstrip())
+        for r in sorted(conv.refs.get(idx, ()), key=lambda r: -r.span[0]):
+            a, b = r.span[0] - lead, r.span[1] - lead
+            text = text[:a] + r.item.label + text[b:]
+        return text
 
     def _asking_turn(self, messages: list[dict], conv: Conversation | None) -> tuple[str, tuple[str, ...]]:
         """(search text, anchors) of the latest user turn that asks for something: one with text
@@ -252,6 +264,7 @@ class Recommender:
         s = self.settings
         conv = read_conversation(req.messages, self.titles, self.items)
         query, history, named, notes, constraints = self.resolve(req.messages, req.user, conv)
+        query = self.spelled_out(req.messages, conv)
         n = req.n or s.n_recommendations
         search, anchors = self._asking_turn(req.messages, conv)
         anchors = tuple(a for a in anchors if a in self.items)

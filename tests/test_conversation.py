@@ -168,6 +168,7 @@ async def test_more_like_number_two_anchors_retrieval_on_that_film(rec):
                         {"role": "assistant", "content": "1. Airplane! (1980): a\n2. The Terminator (1984): b\n"}]
     prep, out = await say(rec, msgs, "more like #2")
     assert prep.anchors == ("9",) and "more like The Terminator (1984)" in prep.notes
+    assert prep.query == "more like The Terminator (1984)" and "The Terminator (1984)" in prep.prompt[1]["content"]
     assert prep.candidates[0].item.title == "Predator" and "anchor" in prep.candidates[0].sources
     assert "9" in prep.history.seen and "10" not in [c.item.item_id for c in prep.candidates]
     # the anchor holds while later turns only refine
