@@ -21,20 +21,22 @@ import json
 import os
 import platform
 import statistics
+import sys
 import time
 from collections import Counter
 from pathlib import Path
 
-from agent.catalog import build_histories, load_catalog, load_interactions
-from agent.config import DEMO, Settings
-from agent.llm.vllm_engine import VLLMEngine
-from agent.profile_text import ProfileWriter
-from agent.profiles import StoredEvent, merge_history
-from agent.prompts import Prompts
-from agent.titles import TitleIndex
-from agent.types import UserHistory
-
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # this checkout's agent/, not another installed copy
+
+from agent.catalog import build_histories, load_catalog, load_interactions  # noqa: E402
+from agent.config import DEMO, Settings  # noqa: E402
+from agent.llm.vllm_engine import VLLMEngine  # noqa: E402
+from agent.profile_text import ProfileWriter  # noqa: E402
+from agent.profiles import StoredEvent, merge_history  # noqa: E402
+from agent.prompts import Prompts  # noqa: E402
+from agent.titles import TitleIndex  # noqa: E402
+from agent.types import UserHistory  # noqa: E402
 
 
 def pct(xs: list[float], q: float) -> float:
