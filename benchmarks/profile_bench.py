@@ -9,6 +9,9 @@ a text that fails would be replaced by the fact-built profile in the product, wh
 
     python benchmarks/profile_bench.py [--model pack:smollm2-135m] [--users 12]
 
+On a CPU shared with other jobs the first generation (kernel compilation) can pass vLLM's
+300 s step timeout: VLLM_EXECUTE_MODEL_TIMEOUT_SECONDS=1800 raises it.
+
 Prints a Markdown table and writes benchmarks/results/profile_<name>.json. Needs the pack built
 (scripts/install.sh; `python -m agent.modelpack build qwen2.5-coder-1.5b` for the 1.5B).
 """
@@ -71,6 +74,9 @@ async def run(model: str, n_users: int) -> dict:
             t = time.time()
             upd = await writer.write(first.text, merged, new)
             upd_s = time.time() - t
+            broken = [p for p in (*first.problems, *upd.problems) if p.startswith("llm:error")]
+            if broken:  # an engine failure is no grounding result: stop rather than count it
+                raise SystemExit(f"the LLM failed for user {u} ({broken[0]}); see the engine log above")
             rows.append({
                 "user": u, "history": len(base.entries),
                 "first": {"pass": first.source == "llm", "seconds": first_s, "problems": list(first.problems),
