@@ -9,6 +9,9 @@ a text that fails would be replaced by the fact-built profile in the product, wh
 
     python benchmarks/profile_bench.py [--model pack:smollm2-135m] [--users 12]
 
+On a CPU shared with other jobs the first generation (kernel compilation) can pass vLLM's
+300 s step timeout: VLLM_EXECUTE_MODEL_TIMEOUT_SECONDS=1800 raises it.
+
 Prints a Markdown table and writes benchmarks/results/profile_<name>.json. Needs the pack built
 (scripts/install.sh; `python -m agent.modelpack build qwen2.5-coder-1.5b` for the 1.5B).
 """
@@ -21,20 +24,22 @@ import json
 import os
 import platform
 import statistics
+import sys
 import time
 from collections import Counter
 from pathlib import Path
 
-from agent.catalog import build_histories, load_catalog, load_interactions
-from agent.config import DEMO, Settings
-from agent.llm.vllm_engine import VLLMEngine
-from agent.profile_text import ProfileWriter
-from agent.profiles import StoredEvent, merge_history
-from agent.prompts import Prompts
-from agent.titles import TitleIndex
-from agent.types import UserHistory
-
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # this checkout's agent/, not another installed copy
+
+from agent.catalog import build_histories, load_catalog, load_interactions  # noqa: E402
+from agent.config import DEMO, Settings  # noqa: E402
+from agent.llm.vllm_engine import VLLMEngine  # noqa: E402
+from agent.profile_text import ProfileWriter  # noqa: E402
+from agent.profiles import StoredEvent, merge_history  # noqa: E402
+from agent.prompts import Prompts  # noqa: E402
+from agent.titles import TitleIndex  # noqa: E402
+from agent.types import UserHistory  # noqa: E402
 
 
 def pct(xs: list[float], q: float) -> float:
@@ -69,6 +74,9 @@ async def run(model: str, n_users: int) -> dict:
             t = time.time()
             upd = await writer.write(first.text, merged, new)
             upd_s = time.time() - t
+            broken = [p for p in (*first.problems, *upd.problems) if p.startswith("llm:error")]
+            if broken:  # an engine failure is no grounding result: stop rather than count it
+                raise SystemExit(f"the LLM failed for user {u} ({broken[0]}); see the engine log above")
             rows.append({
                 "user": u, "history": len(base.entries),
                 "first": {"pass": first.source == "llm", "seconds": first_s, "problems": list(first.problems),
