@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     chroma_path: Path | None = Field(None, description="PersistentClient directory (default <home>/chroma)")
     chroma_url: str | None = Field(None, description="http(s)://host:port of a Chroma server; overrides chroma_path")
     collection: str = Field("marquee-demo", description="Chroma collection holding the catalog")
-    media_vectors: bool = Field(False, description="also embed each derived media text (poster text, poster looks, trailer says, ...) on its own into <collection>-media; retrieval takes an item's best similarity over its document and its media texts (off: the evals found no gain, see README 'Per-media vectors')")
+    media_vectors: bool = Field(False, description="also embed each derived media text (poster text, poster looks, trailer says, ...) on its own into <collection>-media; retrieval takes an item's best similarity over its document and its media texts (off: no gain on the validation split at 15-35x the retrieval time, see README 'Per-media vectors')")
 
     # --- retrieval ---------------------------------------------------------------------------
     k_candidates: int = Field(20, ge=1, le=200, description="candidates retrieved and shown to the LLM")

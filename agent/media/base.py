@@ -28,11 +28,11 @@ from typing import Any
 
 from agent.errors import CorruptMedia, EmptyMedia, MediaError, TooLargeMedia, UnreadableMedia
 
-# (modality, kind) -> the label shown in prompts and documents; the modality word is capitalised.
 # Images (and video frames) declaring more pixels than this are refused from the header, before
 # decoding: 50 MP is a 7,000 x 7,000 poster scan; a 20,000 x 20,000 image would need 1.2 GB as RGB.
 MAX_MEGAPIXELS = 50
 
+# (modality, kind) -> the label shown in prompts and documents; the modality word is capitalised.
 KIND_WORDS = {"text": "text", "looks": "looks", "caption": "shows", "speech": "says"}
 
 
