@@ -9,8 +9,8 @@ remake"), else the most watched one; `TitleMatch.how` says which rule picked it,
 can say so. Single-word matches must be capitalised in the text and not a common word, so
 "watch it tonight" does not find the film "It".
 Typos (`find(text, typos=True)`, for user text only): a run of capitalised words (or a quoted
-phrase) that matches no title is compared with every title key of similar length (rapidfuzz when
-installed, else difflib: same scores, 0-100); a key of 6+ characters at >= 88 that beats the
+phrase) that matches no title is compared with every title key of similar length (rapidfuzz's ratio,
+0-100); a key of 6+ characters at >= 88 that beats the
 runner-up is taken ("Termnator" -> The Terminator), marked how="typo".
 Left out: asking back on ambiguity (the pick is stated instead), typos in lower-case text.
 """
@@ -22,6 +22,8 @@ import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
+
+from rapidfuzz import fuzz
 
 from agent.types import Item
 
@@ -211,18 +213,12 @@ _NEWER = re.compile(r"\b(?:new|newer|newest|latest|recent|remake(?:\s+of)?)\s+(?
 
 
 def _similarity(a: str, b: str) -> float:
-    """0-100: rapidfuzz's ratio when it is installed, else difflib's (the same measure).
+    """0-100: rapidfuzz's ratio (difflib's measure, in C++).
 
     >>> round(_similarity("termnator", "terminator"))
     95
     """
-    try:
-        from rapidfuzz.fuzz import ratio
-    except ImportError:
-        from difflib import SequenceMatcher
-
-        return 100.0 * SequenceMatcher(None, a, b).ratio()
-    return float(ratio(a, b))
+    return float(fuzz.ratio(a, b))
 
 
 def _pick_by_context(candidates: list[Item], text: str, start: int) -> Item | None:

@@ -270,8 +270,7 @@ def test_typo_matching_stays_away_from_ordinary_words():
     assert titles.find("I loved Termnator") == ()  # typos are read only when asked for (user text)
 
 
-def test_similarity_backends_agree():
-    pytest.importorskip("rapidfuzz")
+def test_similarity_is_difflibs_measure():
     from difflib import SequenceMatcher
 
     from agent.titles import _similarity
