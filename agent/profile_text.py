@@ -47,6 +47,10 @@ log = logging.getLogger("marquee.profiles")
 PROFILE_HISTORY = 30  # films shown to the LLM for a first profile (most recent), and new events per update
 CHECK_HISTORY = 300  # most recent history films a profile may draw on (bounds the check's cost)
 NO_GENRE = "(no genres listed)"
+# the prompt's own lines copied back ("- liked: Heat (1995) [...]", "Current profile: ..."): every
+# word of them is in the history, so the grounding check alone would pass a copied film list
+PROMPT_ECHO = re.compile(r"(?im)(?:^|[.;]\s+)[-*\u2022]\s|\b(?:liked|disliked|watched|skipped|rated\s+[\d.]+)\s*:"
+                         r"|\bcurrent profile\s*:|\bnew activity\b|\bfilms the viewer\b")
 
 
 @dataclass(frozen=True)
@@ -112,6 +116,8 @@ class ProfileWriter:
         hist = self.history_items(history)
         if not hist:
             return ["empty:no history to ground the profile in"]
+        if PROMPT_ECHO.search(text):
+            return ["echo:the text repeats the prompt's film list instead of describing the viewer"]
         pooled = Item(
             "__profile__", "", None, tuple(dict.fromkeys(g for it in hist for g in it.genres)),
             " ".join(it.overview for it in hist), " ".join(it.tagline for it in hist),

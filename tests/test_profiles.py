@@ -169,6 +169,15 @@ async def test_ungrounded_llm_text_falls_back_to_facts(make_recommender):
     assert users.writer.check(GOOD_PROFILE, users.rec.stored_history("9")) == []
 
 
+@pytest.mark.parametrize("echo", ["- liked: Alien (1979) [Horror, Sci-Fi]", "Likes sci-fi.\nrated 4.5: Aliens (1986)",
+                                  "Current profile: Likes sci-fi."])
+async def test_a_copied_film_list_is_not_a_profile(make_recommender, echo):
+    users = Users(make_recommender(ScriptedLLM([echo])))
+    history = users.rec.stored_history("8")  # user 8: Alien, Aliens, The Thing: every word above is grounded
+    result = await users.writer.write("", history, [])
+    assert result.source == "facts" and result.problems[0].startswith("echo:")
+
+
 @pytest.mark.parametrize("history, expected", [
     (((("2", True, False)), ("5", True, False), ("6", False, True)),
      "Likes action, crime, thriller films (often tagged heist), such as Ronin (1998) and Heat (1995). Avoids horror and sci-fi."),
