@@ -74,7 +74,9 @@ class Settings(BaseSettings):
     lora_name: str = Field("marquee-lora", description="model name that selects the LoRA adapter")
     max_model_len: int = Field(4096, ge=512)
     kv_cache_gib: float = Field(1.0, gt=0, description="vLLM CPU KV-cache size (VLLM_CPU_KVCACHE_SPACE)")
-    dtype: str = Field("bfloat16")
+    dtype: Literal["auto", "bfloat16", "float16", "float32"] = Field(
+        "auto", description="LLM dtype; auto: bfloat16 on CPUs with AVX512-BF16/AMX, float32 on other CPUs "
+        "(emulated bfloat16 was 5x slower), vLLM's choice on CUDA (agent/device.py)")
     max_num_seqs: int = Field(16, ge=1, description="vLLM: concurrent sequences per step")
     max_num_batched_tokens: int | None = Field(2048, ge=256, description="vLLM: tokens per step (chunked prefill); None: vLLM's default")
     enforce_eager: bool = Field(False, description="vLLM: skip torch.compile (faster start, slower decoding)")

