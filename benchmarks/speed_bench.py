@@ -1,7 +1,8 @@
 """Speed benchmark: one-pass ranking with parallel explanations vs. the generated-JSON path, on one
 warm `python serve.py`, driven over loopback with the unchanged openai client.
 
-Per path, over the same varied queries (benchmarks/serve_bench.QUERIES):
+Per path, over its own slice of the varied queries (benchmarks/serve_bench.QUERIES; disjoint, so
+no path's prompts are already in vLLM's prefix cache from another path's run):
   one-pass ranking only (explain=false): latency p50/p95 (= one forward pass + retrieval + HTTP)
   one-pass explained, streamed: first film on screen (the order chunk, right after the ranking
     pass), first explained film, full response p50/p95
@@ -133,8 +134,12 @@ def main() -> int:
                  "one-pass, explained (stream)": ({}, True)}
         if not args.no_generate:
             paths["generate (stream)"] = ({"ranking": "generate"}, True)
-        for label, (extra, stream) in paths.items():
-            res["paths"][label] = latency(client, model, queries, extra, stream)
+        if args.queries * len(paths) > len(QUERIES):
+            raise SystemExit(f"--queries {args.queries} x {len(paths)} paths > the {len(QUERIES)} queries: no path may "
+                             "reuse another's prompts (vLLM's prefix cache would make its first pass nearly free)")
+        for k, (label, (extra, stream)) in enumerate(paths.items()):  # disjoint queries per path
+            qs = QUERIES[k * args.queries:(k + 1) * args.queries]
+            res["paths"][label] = latency(client, model, qs, extra, stream)
             print(label, json.dumps(res["paths"][label]), flush=True)
         for label, extra in [("one-pass, ranking only", {"explain": False}), ("one-pass, explained", {}),
                              *([] if args.no_generate else [("generate", {"ranking": "generate"})])]:
