@@ -8,6 +8,9 @@ import hashlib
 import json
 import os
 import re
+import socket
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -167,3 +170,22 @@ def make_recommender(settings, embedder):
         return Recommender.build(s, llm=llm or ScriptedLLM([answer_json()]), embedder=embedder)
 
     return make
+
+
+def serve_in_thread(app):
+    """Run an ASGI app under uvicorn on a free loopback port in a daemon thread:
+    (server, thread, "http://127.0.0.1:PORT"); stop with server.should_exit = True, thread.join()."""
+    import uvicorn
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    for _ in range(500):
+        if srv.started:
+            break
+        time.sleep(0.02)
+    assert srv.started, "uvicorn did not start"
+    return srv, thread, f"http://127.0.0.1:{port}"

@@ -4,15 +4,12 @@ StructuredTool over the scripted fake LLM; and LangChain's own ChatOpenAI pointe
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 
 import pytest
 from pydantic import ValidationError
 
 from agent.langchain import MarqueeRunnable, RecommendInput, RecommendOutput, recommend_tool
-from tests.conftest import LabelLLM
+from tests.conftest import LabelLLM, serve_in_thread
 
 GOOD_3 = "A 1986 sci-fi action film: Ripley returns with space marines to fight the aliens, like Alien."
 GOOD_6 = "A 1982 horror sci-fi film: a research team meets a shape-shifting alien, close to Alien."
@@ -92,21 +89,11 @@ async def test_structured_tool(runnable):
 # ---- LangChain's ChatOpenAI against serve.py ------------------------------------------------------
 @pytest.fixture
 def server_url(rec, settings):
-    uvicorn = pytest.importorskip("uvicorn")
+    pytest.importorskip("uvicorn")
     from serve import create_app
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(create_app(settings, rec), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    for _ in range(500):
-        if srv.started:
-            break
-        time.sleep(0.02)
-    assert srv.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}/v1"
+    srv, thread, base = serve_in_thread(create_app(settings, rec))
+    yield f"{base}/v1"
     srv.should_exit = True
     thread.join(timeout=10)
 

@@ -15,15 +15,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from serve import create_app
-from tests.conftest import LabelLLM, ScriptedLLM, answer_json
+from tests.conftest import LabelLLM, ScriptedLLM, answer_json, serve_in_thread
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed: pip install -e '.[dev]'")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -35,27 +32,6 @@ GOOD_6 = "A 1982 horror sci-fi film: a research team meets a shape-shifting alie
 POSTER_RGB = (255, 0, 255)  # the fake poster's colour, looked for in the screenshot
 VIEW = {"width": 1280, "height": 900}
 INTERACTIONS = "/v1/users/{user_id}/interactions"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _serve_in_thread(app):
-    import uvicorn
-
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    for _ in range(500):
-        if srv.started:
-            break
-        time.sleep(0.02)
-    assert srv.started, "uvicorn did not start"
-    return srv, thread, f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture
@@ -71,7 +47,7 @@ def server(make_recommender, settings, tmp_path):
                                  "texts": {"Poster text": "ALIENS"}}) + "\n")
     s = settings.model_copy(update={"posters_dir": folder, "media": [media], "max_input_chars": 1500})
     app = create_app(s, make_recommender(ScriptedLLM([answer_json(("3", GOOD_3), ("6", GOOD_6))]), media=[media]))
-    srv, thread, base = _serve_in_thread(app)
+    srv, thread, base = serve_in_thread(app)
     yield app, base
     srv.should_exit = True
     thread.join(20)
@@ -84,7 +60,7 @@ def test_one_pass_cards_appear_ranked_then_explanations_fill_in(make_recommender
         return GOOD_3 if "Recommended film: Aliens" in request.messages[1]["content"] else GOOD_6
 
     llm = LabelLLM({"Aliens (1986)": -0.1, "The Thing (1982)": -0.5}, [explain], delays={"The Thing": 2.0})
-    srv, thread, base = _serve_in_thread(create_app(settings, make_recommender(llm)))
+    srv, thread, base = serve_in_thread(create_app(settings, make_recommender(llm)))
     try:
         page.goto(base + "/")
         page.get_by_label("Ask for a film").fill("I loved Alien. What next?")
