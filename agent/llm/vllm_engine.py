@@ -32,6 +32,7 @@ class VLLMEngine(LLM):
         max_model_len: int = 4096,
         dtype: str = "auto",
         kv_cache_gib: float = 1.0,
+        cpu_reserved_cores: int = -1,
         lora: Path | None = None,
         lora_name: str = "marquee-lora",
         home: Path | None = None,
@@ -41,6 +42,7 @@ class VLLMEngine(LLM):
         self.max_model_len = max_model_len
         self.dtype = dtype
         self.kv_cache_gib = kv_cache_gib
+        self.cpu_reserved_cores = cpu_reserved_cores
         self.lora = Path(lora) if lora else None
         self.lora_name = lora_name
         self.engine_kwargs = {k: v for k, v in (engine_kwargs or {}).items() if v is not None}
@@ -58,6 +60,7 @@ class VLLMEngine(LLM):
             max_model_len=s.max_model_len,
             dtype=s.dtype,
             kv_cache_gib=s.kv_cache_gib,
+            cpu_reserved_cores=s.cpu_reserved_cores,
             lora=s.lora,
             lora_name=s.lora_name,
             home=s.home,
@@ -74,6 +77,11 @@ class VLLMEngine(LLM):
         # attribute 'finalize_loading'") and recompiles on every start (~40 s here); the plain
         # inductor cache does hit, which cuts a warm start from ~67 s to ~35 s (135M pack).
         os.environ.setdefault("VLLM_USE_AOT_COMPILE", "0")
+        from agent.device import vllm_reserved_cores
+
+        reserved = vllm_reserved_cores(self.cpu_reserved_cores)
+        if reserved is not None:
+            os.environ.setdefault("VLLM_CPU_NUM_OF_RESERVED_CPU", str(reserved))
         try:
             from vllm.engine.arg_utils import AsyncEngineArgs
             from vllm.v1.engine.async_llm import AsyncLLM
