@@ -147,6 +147,11 @@ def prior_order(out, weight: float) -> list[str]:
     return sorted(key, key=lambda i: -key[i])
 
 
+def is_finetuned(model: str | None) -> bool:
+    """A model directory written by `python -m finetune.merge` (it carries marquee_train.json)."""
+    return bool(model) and (Path(model).expanduser() / "marquee_train.json").is_file()
+
+
 async def eval_llm_rerank(split: Split, target: str, users: list[str], popularity: np.ndarray, model: str | None,
                           ranking: str = "generate", lora: Path | None = None,
                           prior_weights: tuple[float, ...] = (), explain_users: int = 0,
@@ -466,7 +471,8 @@ def main(argv: list[str] | None = None) -> int:
         for mode, lora in runs:
             mode_users = llm_users[: args.generate_users] if mode == "generate" else llm_users
             tag = f"{args.model or 'default model'}, {len(mode_users)} users"
-            name = f"agent retriever + LLM {mode}" + (f" + LoRA {Path(lora).name}" if lora else " zero-shot") + f" ({tag})"
+            kind = f" + LoRA {Path(lora).name}" if lora else (" fine-tuned, merged" if is_finetuned(args.model) else " zero-shot")
+            name = f"agent retriever + LLM {mode}{kind} ({tag})"
             results["systems"][name] = asyncio.run(eval_llm_rerank(
                 split, args.target, mode_users, pop.counts, args.model, ranking=mode, lora=lora,
                 prior_weights=sweep if mode == "one-pass" else (), explain_users=args.explain_users,

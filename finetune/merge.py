@@ -34,6 +34,12 @@ def merge(adapter: Path, out: Path, model: str | None = None) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     merged.save_pretrained(str(out))
     AutoTokenizer.from_pretrained(base_path).save_pretrained(str(out))
+    # provenance beside the weights: what was merged (evals name such a model "fine-tuned, merged")
+    rec = adapter / "marquee_train.json"
+    record = json.loads(rec.read_text()) if rec.exists() else {}
+    record["merged_from"] = str(adapter)
+    record.setdefault("base_model", model)
+    (out / "marquee_train.json").write_text(json.dumps(record, indent=2))
     return out
 
 

@@ -156,3 +156,13 @@ def test_tiny_lora_run_on_the_135m_pack(make_recommender, split, tmp_path):
     assert record["verify"]["lora_B_abs_sum"] > 0 and record["verify"]["max_logit_diff"] > 1e-4
     cfg = json.loads((out / "adapter_config.json").read_text())
     assert cfg["r"] == 8 and (out / "adapter_model.safetensors").stat().st_size > 100_000
+
+    # merged into one plain model: provenance travels with it and the evals call it fine-tuned
+    from evals.run import is_finetuned
+    from finetune.merge import merge
+
+    merged = merge(out, tmp_path / "merged", "pack:smollm2-135m")
+    assert (merged / "config.json").exists() and (merged / "model.safetensors").stat().st_size > 100_000_000
+    prov = json.loads((merged / "marquee_train.json").read_text())
+    assert prov["merged_from"] == str(out) and prov["base_model"] == "pack:smollm2-135m"
+    assert is_finetuned(str(merged)) and not is_finetuned(str(out.parent)) and not is_finetuned(None)

