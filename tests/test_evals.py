@@ -1,5 +1,6 @@
 """Evals: the split protocol, hand-computed metrics, and the reference baselines."""
 
+import json
 import math
 from pathlib import Path
 import random
@@ -145,3 +146,21 @@ def test_prior_order_matches_the_served_formula(tmp_path):
         expected = [c.item.item_id for c, _ in order_by_label_scores(cands, lps, prior_weight=w)]
         assert prior_order(out, w) == expected
     assert journal_path(tmp_path, "LLM one-pass + LoRA (a, 5 users)").name == "llm-one-pass-lora-a-5-users.jsonl"
+
+
+def test_paired_comparison_reads_journals_and_sweeps(tmp_path, capsys):
+    from evals.paired import main as paired_main, per_user
+
+    for run, vals in (("a", [0.0, 0.5, 1.0]), ("b", [1.0, 0.5, 1.0])):
+        (tmp_path / run / "journal").mkdir(parents=True)
+        lines = [json.dumps({"user": str(i), "kind": "rank", "metrics": {"ndcg@10": v},
+                             "sweep": {"4.0": {"ndcg@10": v / 2}}}) for i, v in enumerate(vals)]
+        lines.append(json.dumps({"user": "0", "kind": "explain"}))  # explanation lines are not rank lines
+        (tmp_path / run / "journal" / "x.jsonl").write_text("\n".join(lines) + "\n{cut")
+    assert per_user(tmp_path / "a", -1, "ndcg@10") == {"0": 0.0, "1": 0.5, "2": 1.0}
+    assert per_user(tmp_path / "a", 4, "ndcg@10")["2"] == 0.5
+    with pytest.raises(SystemExit):
+        per_user(tmp_path / "a", 8, "ndcg@10")
+    assert paired_main([str(tmp_path / "a"), str(tmp_path / "b")]) == 0
+    out = capsys.readouterr().out
+    assert "3 users" in out and "B - A +0.3333" in out and "better for 1 users, worse for 0" in out
