@@ -166,3 +166,64 @@ def test_tiny_lora_run_on_the_135m_pack(make_recommender, split, tmp_path):
     prov = json.loads((merged / "marquee_train.json").read_text())
     assert prov["merged_from"] == str(out) and prov["base_model"] == "pack:smollm2-135m"
     assert is_finetuned(str(merged)) and not is_finetuned(str(out.parent)) and not is_finetuned(None)
+
+
+def _tiny_llama(layers: int = 4):
+    torch = pytest.importorskip("torch")
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    cfg = LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=layers,
+                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64)
+    return LlamaForCausalLM(cfg).eval()
+
+
+def test_example_losses_on_trimmed_logits_equal_the_full_computation():
+    """example_losses computes the vocabulary logits only from the earliest answer position on;
+    a mixed, right-padded batch (a rank example and an explanation) gets exactly the losses of the
+    full-length logits."""
+    torch = pytest.importorskip("torch")
+    from finetune.train import Collator, example_losses, label_choice_loss, lm_loss
+
+    model = _tiny_llama()
+    rank = {"input_ids": [5, 6, 7, 8, 9, 10, 11, 12, 30, 2], "labels": [-100] * 8 + [30, 2],
+            "choice_ids": [30, 31, 32], "choice_offsets": [0.0, -0.7, -1.1], "choice_target": 0}
+    expl = {"input_ids": [5, 6, 7, 13, 14, 15, 16, 2], "labels": [-100] * 4 + [14, 15, 16, 2],
+            "choice_ids": [], "choice_offsets": [], "choice_target": -1}
+    batch = Collator(pad_id=0)([rank, expl])
+    with torch.no_grad():
+        got, out = example_losses(model, batch, "labels")
+        full = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    assert out.logits.shape[1] == 10 - 3  # from the earliest last-prompt token (index 3) on
+    want_rank = label_choice_loss(full, batch["labels"], batch["choice_ids"], batch["choice_offsets"],
+                                  batch["choice_target"].clamp(min=0))[0]
+    want_expl = lm_loss(full, batch["labels"])[1]
+    assert torch.allclose(got, torch.stack([want_rank, want_expl]), atol=1e-5)
+
+
+def test_lora_layers_adapts_only_the_top_layers():
+    pytest.importorskip("peft")
+    from peft import LoraConfig, get_peft_model
+
+    from finetune.train import top_layers
+
+    model = _tiny_llama(layers=4)
+    assert top_layers(model, 0) is None and top_layers(model, 4) is None and top_layers(model, 9) is None
+    assert top_layers(model, 2) == [2, 3]
+    peft_model = get_peft_model(model, LoraConfig(r=2, target_modules=["q_proj", "down_proj"],
+                                                  layers_to_transform=top_layers(model, 2)))
+    adapted = {n.split(".layers.")[1].split(".")[0] for n, _ in peft_model.named_parameters() if "lora_A" in n}
+    assert adapted == {"2", "3"}
+
+
+def test_positions_split_keeps_every_training_target_out_of_the_retrievers_fit(split):
+    from finetune.data import positions_split
+
+    fit = positions_split(split, 2)
+    assert fit.train == {"a": ["1", "2"], "b": ["2", "5"], "c": ["4", "1"]}
+    assert fit.val == split.val and fit.test == split.test and split.train["a"] == ["1", "2", "3", "4"]
+    for u, seq in split.train.items():
+        targets = seq[len(seq) - 2:]  # build_examples' positions with positions_per_user=2
+        assert not set(targets) & set(fit.fit_sequences("val")[u])
+        assert fit.fit_sequences("val")[u] == seq[: len(seq) - 2]
+    assert positions_split(split, 9).train == {"a": [], "b": [], "c": []}
