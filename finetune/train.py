@@ -452,7 +452,9 @@ def train_adapter(margs: ModelArgs, targs: TrainArgs, examples: list[Example], *
         merged = targs.merge_to
     return {
         "base_model": margs.model, "base_path": str(base_path), "model_args": asdict(margs), "train_args": asdict(targs),
-        "examples": len(encoded), "steps": trainer.state.global_step, "train_loss": result.training_loss,
+        "examples": len(encoded), "steps": trainer.state.global_step,
+        # example passes trained (repeats counted): --max_steps may stop before one pass over `examples`
+        "examples_seen": trainer.state.global_step * targs.batch_size * targs.grad_accum, "train_loss": result.training_loss,
         "losses": losses, "validation": history, "verify": check, "merged_to": merged, "bf16": bf16,
         "device": "cuda" if torch.cuda.is_available() else "cpu", "train_s": round(train_s, 1),
     }

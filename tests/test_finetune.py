@@ -153,6 +153,7 @@ def test_tiny_lora_run_on_the_135m_pack(make_recommender, split, tmp_path):
                            exs)
     losses = record["losses"]
     assert len(losses) == 6 and min(losses[-2:]) < losses[0]
+    assert record["examples"] == 4 and record["examples_seen"] == 6
     assert record["verify"]["lora_B_abs_sum"] > 0 and record["verify"]["max_logit_diff"] > 1e-4
     cfg = json.loads((out / "adapter_config.json").read_text())
     assert cfg["r"] == 8 and (out / "adapter_model.safetensors").stat().st_size > 100_000
