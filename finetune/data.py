@@ -11,7 +11,8 @@ target. The retriever that proposes the candidates is fit out of sample (`retrie
 see `positions_split`): its collaborative signals see each user's items only up to the earliest
 training position, so, as at serving, the item watched next is not in the co-occurrence and
 transition counts that rank it. Fit on the whole training part instead, the retriever had the
-target in its top 20 at 65% of positions against ~20% for the evals' held-out items, and a model
+target in its top 20 at 65% of positions (MovieLens small, 8 positions a user) against 21% out
+of sample and ~20% for the evals' held-out items, and a model
 trained on that learns a prior that is far too sure of itself.
 
 Two kinds of example, both rendered by the Recommender's own prompt methods:
