@@ -50,7 +50,9 @@ class ModelArgs:
     quantize: Literal["none", "4bit"] = field(default="none", metadata={"help": "4bit: QLoRA with bitsandbytes (CUDA only)"})
     lora_layers: int = field(default=0, metadata={
         "help": "adapt only the top N decoder layers (peft layers_to_transform; 0 = all). The backward pass stops at "
-                "the lowest adapted layer: top 8 of SmolLM2-135M's 30 trains ~2.8x faster per example on CPU"})
+                "the lowest adapted layer: top 8 of SmolLM2-135M's 30 trained a rank example 2.2x faster on CPU "
+                "(benchmarks/finetune_step_bench.py). Use it with --gradient_checkpointing False: checkpointing "
+                "makes the inputs require grad, so the backward runs through every layer again"})
 
 
 @dataclass
