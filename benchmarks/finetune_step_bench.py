@@ -11,6 +11,7 @@ logits (before), with logits only where the loss is (what the trainer does now),
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 import statistics
 import time
 
@@ -24,10 +25,10 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
 
     import torch
-    from peft import LoraConfig, get_peft_model
+    from peft import get_peft_model
 
     from finetune.data import read_jsonl
-    from finetune.train import Collator, ModelArgs, encode, example_losses, label_choice_loss, load_base, top_layers
+    from finetune.train import Collator, ModelArgs, encode, example_losses, label_choice_loss, load_base, lora_config
 
     margs = ModelArgs(model=a.model)
     _, _, tok = load_base(margs, bf16=a.bf16)
@@ -39,9 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, layers, trim in (("all layers, full logits", 0, False), ("all layers, trimmed logits", 0, True),
                                ("--lora_layers 8, trimmed logits", 8, True), ("--lora_layers 4, trimmed logits", 4, True)):
         _, model, _ = load_base(margs, bf16=a.bf16)
-        model = get_peft_model(model, LoraConfig(
-            r=margs.lora_r, lora_alpha=margs.lora_alpha, lora_dropout=margs.lora_dropout, task_type="CAUSAL_LM",
-            target_modules=margs.target_modules.split(","), layers_to_transform=top_layers(model, layers)))
+        model = get_peft_model(model, lora_config(replace(margs, lora_layers=layers), model))
         model.train()
         fwd, both = [], []
         for b in batches:

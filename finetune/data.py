@@ -12,8 +12,8 @@ see `positions_split`): its collaborative signals see each user's items only up 
 training position, so, as at serving, the item watched next is not in the co-occurrence and
 transition counts that rank it. Fit on the whole training part instead, the retriever had the
 target in its top 20 at 65% of positions (MovieLens small, 8 positions a user) against 21% out
-of sample and ~20% for the evals' held-out items, and a model
-trained on that learns a prior that is far too sure of itself.
+of sample and ~20% for the evals' held-out items, and a model trained on that learns a prior that
+is far too sure of itself.
 
 Two kinds of example, both rendered by the Recommender's own prompt methods:
   rank     `Recommender.rank_prompt` over K candidates from the served retriever for the history

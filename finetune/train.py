@@ -129,6 +129,15 @@ def top_layers(model, n: int) -> list[int] | None:
     return list(range(total - n, total))
 
 
+def lora_config(margs: ModelArgs, model):
+    """The peft LoraConfig for `margs` on `model` (the trainer's and benchmarks/finetune_step_bench.py's)."""
+    from peft import LoraConfig
+
+    return LoraConfig(r=margs.lora_r, lora_alpha=margs.lora_alpha, lora_dropout=margs.lora_dropout,
+                      target_modules=[m.strip() for m in margs.target_modules.split(",") if m.strip()],
+                      task_type="CAUSAL_LM", layers_to_transform=top_layers(model, margs.lora_layers))
+
+
 def prompt_ids(tok, messages: list[dict[str, str]]) -> list[int]:
     """Exactly what the vLLM backend feeds the model (agent/llm/vllm_engine.py)."""
     ids = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
@@ -338,8 +347,6 @@ def run(margs: ModelArgs, dargs: DataArgs, targs: TrainArgs) -> int:
     # take the first N for training) do not overlap them. Their validation items never train.
     probe_users = users[-targs.eval_users:] if targs.eval_users else []
     rec = split_recommender(split, "val", probe_users)  # the probe scores validation users as the evals do
-    # the examples' retriever: fit out of sample unless asked otherwise (finetune/data.py, "Leakage")
-    ex_rec = rec if dargs.retriever_fit == "all" else split_recommender(positions_split(split, dargs.positions_per_user), "val", [])
 
     data_path = out / "train.jsonl"
     data_key = hashlib.sha256(json.dumps([asdict(dargs), split.checksum, DATA_FORMAT], sort_keys=True).encode()).hexdigest()[:16]
@@ -348,6 +355,8 @@ def run(margs: ModelArgs, dargs: DataArgs, targs: TrainArgs) -> int:
         examples = read_jsonl(data_path)
         print(f"[finetune] reusing {len(examples)} examples in {data_path}", flush=True)
     else:
+        # the examples' retriever: fit out of sample unless asked otherwise (finetune/data.py, "Leakage")
+        ex_rec = rec if dargs.retriever_fit == "all" else split_recommender(positions_split(split, dargs.positions_per_user), "val", [])
         examples = build_examples(ex_rec, split, dargs)
         write_jsonl(examples, data_path)
         key_path.write_text(data_key)
@@ -368,7 +377,7 @@ def train_adapter(margs: ModelArgs, targs: TrainArgs, examples: list[Example], *
                   home=None, seed: int = 0) -> dict:
     """Train, save to targs.out, verify the saved adapter; returns the training record."""
     import torch
-    from peft import LoraConfig, get_peft_model
+    from peft import get_peft_model
     from transformers import Trainer, TrainerCallback, TrainingArguments, set_seed
 
     set_seed(seed)
@@ -389,10 +398,7 @@ def train_adapter(margs: ModelArgs, targs: TrainArgs, examples: list[Example], *
     elif targs.gradient_checkpointing:
         model.gradient_checkpointing_enable()
         model.enable_input_require_grads()
-    lcfg = LoraConfig(r=margs.lora_r, lora_alpha=margs.lora_alpha, lora_dropout=margs.lora_dropout,
-                      target_modules=[m.strip() for m in margs.target_modules.split(",") if m.strip()],
-                      task_type="CAUSAL_LM", layers_to_transform=top_layers(model, margs.lora_layers))
-    model = get_peft_model(model, lcfg)
+    model = get_peft_model(model, lora_config(margs, model))
     model.print_trainable_parameters()
 
     probe = probe_factory(tok) if probe_factory else None

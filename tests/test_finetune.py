@@ -204,15 +204,14 @@ def test_example_losses_on_trimmed_logits_equal_the_full_computation():
 
 def test_lora_layers_adapts_only_the_top_layers():
     pytest.importorskip("peft")
-    from peft import LoraConfig, get_peft_model
+    from peft import get_peft_model
 
-    from finetune.train import top_layers
+    from finetune.train import ModelArgs, lora_config, top_layers
 
     model = _tiny_llama(layers=4)
     assert top_layers(model, 0) is None and top_layers(model, 4) is None and top_layers(model, 9) is None
     assert top_layers(model, 2) == [2, 3]
-    peft_model = get_peft_model(model, LoraConfig(r=2, target_modules=["q_proj", "down_proj"],
-                                                  layers_to_transform=top_layers(model, 2)))
+    peft_model = get_peft_model(model, lora_config(ModelArgs(lora_r=2, target_modules="q_proj, down_proj", lora_layers=2), model))
     adapted = {n.split(".layers.")[1].split(".")[0] for n, _ in peft_model.named_parameters() if "lora_A" in n}
     assert adapted == {"2", "3"}
 
