@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import random
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -152,6 +153,26 @@ def build_examples(rec, split, args: DataArgs) -> list[Example]:
             break
     rng.shuffle(out)
     return out
+
+
+def prior_only_loss(examples: list[Example], weight: float) -> float:
+    """Mean cross-entropy of the rank examples' targets under the retrieval prior alone,
+    softmax(-weight*log(retrieval rank)) over the shown candidates: the loss an adapter trained
+    with `--train_prior_weight weight` starts from when its letters carry no information.
+
+    >>> ex = Example("rank", "u", "b", [], "B", candidates=["a", "b"], ranks=[1, 2])
+    >>> round(prior_only_loss([ex], 0.0), 4), round(prior_only_loss([ex], 1.0), 4)  # ln 2; ln 3
+    (0.6931, 1.0986)
+    """
+    losses = []
+    for ex in examples:
+        if ex.kind != "rank" or len(ex.ranks) != len(ex.candidates):
+            continue
+        scores = [-weight * math.log(r) for r in ex.ranks]
+        m = max(scores)
+        log_z = m + math.log(sum(math.exp(x - m) for x in scores))
+        losses.append(log_z - scores[ex.candidates.index(ex.target)])
+    return sum(losses) / len(losses) if losses else float("nan")
 
 
 def write_jsonl(examples: list[Example], path: Path) -> str:

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Literal
 
 from agent.device import cpu_has_bf16
-from finetune.data import DataArgs, Example, build_examples, positions_split, read_jsonl, write_jsonl
+from finetune.data import DataArgs, Example, build_examples, positions_split, prior_only_loss, read_jsonl, write_jsonl
 
 
 DATA_FORMAT = 2  # bump when Example gains fields: cached train.jsonl files are rebuilt
@@ -367,6 +367,8 @@ def run(margs: ModelArgs, dargs: DataArgs, targs: TrainArgs) -> int:
     probe_factory = (lambda tok: RankProbe(rec, split, probe_users, tok, dargs.request)) if probe_users else None
     record = train_adapter(margs, targs, examples, probe_factory=probe_factory, home=rec.settings.home, seed=dargs.seed)
     record.update({"data_args": asdict(dargs), "data_file": data_path.name, "data_sha256": data_sha,
+                   # the rank loss the adapter has to beat: the retrieval prior alone (finetune.data.prior_only_loss)
+                   "prior_only_loss": prior_only_loss(examples, targs.train_prior_weight),
                    "split_checksum": split.checksum, "wall_clock_s": round(time.time() - t0, 1)})
     (out / "marquee_train.json").write_text(json.dumps(record, indent=2))
     print(f"[finetune] adapter saved to {out} ({record['wall_clock_s']} s); verify: {record['verify']}", flush=True)
