@@ -6,6 +6,7 @@
     Candidate       an item proposed by retrieval, with its fused score and provenance
     RankedItem      a recommendation with its explanation
     Recommendation  the full answer to one request
+    SoftPreferences what a request prefers without requiring it (genres, mood/theme words, era, popularity)
 """
 
 from __future__ import annotations
@@ -61,6 +62,20 @@ class UserHistory:
 
     def recent(self, n: int) -> tuple[HistoryEntry, ...]:
         return self.entries[-n:] if n > 0 else ()
+
+
+@dataclass(frozen=True)
+class SoftPreferences:
+    """Preferences read from the request that rank rather than filter (agent/understand.py fills it,
+    agent/retrieval.py reads it). Hard limits ("under two hours", "no horror") are Constraints."""
+    genres: tuple[str, ...] = ()  # catalog genre names, e.g. ("Animation", "Comedy")
+    terms: tuple[str, ...] = ()  # mood/theme words left after titles and constraints are cut, e.g. ("quiet", "heist")
+    popularity: str | None = None  # "popular" | "obscure" ("hidden gem", "something obscure") | None
+    decade: int | None = None  # 1990 for "from the 90s"
+
+    @property
+    def empty(self) -> bool:
+        return not (self.genres or self.terms or self.popularity or self.decade)
 
 
 @dataclass(frozen=True)
