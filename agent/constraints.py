@@ -21,8 +21,8 @@ What is read (later turns refine earlier ones; a later bound replaces the same b
            film get a note. A later turn asking for something else ("other films") drops the set.
   lifting  "horror is fine now", "I don't mind comedy" drop that genre's exclusion; "any length",
            "any decade" drop the runtime or year bounds.
-References to earlier answers ("#2", "the second one", "that one") are resolved by
-agent/conversation and come in as `refs`: they act as named films (roles, choice sets).
+The turns come read by agent/understand (titles over the whole text first, then references to
+earlier answers, "#2", "the second one", which act as named films: roles, choice sets).
 Conservative by design: only the patterns above count (a genre word alone is no constraint),
 catalog titles are masked before reading ("Horror Express" is a film, not an exclusion), ages
 ("in my 30s") are not decades, and an unclear phrase is left unconstrained.
@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 from agent.phrases import (  # noqa: F401  (the role names are part of this module's interface)
     CHOICE, CHOICE_DROP, DISLIKED, EXCLUDED, GENRE_LEXICON, LIKED, LONGER, SEEN, SHORTER, UNSEEN,
-    answer_items, catalog_genre, choice, genre_mentions, lifts, mask_titles, roles, runtime_mentions,
+    answer_items, catalog_genre, genre_mentions, lifts, mask_titles, roles, runtime_mentions,
     strip_constraints, year_mentions,
 )
 from agent.titles import TitleIndex, TitleMatch
@@ -138,11 +138,14 @@ def _bounds(name: str, lo: int | None, hi: int | None, unit: str) -> str:
 
 # ---- the conversation -------------------------------------------------------------------------
 def parse_conversation(messages: list[dict], titles: TitleIndex, catalog: dict[str, Item], *,
-                       refs: dict[int, list[TitleMatch]] | None = None,
-                       answers: dict[int, list[Item]] | None = None) -> Constraints:
+                       turns: dict | None = None, answers: dict[int, tuple[Item, ...]] | None = None) -> Constraints:
     """Constraints from every user turn, in order; assistant turns supply "shorter"/"longer"'s reference.
-    `refs`: message index -> films the turn refers to by reference ("#2"), read like named titles;
-    `answers`: message index -> the films of that assistant turn (default: read from its text)."""
+    `turns` (message index -> agent.understand.Turn) and `answers` (message index -> films of that
+    assistant turn) are the conversation as agent/understand read it once; without them it is read here."""
+    if turns is None:
+        from agent.understand import read_turns  # the reader imports this module
+
+        turns, answers = read_turns(messages, titles, catalog)
     vocab = {g for it in catalog.values() for g in it.genres}
     newest = max((it.year for it in catalog.values() if it.year), default=None)
     exclude: dict[str, None] = {}
@@ -153,15 +156,14 @@ def parse_conversation(messages: list[dict], titles: TitleIndex, catalog: dict[s
     notes: list[str] = []
     last_answer: list[Item] = []
     for idx, msg in enumerate(messages):
-        text = msg.get("content") or ""
         if msg.get("role") == "assistant":
-            shown = answers[idx] if answers is not None and idx in answers else answer_items(text, titles, catalog)
-            last_answer = shown or last_answer
+            shown = answers.get(idx) if answers is not None else None
+            last_answer = list(shown or ()) or last_answer
             continue
-        if msg.get("role") != "user":
+        if idx not in turns:
             continue
-        matches = sorted([*titles.find(text, typos=True), *(refs or {}).get(idx, ())], key=lambda m: m.span[0])
-        masked = mask_titles(text, matches)
+        turn = turns[idx]
+        matches, masked = turn.matches, turn.masked
         lift_words, lift_runtime, lift_years = lifts(masked)
         for w in lift_words:
             g = catalog_genre(w, vocab) or GENRE_LEXICON[w]
@@ -207,10 +209,9 @@ def parse_conversation(messages: list[dict], titles: TitleIndex, catalog: dict[s
         if only and CHOICE_DROP.search(masked):
             only = []
         turn_roles = roles(masked, matches)
-        found = choice(text, masked, matches, titles)
-        if found is not None:
-            ids, unknown = found
-            only = ids
+        if turn.choice is not None:
+            ids, unknown = turn.choice
+            only = list(ids)
             for i in ids:
                 turn_roles[i] = CHOICE
             for name in unknown:

@@ -10,6 +10,7 @@
     conv.remarks    # lines for the user about the last turn: which remake or spelling was taken,
                     # names that match nothing, what "that one" was taken to mean
 
+The turns come read by agent/understand (titles first, then references on the rest).
 Earlier answers are read from Marquee's own answer format (`1. Title (Year): explanation`, or the
 JSON list) or, exactly, from the extension field `marquee_recommendations` of an assistant
 message (item ids, or objects with `item_id`). References point into the latest answer before the
@@ -28,7 +29,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from agent.phrases import GENRE_LEXICON, answer_items, choice, mask_titles
+from agent.phrases import GENRE_LEXICON, answer_items
 from agent.titles import TitleIndex, TitleMatch
 from agent.types import Item
 
@@ -41,9 +42,9 @@ _ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, 
 _NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
                  "ten": 10}
 _REF = re.compile(
-    r"(?:#\s?|\bnumber\s+|\bno\.\s?)(?P<n>\d{1,2}|" + "|".join(_NUMBER_WORDS) + r")\b"
+    r"(?:(?<!#)#\s?|\bnumber\s+|\bno\.\s?)(?P<n>\d{1,2}|" + "|".join(_NUMBER_WORDS) + r")\b"
     r"|\bthe\s+(?P<o>" + "|".join(_ORDINALS) + r")(?:\s+(?:one|film|movie|pick|suggestion|recommendation|option))?\b"
-    r"(?!\s+(?:time|place|half|two|three|few|of\s+(?:all|them)))"
+    r"(?!\s+(?:time|place|half|two|three|few|of\s+(?:all|them)))(?!\s*#)"
     r"|\b(?P<p>(?:that|this)\s+(?:one|film|movie))\b"
     r"|(?:" + "|".join(f"(?<={w})" for w in (
         r"\bseen", r"\bsaw", r"\bwatched", r"\bliked", r"\bloved", r"\benjoyed", r"\bhated", r"\bdisliked",
@@ -126,7 +127,7 @@ def references(text: str, answer: tuple[Item, ...], previous: tuple[TitleMatch, 
     return out
 
 
-def title_remarks(matches: list[TitleMatch], picks: list | None = None) -> list[str]:
+def title_remarks(matches: list[TitleMatch]) -> list[str]:
     """What to tell the user about how the films they named were read: typos and remakes.
 
     >>> a, b = Item("11", "Dune", 1984), Item("12", "Dune", 2000)
@@ -134,64 +135,57 @@ def title_remarks(matches: list[TitleMatch], picks: list | None = None) -> list[
     ["'Dune' could be Dune (1984) or Dune (2000); I took Dune (1984), the most watched. Give the year for the other."]
     """
     out = []
-    rows = [(m.text, m.item, m.others, m.how) for m in matches if m.how in ("typo", "popular", "context")]
-    rows += list(picks or ())
-    for name, item, others, how in rows:
+    for m in matches:
+        name, item, others, how = m.text, m.item, m.others, m.how
         if how == "typo":
             out.append(f"I read '{name}' as {item.label}.")
         elif others and how in ("popular", "context"):
             every = sorted((item, *others), key=lambda i: (i.year or 0, i.item_id))
-            labels = ", ".join(i.label for i in every[:-1]) + " or " + every[-1].label
+            if len(every) > 4:  # "Star Wars": name a few, not all nine
+                every = [item, *sorted(others, key=lambda i: (i.year or 0, i.item_id))[:3]]
+                labels = ", ".join(i.label for i in every) + f" and {len(others) - 3} more"
+            else:
+                labels = ", ".join(i.label for i in every[:-1]) + " or " + every[-1].label
             why = "the most watched" if how == "popular" else "going by what you said"
             out.append(f"'{name}' could be {labels}; I took {item.label}, {why}. Give the year for the other"
                        f"{'s' if len(others) > 1 else ''}.")
     return out
 
 
-def read_conversation(messages: list[dict], titles: TitleIndex, catalog: dict[str, Item]) -> Conversation:
-    answers: dict[int, tuple[Item, ...]] = {}
-    refs: dict[int, tuple[TitleMatch, ...]] = {}
+def read_conversation(messages: list[dict], titles: TitleIndex, catalog: dict[str, Item], *,
+                      turns: dict | None = None, answers: dict[int, tuple[Item, ...]] | None = None,
+                      ref_remarks: list[str] | None = None) -> Conversation:
+    """The conversation from its turns as agent/understand read them once (message index -> Turn;
+    `ref_remarks`: what the last turn's references could not point at); read here when not given."""
+    if turns is None:
+        from agent.understand import read_turns  # the reader imports this module
+
+        ref_remarks = []
+        turns, answers = read_turns(messages, titles, catalog, ref_remarks)
+    answers = answers or {}
     anchors: dict[int, tuple[str, ...]] = {}
     shown: dict[str, None] = {}
     asked = False
-    answer: tuple[Item, ...] = ()
-    previous: tuple[TitleMatch, ...] = ()
-    user_turns = [i for i, m in enumerate(messages) if m.get("role") == "user"]
-    last_user = user_turns[-1] if user_turns else -1
-    remarks: list[str] = []
     for idx, msg in enumerate(messages):
-        text = msg.get("content") or ""
         if msg.get("role") == "assistant":
-            films = tuple(answer_films(msg, titles, catalog))
-            asked = asked or CLARIFYING_QUESTION in text
-            if films:
-                answers[idx] = answer = films
-                shown.update(dict.fromkeys(i.item_id for i in films))
-            continue
-        if msg.get("role") != "user":
-            continue
-        found = references(text, answer, previous, remarks if idx == last_user else None)
-        named = titles.find(text, typos=True)
-        # a reference inside a named title ("The Third Man") is the title's
-        found = [r for r in found if not any(a < r.span[1] and r.span[0] < b for a, b in (t.span for t in named))]
-        refs[idx] = tuple(found)
-        everything = sorted([*named, *found], key=lambda m: m.span[0])
-        anchored = [m.item.item_id for m in everything if _ANCHOR.search(text[max(0, m.span[0] - 40): m.span[0]])]
+            asked = asked or CLARIFYING_QUESTION in (msg.get("content") or "")
+            shown.update(dict.fromkeys(i.item_id for i in answers.get(idx, ())))
+    remarks: list[str] = list(ref_remarks or ())
+    for idx, turn in turns.items():
+        text = turn.text
+        anchored = [m.item.item_id for m in turn.matches if _ANCHOR.search(text[max(0, m.span[0] - 40): m.span[0]])]
         if anchored:
             anchors[idx] = tuple(dict.fromkeys(anchored))
-        previous = tuple(found) or previous
-        if idx == last_user:
-            picks: list = []
-            asked_choice = choice(text, mask_titles(text, everything), everything, titles, picks)
-            remarks += title_remarks(list(named), picks)
-            for name in (asked_choice[1] if asked_choice else ()):
-                remarks.append(f"'{name}' is not a film in the catalog, so I chose among the others.")
-            masked = mask_titles(text, everything)
-            for p in _PERSON.finditer(masked):
-                name = p.group("name")
-                if name[0].isupper() and not any(w.lower() in GENRE_LEXICON for w in name.split()):
-                    remarks.append(f"I cannot leave out films by person ('{name}'): the catalog lists no cast "
-                                   "or crew.")
-    last_text = messages[last_user].get("content") or "" if user_turns else ""
-    return Conversation(answers=answers, shown=tuple(shown), refs=refs, anchors=anchors,
-                        diverse=bool(DIFFERENT.search(last_text)), asked=asked, remarks=tuple(dict.fromkeys(remarks)))
+    last = turns[max(turns)] if turns else None
+    if last is not None:
+        remarks += title_remarks([*last.titles, *last.listed])
+        for name in (last.choice[1] if last.choice else ()):
+            remarks.append(f"'{name}' is not a film in the catalog, so I chose among the others.")
+        for p in _PERSON.finditer(last.masked):
+            name = p.group("name")
+            if name[0].isupper() and not any(w.lower() in GENRE_LEXICON for w in name.split()):
+                remarks.append(f"I cannot leave out films by person ('{name}'): the catalog lists no cast "
+                               "or crew.")
+    return Conversation(answers=dict(answers), shown=tuple(shown), refs={i: t.refs for i, t in turns.items()},
+                        anchors=anchors, diverse=bool(last is not None and DIFFERENT.search(last.text)), asked=asked,
+                        remarks=tuple(dict.fromkeys(remarks)))

@@ -6,7 +6,7 @@ years and the films it names. Regular expressions over the turn with catalog tit
     runtime_mentions(masked)  -> (max minutes, min minutes, spans)
     year_mentions(masked, newest_year) -> (year_min, year_max, spans, notes)
     roles(masked, matches)    -> {item_id: "liked" | "seen" | "disliked" | "excluded" | "unseen"}
-    choice(text, masked, matches, titles) -> (item ids, unknown names) for "which of these: A, B or C?"
+    choice(text, masked, matches, titles) -> (item ids, unknown names, films read by name) for "which of these: A, B or C?"
     lifts(masked)             -> (genre words allowed again, runtime lifted?, years lifted?)
 
 Each reader knows a closed list of patterns and nothing else: no model, no fuzzy matching, no
@@ -309,6 +309,15 @@ def year_mentions(masked: str, newest: int | None) -> tuple[int | None, int | No
     return lo, hi, spans, notes
 
 
+def strip_constraint_spans(masked: str) -> list[tuple[int, int]]:
+    """Spans of the exclusion, runtime, year, lifting and seen/disliked phrases of one masked turn."""
+    spans = genre_mentions(masked)[2] + runtime_mentions(masked)[2] + year_mentions(masked, None)[2]
+    spans += [m.span() for m in (*SHORTER.finditer(masked), *LONGER.finditer(masked))]
+    spans += [m.span() for pat in (_LIFT_GENRE, _LIFT_RUNTIME, _LIFT_YEARS) for m in pat.finditer(masked)]
+    spans += [m.span() for m in _ROLE_CUE.finditer(masked) if m.lastgroup != LIKED]  # "I didn't like", "I've seen"
+    return spans
+
+
 def strip_constraints(text: str, titles: TitleIndex | None = None) -> str:
     """The text without its exclusion, runtime, year and seen/disliked phrases (what is embedded
     for search: "not horror" would pull horror films closer). Titles are never touched.
@@ -316,13 +325,9 @@ def strip_constraints(text: str, titles: TitleIndex | None = None) -> str:
     >>> strip_constraints("something tense, not horror, under two hours")
     'something tense, ,'
     """
-    masked = mask_titles(text, titles.find(text)) if titles is not None else text
-    spans = genre_mentions(masked)[2] + runtime_mentions(masked)[2] + year_mentions(masked, None)[2]
-    spans += [m.span() for m in (*SHORTER.finditer(masked), *LONGER.finditer(masked))]
-    spans += [m.span() for pat in (_LIFT_GENRE, _LIFT_RUNTIME, _LIFT_YEARS) for m in pat.finditer(masked)]
-    spans += [m.span() for m in _ROLE_CUE.finditer(masked) if m.lastgroup != LIKED]  # "I didn't like", "I've seen"
+    masked = mask_titles(text, titles.find(text, typos=True, strict=True)) if titles is not None else text
     out = list(text)
-    for a, b in spans:
+    for a, b in strip_constraint_spans(masked):
         out[a:b] = " " * (b - a)
     return " ".join("".join(out).split())
 
@@ -379,54 +384,111 @@ def _pick(items: list[Item], text: str) -> Item | None:
     return items[0] if items else None
 
 
-def choice(text: str, masked: str, matches: list[TitleMatch], titles: TitleIndex,
-           picks: list[tuple[str, Item, tuple[Item, ...], str]] | None = None) -> tuple[list[str], list[str]] | None:
-    """(item ids in order, names not in the catalog) when the turn asks to choose among films.
+def choice(text: str, masked: str, matches: list[TitleMatch], titles: TitleIndex
+           ) -> tuple[list[str], list[str], list[TitleMatch]] | None:
+    """(item ids in order, names not in the catalog, films read from the list by name) when the
+    turn asks to choose among films; `matches` are the turn's titles and references, found over
+    the whole text first and masked in `masked`, so punctuation and "or" inside a title never
+    split the list ("Who's Afraid of Virginia Woolf?, Heat or Alien?").
 
-    Lists are read after a colon ("which of these should I watch: A, B or C?"), after "between"
-    or "should I watch", or as the titles of a "which" sentence joined by "or" ("Alien or Heat,
-    which one?"). Only a list after a colon is trusted to hold names that match no film (and
-    lower-case names, looked up exactly or as a likely typo): elsewhere a phrase like "a comedy or
-    a drama" is no list. `picks`, when given, collects (name, film, other films it could mean,
-    "popular" | "year" | "typo") for the names looked up that way.
+    Lists are read after a colon ("which of these should I watch: A, B or C?", also one item a
+    line: "- A"), after "between" or "should I watch", or as the titles of a "which" sentence
+    joined by "or" ("Alien or Heat, which one?"). Only a list after a colon is trusted to hold
+    names the whole-text pass did not take (lower case, an ordinary word, a bare number: looked
+    up exactly, with a year after it, or as a likely typo) and names that match no film: elsewhere
+    a phrase like "a comedy or a drama" is no list. The films looked up by name come back as
+    TitleMatch objects (how "list", "year", "popular" or "typo"; evidence "list").
+
+    >>> from agent.types import Item
+    >>> idx = TitleIndex([Item("1", "Always", 1989), Item("2", "Heat", 1995), Item("3", "10", 1979)])
+    >>> t = "Which of these: always, 10 (1979) or Flurbo?"
+    >>> ids, unknown, listed = choice(t, t, [], idx)
+    >>> ids, unknown, [m.text for m in listed]
+    (['1', '3'], ['Flurbo'], ['always', '10'])
     """
     for cue in _CHOICE_CUE.finditer(masked):
         sent_start = max((c.end() for c in re.finditer(r"[.!?\n]+", masked[: cue.start()])), default=0)
-        nxt = re.search(r"[!?\n]|\.(?:\s|$)", masked[cue.end():])
-        sent_end = cue.end() + nxt.start() if nxt else len(masked)
+        sent_end = _list_end(masked, cue.end())
         colon = masked.find(":", cue.end(), sent_end)
+        if colon < 0 and re.match(r"[^\n]*?[?:]\s*\n\s*(?:[-*•]|\d+[.)])\s", masked[cue.end():]):
+            colon = masked.index("\n", cue.end()) - 1  # "Which of these should I watch?\n- Alien\n- Heat"
+        if colon >= 0 and re.match(r"\s*\n\s*(?:[-*•]|\d+[.)])\s", masked[colon + 1:]):
+            sent_end = _bullets_end(masked, colon + 1)
         word = cue.group(0).lower()
         if colon < 0 and not (word.endswith("between") or word.startswith("should")):
             inside = [t for t in matches if sent_start <= t.span[0] < sent_end]
             joined = len(inside) >= 2 and re.search(r"\bor\b", masked[inside[-2].span[1]: inside[-1].span[0]], re.I)
             if joined or (len(inside) >= 2 and _CHOICE_STRONG.search(masked[cue.start(): sent_end])):
-                return [t.item.item_id for t in inside], []
+                return [t.item.item_id for t in inside], [], []
             continue
         a, b = (colon + 1, sent_end) if colon >= 0 else (cue.end(), sent_end)
-        ids, unknown = [], []
+        ids, unknown, listed = [], [], []
         bounds = [a, *[x for m in _CHOICE_SPLIT.finditer(masked, a, b) for x in m.span()], b]
         for s, e in zip(bounds[::2], bounds[1::2], strict=True):
             inside = [t for t in matches if s <= t.span[0] < e]
             if inside:
                 ids += [t.item.item_id for t in inside]
                 continue
-            name = _CHOICE_FILLER.sub("", _CHOICE_FILLER.sub("", text[s:e].strip()))
-            if colon < 0 or not name or not has_content(name) or re.search(_GW, name, re.I):
+            if colon < 0:
                 continue
-            bare = re.sub(r"\s*\(?(?:18|19|20)\d\d\)?\s*$", "", name)
-            found, how = titles.lookup(bare), "year" if bare != name else "popular"
-            if not found:
-                found, how = titles.fuzzy_lookup(bare)[0], "typo"
-            hit = _pick(found, name)
-            if hit is not None:
-                ids.append(hit.item_id)
-                if picks is not None and (len(found) > 1 or how == "typo"):
-                    picks.append((name, hit, tuple(f for f in found if f is not hit), how))
-            else:
-                unknown.append(name)
+            hit = _list_item(text, s, e, titles)
+            if isinstance(hit, TitleMatch):
+                ids.append(hit.item.item_id)
+                listed.append(hit)
+            elif hit:
+                unknown.append(hit)
         if ids and len(ids) + len(unknown) >= 2:
-            return list(dict.fromkeys(ids)), unknown
+            return list(dict.fromkeys(ids)), unknown, listed
     return None
+
+
+def _list_end(masked: str, start: int) -> int:
+    """Where a list that starts at `start` ends: the first sentence end not followed by more of
+    the list ("Airplane!, Heat": the "!" of an unmatched title is no end), not an abbreviation."""
+    for m in re.finditer(r"[!?]+|\n|\.(?=\s|$)", masked[start:]):
+        at = start + m.start()
+        if m.group(0) != "\n" and re.match(r"\s*(?:,|;|/|\bor\b|\band\b)", masked[at + len(m.group(0)):], re.I):
+            continue
+        if m.group(0) == "." and re.search(r"\b(?:dr|mr|mrs|ms|st|jr|vs|vol|pt)$", masked[:at], re.I):
+            continue
+        return at
+    return len(masked)
+
+
+def _bullets_end(masked: str, start: int) -> int:
+    """The end of a run of bullet lines ("- Alien", "2. Heat") after `start`."""
+    end = start
+    for m in re.finditer(r"\n\s*(?:[-*•]|\d+[.)])\s[^\n]*", masked[start:]):
+        if start + m.start() != end and masked[end: start + m.start()].strip():
+            break
+        end = start + m.end()
+    return end
+
+
+def _list_item(text: str, s: int, e: int, titles: TitleIndex) -> TitleMatch | str | None:
+    """One list item the whole-text pass did not take: a film looked up by name, its name when it
+    matches no film, or None when it holds no name ("maybe", a genre word)."""
+    raw = text[s:e]
+    name = re.sub(r"^\s*(?:[-*•]|\d+[.)])\s+", "", raw)
+    year_m = re.search(r"\s*(?:\(((?:18|19|20)\d\d)\)|\s((?:18|19|20)\d\d))[\s?.!:]*$", name)
+    bare = name[: year_m.start()] if year_m and year_m.start() > 0 else name
+    bare = _CHOICE_FILLER.sub("", _CHOICE_FILLER.sub("", bare.strip()))
+    if not bare or not has_content(bare) or (re.search(_GW, bare, re.I) and not re.search(r"[A-Z]", bare[1:])):
+        return None
+    year = (year_m.group(1) or year_m.group(2)) if year_m and year_m.start() > 0 else ""
+    found, how = titles.lookup(bare), "list"
+    if not found:
+        found, how = titles.fuzzy_lookup(bare)[0], "typo"
+    if not found:
+        return bare.strip("\"'“”‘’«»() ")
+    hit = _pick(found, year)
+    if year and hit.year == int(year):
+        how = "year" if len(found) > 1 else how
+    elif len(found) > 1 and how == "list":
+        how = "popular"
+    at = s + max(raw.find(bare), 0)
+    return TitleMatch(hit, (at, at + len(bare)), bare, len(found) > 1, how,
+                      tuple(f for f in found if f is not hit), "list")
 
 
 def answer_items(content: str, titles: TitleIndex, catalog: dict[str, Item]) -> list[Item]:

@@ -41,13 +41,14 @@ Left out: moods beyond the constraint words, cast (not in the data).
 from __future__ import annotations
 
 import asyncio
+import inspect
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 
 from agent.config import Settings
-from agent.constraints import CHOICE, DISLIKED, HISTORY_ROLES, LIKED, Constraints, parse_conversation, strip_constraints
-from agent.conversation import CLARIFYING_QUESTION, DIFFERENT, Conversation, read_conversation
+from agent.constraints import CHOICE, DISLIKED, HISTORY_ROLES, LIKED, Constraints
+from agent.conversation import CLARIFYING_QUESTION
 from agent.embedding import Embedder
 from agent.errors import InvalidRequest, StoreError
 from agent.llm.base import LLM, GenerationRequest, LabelRequest
@@ -56,8 +57,9 @@ from agent.prompts import Prompts, _clip
 from agent.ranking import LABELS, StreamParser, Validator, order_by_label_scores, ranking_schema
 from agent.retrieval import CoOccurrence, RetrievalWeights, Retriever, Transitions
 from agent.store import ItemStore
-from agent.titles import TitleIndex, TitleMatch, has_content
+from agent.titles import TitleIndex, TitleMatch
 from agent.types import Candidate, HistoryEntry, Item, RankedItem, Ranking, Recommendation, UserHistory
+from agent.understand import Understanding, search_text, understand
 
 NO_MATCH = "no film matches"  # starts the note of an answer the constraints left empty
 
@@ -90,6 +92,7 @@ class Prepared:
     remarks: tuple[str, ...] = ()  # said to the user before the list (agent/conversation)
     question: str = ""  # one clarifying question after the list, or ""
     anchors: tuple[str, ...] = ()  # "more like" item ids retrieval anchored on
+    understanding: Understanding | None = None  # the request as read once (agent/understand)
 
 
 class Recommender:
@@ -126,6 +129,7 @@ class Recommender:
             media_store=media_store,
             dislike_push=settings.dislike_push,
         )
+        self._retriever_takes_soft = "soft" in inspect.signature(self.retriever.retrieve).parameters
 
     @classmethod
     def build(cls, settings: Settings, *, llm: LLM | None = None, embedder: Embedder | None = None,
@@ -182,32 +186,27 @@ class Recommender:
         return merge_history(base, user, events, like_threshold=s.like_threshold,
                              dislike_threshold=s.dislike_threshold, skip_days=s.skip_days, profile=text)
 
-    # ---- stage 1: resolve the request -----------------------------------------------------
-    def resolve(self, messages: list[dict], user: str | None, conv: Conversation | None = None
+    # ---- stage 1: understand the request, resolve the history -----------------------------
+    def understand(self, messages: list[dict]) -> Understanding:
+        """The conversation read once (agent/understand): films and roles, choice set, references,
+        hard constraints, soft preferences, search text."""
+        if not any(m.get("role") == "user" for m in messages):
+            raise InvalidRequest("messages must contain at least one user message", param="messages")
+        return understand(messages, self.titles, self.items)
+
+    def resolve(self, messages: list[dict], user: str | None, u: Understanding | None = None
                 ) -> tuple[str, UserHistory, tuple[TitleMatch, ...], list[str], Constraints]:
         """(query, history, named titles, notes, constraints). Named films (and films referred to,
         "#2") join the history by their role: liked, seen (not liked) or disliked; films in a choice
         set or "not X" do not."""
-        notes = []
-        user_texts = [m["content"] for m in messages if m.get("role") == "user"]
-        if not user_texts:
-            raise InvalidRequest("messages must contain at least one user message", param="messages")
-        query = user_texts[-1].strip()
+        u = u or self.understand(messages)
+        notes = list(u.notes)
         base = self.stored_history(user) if user else None
         if user and base is None:
             notes.append(f"user {user!r} has no stored history; using the conversation only")
         entries = list(base.entries) if base else []
         known = {e.item_id for e in entries}
-        named: list[TitleMatch] = []
-        for text in user_texts:
-            for m in self.titles.find(text, typos=True):
-                named.append(m)
-                if m.ambiguous:
-                    notes.append(f"'{m.text}' matches several films; assumed {m.item.label}")
-                if m.how == "typo":
-                    notes.append(f"'{m.text}' read as {m.item.label}")
-        conv = conv or read_conversation(messages, self.titles, self.items)
-        constraints = parse_conversation(messages, self.titles, self.items, refs=conv.refs, answers=conv.answers)
+        constraints = u.constraints
         for iid, role in constraints.roles:
             if role in HISTORY_ROLES and iid not in known:
                 entries.append(HistoryEntry(iid, liked=role == LIKED, disliked=role == DISLIKED))
@@ -216,62 +215,33 @@ class Recommender:
             if role == CHOICE and iid in known and iid in self.items:
                 notes.append(f"{self.items[iid].label} is in your history, so it is left out of the choice")
         history = replace(base, entries=tuple(entries)) if base else UserHistory(user, tuple(entries))
-        return query, history, tuple(named), notes, constraints
+        return u.request, history, u.named, notes, constraints
 
     def search_text(self, query: str, typos: bool = True) -> str:
-        """The query as embedded for semantic search: titles named in it cut out (they are
-        history now, and their words would pull in namesakes: "Heat" -> "Dead Heat"), exclusion,
-        runtime and year phrases cut out ("not horror" would pull horror closer), and nothing at
-        all when only filler words remain ("I loved ... what should I watch tonight?")."""
-        query = strip_constraints(query, self.titles) if query else query
-        query = DIFFERENT.sub(" ", query)  # "something different" says nothing about the content
-        for m in sorted(self.titles.find(query, typos=typos), key=lambda m: -m.span[0]):
-            query = query[: m.span[0]] + " " + query[m.span[1] :]
-        return query if has_content(query) else ""
+        """The query as embedded for semantic search (agent/understand.search_text): titles named in
+        it cut out (they are history now, and their words would pull in namesakes: "Heat" -> "Dead
+        Heat"), exclusion, runtime and year phrases cut out ("not horror" would pull horror closer),
+        and nothing at all when only filler words remain ("I loved ... what should I watch tonight?")."""
+        return search_text(query, self.titles) if query else query
 
-    def conversation_search_text(self, messages: list[dict], conv: Conversation | None = None) -> str:
+    def conversation_search_text(self, messages: list[dict], u: Understanding | None = None) -> str:
         """search_text of the last user turn, or of the latest earlier one with content left
-        ("a tense heist film" ... "something shorter": the heist film is still what is asked for)."""
-        return self._asking_turn(messages, conv or read_conversation(messages, self.titles, self.items))[0]
-
-    @staticmethod
-    def spelled_out(messages: list[dict], conv: Conversation) -> str:
-        """The last user turn with its references written as the films they mean ("more like #2" ->
-        "more like The Terminator (1984)"): the request as the prompts show it."""
-        idx = max(i for i, m in enumerate(messages) if m.get("role") == "user")
-        text = messages[idx]["content"].strip()
-        lead = len(messages[idx]["content"]) - len(messages[idx]["content"].lstrip())
-        for r in sorted(conv.refs.get(idx, ()), key=lambda r: -r.span[0]):
-            a, b = r.span[0] - lead, r.span[1] - lead
-            text = text[:a] + r.item.label + text[b:]
-        return text
-
-    def _asking_turn(self, messages: list[dict], conv: Conversation | None) -> tuple[str, tuple[str, ...]]:
-        """(search text, anchors) of the latest user turn that asks for something: one with text
-        to search for or a "more like" anchor; references ("#2") are cut from the text."""
-        for idx in reversed([i for i, m in enumerate(messages) if m.get("role") == "user"]):
-            text = messages[idx]["content"].strip()
-            for r in sorted((conv.refs.get(idx, ()) if conv else ()), key=lambda r: -r.span[0]):
-                text = text[: r.span[0]] + " " * (r.span[1] - r.span[0]) + text[r.span[1]:]
-            anchors = conv.anchors.get(idx, ()) if conv else ()
-            search = self.search_text(text)
-            if search or anchors:
-                return search, anchors
-        return "", ()
+        ("a tense heist film like Heat" ... "something shorter": the heist film is still what is asked for)."""
+        return (u or self.understand(messages)).search
 
     # ---- stages 2-3: retrieve and render --------------------------------------------------
     def prepare(self, req: RecRequest) -> Prepared:
         s = self.settings
-        conv = read_conversation(req.messages, self.titles, self.items)
-        query, history, named, notes, constraints = self.resolve(req.messages, req.user, conv)
-        query = self.spelled_out(req.messages, conv)
+        u = self.understand(req.messages)
+        conv = u.conversation
+        query, history, named, notes, constraints = self.resolve(req.messages, req.user, u)
         n = req.n or s.n_recommendations
-        search, anchors = self._asking_turn(req.messages, conv)
-        anchors = tuple(a for a in anchors if a in self.items)
+        search, anchors = u.search, tuple(a for a in u.anchors if a in self.items)
         repeat = set(conv.shown) - set(constraints.only_items) - history.seen
         diverse = list(conv.last_answer) if conv.diverse else None
+        soft = {"soft": u.soft} if self._retriever_takes_soft else {}  # the retrieval stage ranks by them
         candidates = self.retriever.retrieve(search, history, max(s.k_candidates, n), exclude=repeat,
-                                             constraints=constraints, anchors=anchors, diverse=diverse)
+                                             constraints=constraints, anchors=anchors, diverse=diverse, **soft)
         notes += self.constraint_notes(constraints, candidates, n)
         if not candidates and repeat:  # the films left were all shown already: say so, as for constraints
             summary = "; ".join(x for x in (constraints.describe(self.items),
@@ -288,7 +258,7 @@ class Recommender:
         question = CLARIFYING_QUESTION if cold and not conv.asked else ""
         if cold:
             notes.append("no history and a vague request: popular films across genres")
-        extra = {"remarks": conv.remarks, "question": question, "anchors": anchors}
+        extra = {"remarks": u.remarks, "question": question, "anchors": anchors, "understanding": u}
         if not candidates:
             if constraints or repeat:
                 return Prepared(req, query, history, named, (), [], {}, 0, tuple(notes), constraints, **extra)

@@ -1,17 +1,32 @@
 """Find catalog titles named in free text: "I loved Alien and Heat" -> [Alien (1979), Heat (1995)].
 
-How: every title (and its "a.k.a." alias) is normalised (lower case, accents and punctuation
-dropped, a leading article removed) into an index. The text is scanned for word n-grams that
-match an index key, longest match first, left to right. Ambiguous keys (several films share a
-title: remakes) pick the film named with a year right after it ("Dune (2021)", "Dune 1984"), else
-one that fits the turn's context (a year or decade elsewhere in the text, "the original" / "the
-remake"), else the most watched one; `TitleMatch.how` says which rule picked it, so the answer
-can say so. Single-word matches must be capitalised in the text and not a common word, so
-"watch it tonight" does not find the film "It".
-Typos (`find(text, typos=True)`, for user text only): a run of capitalised words (or a quoted
-phrase) that matches no title is compared with every title key of similar length (rapidfuzz's ratio,
-0-100); a key of 6+ characters at >= 88 that beats the
-runner-up is taken ("Termnator" -> The Terminator), marked how="typo".
+How: every title is indexed under several normalised keys (lower case, accents and punctuation
+dropped, a leading article removed): the display title, the title without its trailing
+parentheses, each parenthesised alternate title ("Raiders of the Lost Ark (Indiana Jones and the
+Raiders of the Lost Ark)", "Seven (a.k.a. Se7en)"), and, as a weaker key, the part before a
+subtitle ("Dr. Strangelove or: How I Learned ..." -> "Dr. Strangelove") when that is no title of
+its own. The text is scanned left to right for the longest word span that matches a key, so a
+title that contains another title or an ordinal ("The Hidden Fortress", "The Sixth Sense") is
+taken whole; punctuation that ends the catalog title ("Who's Afraid of Virginia Woolf?",
+"Airplane!") or starts it ("...And Justice for All") joins the span, and a year right after a
+title ("Argo (2012)") belongs to it: it picks among remakes and is never the film "2012".
+Ambiguous keys (remakes) pick the film named with a year right after it ("Dune (2021)"), else one
+that fits the turn's context (a year or decade elsewhere in the text, "the original" / "the
+remake"), else the most watched one; `TitleMatch.how` says which rule picked it.
+
+Evidence: a span counts as a title only when something says it is meant as one
+(`TitleMatch.evidence`): quotes, a year after it, title-like capitalisation, or a multi-word
+phrase with a word beyond ordinary English. In request text (`find(text, strict=True)`, what
+agent/understand reads) an ordinary word, a genre word or a bare number needs quotes or a year
+("Always recommend ..." is no film Always (1989), "10**9" no films 10 and 9), and a phrase of
+ordinary words needs title case ("anything else" is no film). List items after "which of these:"
+are read by agent/phrases with their own evidence (the list).
+Typos (`typos=True`, user text only): a run of capitalised words (or a quoted phrase) that
+matches no title is compared, by rapidfuzz's ratio (0-100, in C++ through `process.extract`),
+with the title keys of similar length; a key of 6+ characters at >= 88 that beats the runner-up
+is taken ("Termnator" -> The Terminator), marked how="typo". The work is bounded per text
+(`MAX_TYPO_PROBES` probes of at most `_MAX_TYPO_WORDS` words), so a long message costs
+milliseconds, not seconds.
 Left out: asking back on ambiguity (the pick is stated instead), typos in lower-case text.
 """
 
@@ -19,16 +34,19 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
 
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 from agent.types import Item
 
 _ARTICLES = ("the ", "a ", "an ")
 _AKA = re.compile(r"\s*\((?:a\.k\.a\.|aka)\s+([^)]*)\)", re.I)
+_TRAILING_PAREN = re.compile(r"\s*\(([^()]*)\)\s*$")
+_SUBTITLE = re.compile(r"\s+or:\s+|:\s+|\s+-\s+")
 _WORD = re.compile(r"[A-Za-z0-9À-ÿ'’&]+")
 # Capitalised at a sentence start or common enough that a bare one-word match is unsafe.
 _COMMON = frozenset(
@@ -40,7 +58,31 @@ _COMMON = frozenset(
     enjoyed films film movie movies seen watched today night both great next suggest suggestions
     what's whats i'm im i've ive""".split()
 )
-_MAX_WORDS = 12
+# Ordinary English beyond _COMMON: function words, adverbs and the verbs of a request. In request
+# text a one-word title from this list needs quotes or a year ("Always recommend ..."), and so does
+# a phrase made only of these words ("anything else").
+_ORDINARY = _COMMON | frozenset(
+    """about above after again against ago ahead all almost alone along already always am
+    among another anyone anything anyway anywhere around ask asked away back because been before
+    behind being below beside besides better between beyond big both bring came come comes coming
+    did didn't doesn't don't done down during each either else enough even ever every everyone
+    everything except far few find first found further get gets getting go goes going gone got
+    had has hasn't haven't having help her hers herself himself hmm hey how's however i'd i'll
+    into isn't itself keep kind know last late later least less let let's little look looking
+    lot lots made make many may might mine mind much must myself need needs never nobody none
+    nor nothing nowhere off often oh ok okay old once only onto other others otherwise ours
+    over own perhaps quite rather right said same say see seem seems she since sometimes
+    somewhere soon still such sure take tell than thats that's themselves there's therefore
+    thing things think those though through thus till time to together told tomorrow took toward
+    towards try trying under unless until upon used very wait was wasn't way well went were
+    weren't what whatever whenever where whether while whom whose without won't yeah yet you'd
+    you'll you're yourself""".split()
+) - {"thing", "things"}  # "The Thing" keeps its title word
+_MAX_WORDS = 30  # longest key considered, in words
+_MAX_TYPO_WORDS = 6  # longest run of capitalised words tried as a typo
+MAX_TYPO_PROBES = 48  # fuzzy look-ups per text, at most
+_YEAR_AFTER = re.compile(r"\s*\((?:18|19|20)\d\d\)|\s(?:18|19|20)\d\d(?![\d\w:])")
+_ABBREV = frozenset({"dr", "mr", "mrs", "ms", "st", "jr", "sr", "vs", "vol", "no", "pt"})
 
 
 def normalise(text: str) -> str:
@@ -51,15 +93,44 @@ def normalise(text: str) -> str:
     >>> normalise("Amélie")
     'amelie'
     """
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    words = _WORD.findall(text.lower().replace("’", "'"))
-    s = " ".join(w.replace("'", "") for w in words)
+    words = [_norm_word(w) for w in _WORD.findall(_fold(text))]
+    s = " ".join(w for w in words if w)
     for art in _ARTICLES:
         if s.startswith(art):
             s = s[len(art):]
             break
     return s
+
+
+def _fold(text: str) -> str:
+    text = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in text if not unicodedata.combining(ch))
+
+
+def _norm_word(word: str) -> str:
+    return _fold(word).lower().replace("’", "").replace("'", "")
+
+
+def title_keys(title: str) -> tuple[set[str], set[str]]:
+    """(full keys, subtitle-prefix keys) of one display title.
+
+    >>> sorted(title_keys("Raiders of the Lost Ark (Indiana Jones and the Raiders of the Lost Ark)")[0])
+    ['indiana jones and the raiders of the lost ark', 'raiders of the lost ark', 'raiders of the lost ark indiana jones and the raiders of the lost ark']
+    >>> sorted(title_keys("Seven (a.k.a. Se7en)")[0]), sorted(title_keys("Dr. Strangelove or: How I Learned to Stop Worrying")[1])
+    (['se7en', 'seven', 'seven a k a se7en'], ['dr strangelove'])
+    """
+    full = {normalise(title), normalise(_AKA.sub("", title))}
+    base = title
+    while (m := _TRAILING_PAREN.search(base)) and m.start() > 0:
+        full.add(normalise(re.sub(r"^(?:a\.k\.a\.|aka)\s+", "", m.group(1), flags=re.I)))
+        base = base[: m.start()]
+    full.add(normalise(base))
+    short = set()
+    head = _SUBTITLE.split(base, maxsplit=1)[0]
+    if head != base and len(normalise(head).split()) >= 2:
+        short.add(normalise(head))
+    full.discard("")
+    return full, short - full
 
 
 @dataclass(frozen=True)
@@ -68,31 +139,45 @@ class TitleMatch:
     span: tuple[int, int]  # character offsets in the text
     text: str
     ambiguous: bool  # several catalog films share this title
-    how: str = "exact"  # "exact" | "year" (a year after it) | "context" | "popular" (ambiguous) | "typo" | "reference"
+    how: str = "exact"  # "exact" | "year" (a year after it) | "context" | "popular" (ambiguous) | "typo" | "reference" | "list"
     others: tuple[Item, ...] = ()  # the films it could also have meant (ambiguous or typo)
+    evidence: str = ""  # why it counts as a title: "quoted" | "year" | "capitalised" | "phrase" | "list" | "typo" | "reference"
 
 
 class TitleIndex:
     def __init__(self, items: list[Item], popularity: dict[str, int] | None = None):
         self._by_key: dict[str, list[Item]] = defaultdict(list)
-        pop = popularity or {}
+        self._short: dict[str, list[Item]] = defaultdict(list)
+        self._edges: dict[str, tuple[set[str], set[str]]] = defaultdict(lambda: (set(), set()))  # key -> (heads, tails)
+        self.popularity = popularity or {}
         for it in items:
-            base = _AKA.sub("", it.title)
-            keys = {normalise(base)}
-            keys.update(normalise(a) for a in _AKA.findall(it.title))
-            for key in keys:
-                if key:
-                    self._by_key[key].append(it)
-        for key, its in self._by_key.items():
-            its.sort(key=lambda i: -pop.get(i.item_id, 0))
-
-        self._keys_by_len: dict[int, list[str]] = defaultdict(list)
-        for key in self._by_key:
-            self._keys_by_len[len(key)].append(key)
+            full, short = title_keys(it.title)
+            for table, keys in ((self._by_key, full), (self._short, short)):
+                for key in keys:
+                    if it not in table[key]:
+                        table[key].append(it)
+            lead = re.match(r"^[.…]+", it.title)
+            tail = re.search(r"[?!.…]+$", _TRAILING_PAREN.sub("", _AKA.sub("", it.title)))
+            for key in full | short:
+                if lead:
+                    self._edges[key][0].add(lead.group(0))
+                if tail:
+                    self._edges[key][1].add(tail.group(0))
+        for key in [k for k in self._short if k in self._by_key]:
+            del self._short[key]
+        for table in (self._by_key, self._short):
+            for its in table.values():
+                its.sort(key=lambda i: -self.popularity.get(i.item_id, 0))
+        self._prefixes = {" ".join(k.split()[:n]) for table in (self._by_key, self._short) for k in table
+                          for n in range(1, min(len(k.split()), _MAX_WORDS) + 1)}
+        self._fuzzy_keys = sorted((k for k in self._by_key if len(k) >= 6), key=len)
+        self._fuzzy_lens = [len(k) for k in self._fuzzy_keys]
         self.find = lru_cache(maxsize=4096)(self._find)  # the same turns are read by several stages
 
     def lookup(self, title: str) -> list[Item]:
-        return list(self._by_key.get(normalise(title), ()))
+        """Films whose title (or alternate title, or title before its subtitle) is `title`."""
+        key = normalise(title)
+        return list(self._by_key.get(key) or self._short.get(key) or ())
 
     def fuzzy_lookup(self, name: str) -> tuple[list[Item], str | None]:
         """(films, key) of the one title key that `name` is a likely typo of, else ([], None).
@@ -102,54 +187,44 @@ class TitleIndex:
         (['The Terminator (1984)'], [])
         """
         key = normalise(name)
-        if len(key) < 6 or key in self._by_key:
+        if len(key) < 6 or key in self._by_key or key in self._short:
             return [], None
-        lo, hi = int(len(key) * 0.8), int(len(key) * 1.25) + 1
-        scored = sorted(((_similarity(key, k), k) for n in range(lo, hi + 1) for k in self._keys_by_len.get(n, ())
-                         if len(k) >= 6), reverse=True)
-        if not scored or scored[0][0] < FUZZY_MIN:
+        lo = bisect_left(self._fuzzy_lens, int(len(key) * 0.8))
+        hi = bisect_right(self._fuzzy_lens, int(len(key) * 1.25) + 1)
+        scored = process.extract(key, self._fuzzy_keys[lo:hi], scorer=fuzz.ratio, score_cutoff=FUZZY_MIN - 2, limit=2)
+        if not scored or scored[0][1] < FUZZY_MIN:
             return [], None
-        best = scored[0][1]
+        best = scored[0][0]
         if " " not in key and (best.rstrip("s") == key.rstrip("s") or best[0] != key[0]):
             return [], None  # one word: a plural ("Airplanes are fun") or a different first letter is no typo
-        if len(scored) > 1 and scored[1][0] >= scored[0][0] - 2 and scored[1][1] != scored[0][1]:
+        if len(scored) > 1 and scored[1][1] >= scored[0][1] - 2:
             return [], None  # two keys fit about equally: no guess
-        return list(self._by_key[scored[0][1]]), scored[0][1]
+        return list(self._by_key[best]), best
 
-    def _find(self, text: str, typos: bool = False) -> tuple[TitleMatch, ...]:
+    def _find(self, text: str, typos: bool = False, strict: bool = False) -> tuple[TitleMatch, ...]:
         """Titles mentioned in `text`, in order of appearance, without overlaps or repeats
-        (cached: call it as `find(text, typos=False)`)."""
+        (cached: call it as `find(text, typos=False, strict=False)`). `strict`: request text,
+        where ordinary words, genre words and numbers need quotes or a year (module docstring)."""
         tokens = [(m.group(0), m.start(), m.end()) for m in _WORD.finditer(text)]
+        norm = [_norm_word(t[0]) for t in tokens]
         matches: list[TitleMatch] = []
         seen: set[str] = set()
+        probes = [MAX_TYPO_PROBES if typos else 0]
         i = 0
         while i < len(tokens):
-            hit = None
-            for n in range(min(_MAX_WORDS, len(tokens) - i), 0, -1):
-                words = [t[0] for t in tokens[i : i + n]]
-                key = normalise(" ".join(words))
-                if key not in self._by_key:
-                    continue
-                quoted = _quoted(text, tokens[i][1], tokens[i + n - 1][2])
-                if (" " not in key or key in _COMMON) and not quoted:
-                    w = words[-1]  # "The Thing": the key word, after any article
-                    if not (w[0].isupper() or w[0].isdigit()) or w.lower() in _COMMON:
-                        continue
-                hit = (n, key)
-                break
+            hit = self._longest_at(text, tokens, norm, i, strict)
             how = "exact"
-            if hit is None and typos:
-                hit = self._typo_at(text, tokens, i)
+            if hit is None and probes[0] > 0:
+                hit = self._typo_at(text, tokens, i, probes)
                 how = "typo"
             if hit is None:
                 i += 1
                 continue
-            n, key = hit
-            start, end = tokens[i][1], tokens[i + n - 1][2]
-            candidates = self._by_key[key]
+            n, key, evidence, candidates = hit
+            start, end = self._edges_of(text, key, tokens[i][1], tokens[i + n - 1][2])
             item = None
             if len(candidates) > 1:
-                item, how = _pick_by_year(candidates, text[end : end + 8]), "year"
+                item, how = _pick_by_year(candidates, text[end: end + 8]), "year"
                 if item is None:
                     item, how = _pick_by_context(candidates, text, start), "context"
                 if item is None:
@@ -158,18 +233,84 @@ class TitleIndex:
             if item.item_id not in seen:
                 seen.add(item.item_id)
                 others = tuple(c for c in candidates if c is not item)
-                matches.append(TitleMatch(item, (start, end), text[start:end], len(candidates) > 1, how, others))
+                matches.append(TitleMatch(item, (start, end), text[start:end], len(candidates) > 1, how, others,
+                                          evidence))
+            year = _YEAR_AFTER.match(text, end)
+            stop = year.end() if year else end  # "Argo (2012)": the year is the title's, not the film "2012"
             i += n
+            while i < len(tokens) and tokens[i][1] < stop:
+                i += 1
         return tuple(matches)
 
-    def _typo_at(self, text: str, tokens: list[tuple[str, int, int]], i: int) -> tuple[int, str] | None:
-        """(words, key) of a likely misspelt title starting at token i: capitalised words (small
-        joining words allowed inside) or a quoted phrase, longest first."""
+    def _longest_at(self, text: str, tokens: list[tuple[str, int, int]], norm: list[str], i: int,
+                    strict: bool) -> tuple[int, str, str, list[Item]] | None:
+        """(words, key, evidence, films) of the longest title with evidence starting at token i."""
+        first = i + 1 if norm[i] in ("the", "a", "an") and i + 1 < len(tokens) else i  # keys carry no article
+        best = None
+        for n in range(1, min(_MAX_WORDS, len(tokens) - first) + 1):
+            key = " ".join(norm[first: first + n])
+            if key not in self._prefixes:
+                break
+            films = self._by_key.get(key) or self._short.get(key)
+            if not films:
+                continue
+            span = first - i + n
+            evidence = self._evidence(text, tokens, i, span, key, strict)
+            if evidence:
+                best = (span, key, evidence, films)
+        if best is None and first != i:
+            return None  # "The Hidden" is tried from "Hidden" on the next token anyway
+        return best
+
+    def _evidence(self, text: str, tokens: list[tuple[str, int, int]], i: int, n: int, key: str, strict: bool) -> str:
+        """Why tokens[i: i + n] (key `key`) is meant as a title, or "" when nothing says so."""
+        start, end = self._edges_of(text, key, tokens[i][1], tokens[i + n - 1][2])
+        if _quoted(text, start, end):
+            return "quoted"
+        year = bool(_YEAR_AFTER.match(text, end))
+        words = key.split()
+        shown = [t[0] for t in tokens[i: i + n]]
+        content = [w for w in shown if w.lower() not in ("the", "a", "an")] or shown
+        if len(words) == 1:
+            w = content[-1]  # "The Thing": the key word, after any article
+            if strict and (w.isdigit() or w.lower() in _ORDINARY or w.lower() in _GENRE_WORDS):
+                return "year" if year else ""  # "Always recommend", "10**9", "Horror films"
+            if not (w[0].isupper() or w[0].isdigit()) or (w.lower() in _COMMON and not strict):
+                return "year" if year and strict else ""
+            return "year" if year else "capitalised"
+        if key in _COMMON or (strict and all(w in _ORDINARY or w.isdigit() for w in words)):
+            # "anything else": title case past the first word, or a year, says it is a title
+            if year:
+                return "year"
+            if any(w[0].isupper() for w in content[1:]) or (not _sentence_start(text, start) and content[0][0].isupper()):
+                return "capitalised"
+            return ""
+        return "year" if year else "phrase"
+
+    def _edges_of(self, text: str, key: str, start: int, end: int) -> tuple[int, int]:
+        """The span widened by punctuation that starts or ends the catalog title ("Airplane!")."""
+        heads, tails = self._edges.get(key, ((), ()))
+        for t in sorted(tails, key=len, reverse=True):
+            if text.startswith(t, end):
+                end += len(t)
+                break
+        if text.count("(", start, end) > text.count(")", start, end) and text.startswith(")", end):
+            end += 1  # "Seven (a.k.a. Se7en)": the alternate title's closing parenthesis
+        for h in sorted(heads, key=len, reverse=True):
+            if text[:start].endswith(h):
+                start -= len(h)
+                break
+        return start, end
+
+    def _typo_at(self, text: str, tokens: list[tuple[str, int, int]], i: int,
+                 probes: list[int]) -> tuple[int, str, str, list[Item]] | None:
+        """(words, key, "typo", films) of a likely misspelt title starting at token i: capitalised
+        words (small joining words allowed inside), longest first; each look-up spends a probe."""
         word = tokens[i][0]
         if not (word[0].isupper() or word[0].isdigit()) or (word.lower() in _COMMON and word.lower() not in _JOINERS):
             return None
         run = 1
-        while i + run < len(tokens) and run < _MAX_WORDS:
+        while i + run < len(tokens) and run < _MAX_TYPO_WORDS:
             w = tokens[i + run][0]
             if not (w[0].isupper() or w[0].isdigit() or w.lower() in _JOINERS):
                 break
@@ -180,11 +321,14 @@ class TitleIndex:
             if tokens[i + n - 1][0].lower() in _JOINERS:
                 continue
             words = [t[0] for t in tokens[i: i + n]]
-            if all(w.lower() in _COMMON for w in words):
+            if all(w.lower() in _COMMON for w in words) or len(normalise(" ".join(words))) < 6:
                 continue
+            if probes[0] <= 0:
+                return None
+            probes[0] -= 1
             found, key = self.fuzzy_lookup(" ".join(words))
             if found:
-                return n, key
+                return n, key, "typo", found
         return None
 
 
@@ -201,12 +345,31 @@ def has_content(text: str) -> bool:
 
 def _quoted(text: str, start: int, end: int) -> bool:
     """True when text[start:end] stands inside quotes: '"Up"' or '“Her”'."""
-    before, after = text[start - 1 : start], text[end : end + 1]
+    before, after = text[start - 1: start] if start else "", text[end: end + 1]
     return bool(before) and before in "\"'“‘«" and bool(after) and after in "\"'”’»"
+
+
+def _sentence_start(text: str, start: int) -> bool:
+    """True when nothing but a sentence end (or the start of the text) comes before `start`.
+
+    >>> _sentence_start("Always recommend", 0), _sentence_start("Hi. Always", 4), _sentence_start("Dr. Strangelove", 4)
+    (True, True, False)
+    """
+    before = text[:start].rstrip(" \t\"'“‘(")
+    if not before or before[-1] in "\n!?:;":
+        return True
+    if before[-1] == ".":
+        word = re.search(r"(\w+)\.$", before)
+        return not (word and word.group(1).lower() in _ABBREV)
+    return False
 
 
 FUZZY_MIN = 88  # similarity (0-100) a typo must reach
 _JOINERS = frozenset({"of", "the", "and", "a", "an", "in", "on", "to", "&", "for", "at", "from", "with"})
+_GENRE_WORDS = frozenset(
+    """action adventure animation animated children comedy comedies crime documentary documentaries drama dramas
+    fantasy horror musical musicals mystery romance romantic thriller thrillers war western westerns noir
+    imax kids family cartoon cartoons""".split())
 _ERA = re.compile(r"\b(?:(?P<y>(?:18|19|20)\d\d)|(?:(?P<c>19|20)|')?(?P<d>\d)0'?s)\b")
 _ORIGINAL = re.compile(r"\b(?:original|first|old|older|classic)\s+(?:one\s+|version\s+)?$", re.I)
 _NEWER = re.compile(r"\b(?:new|newer|newest|latest|recent|remake(?:\s+of)?)\s+(?:one\s+|version\s+)?$", re.I)

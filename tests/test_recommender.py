@@ -65,7 +65,7 @@ def test_needs_a_user_message(make_recommender):
     "text, expected",
     [
         ("I loved Alien and Heat. What should I watch tonight?", ""),
-        ("Something like Alien but funnier", "Something like   but funnier"),
+        ("Something like Alien but funnier", "Something like but funnier"),
     ],
 )
 def test_search_text_drops_named_titles(make_recommender, text, expected):
