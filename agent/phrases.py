@@ -132,7 +132,7 @@ _CHOICE_CUE = re.compile(
     r"\bwhich\b|\b(?:choose|pick|decide)\s+between\b|\bbetween\b"
     r"|\bshould\s+I\s+(?:watch|see|pick|choose|go\s+(?:for|with))\b", re.I)
 _CHOICE_STRONG = re.compile(r"\bwhich\s+(?:one\s+)?of\s+(?:these|those|them|the\s+following|the\s+\w+)\b", re.I)
-_CHOICE_SPLIT = re.compile(r",|;|/|\bor\b|\band\b|\bvs\.?|\bversus\b|\beither\b", re.I)
+_CHOICE_SPLIT = re.compile(r",|;|/|\n|\bor\b|\band\b|\bvs\.?|\bversus\b|\beither\b", re.I)
 _CHOICE_FILLER = re.compile(
     r"^(?:maybe|perhaps|the\s+film|the\s+movie|or|and)\s+|[\"'“”‘’«».?!:()\s]+$|^[\"'“”‘’«»(\s]+", re.I)
 CHOICE_DROP = re.compile(

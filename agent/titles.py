@@ -225,6 +225,10 @@ class TitleIndex:
             item = None
             if len(candidates) > 1:
                 item, how = _pick_by_year(candidates, text[end: end + 8]), "year"
+                if item is None:  # "Heat" is Heat, not The Heat: the title as written, article included
+                    written = " ".join(norm[i: i + n])
+                    same = [c for c in candidates if _bare_key(c.title) == written]
+                    item, how = (same[0], "exact") if len(same) == 1 else (None, how)
                 if item is None:
                     item, how = _pick_by_context(candidates, text, start), "context"
                 if item is None:
@@ -277,7 +281,11 @@ class TitleIndex:
                 return "year" if year else ""  # "Always recommend", "10**9", "Horror films"
             if not (w[0].isupper() or w[0].isdigit()) or (w.lower() in _COMMON and not strict):
                 return "year" if year and strict else ""
-            return "year" if year else "capitalised"
+            if year:
+                return "year"
+            if strict and _in_longer_name(text, tokens, i, n):
+                return ""  # "Flurbo Quest", "Heath Ledger": one word of a longer name is no title
+            return "capitalised"
         if key in _COMMON or (strict and all(w in _ORDINARY or w.isdigit() for w in words)):
             # "anything else": title case past the first word, or a year, says it is a title
             if year:
@@ -341,6 +349,26 @@ def has_content(text: str) -> bool:
     True
     """
     return any(w.lower() not in _COMMON for w in _WORD.findall(text))
+
+
+def _bare_key(title: str) -> str:
+    """A title's words as written, article kept: "The Heat" -> "the heat"."""
+    return " ".join(w for w in (_norm_word(x) for x in _WORD.findall(_TRAILING_PAREN.sub("", _AKA.sub("", title)))) if w)
+
+
+def _in_longer_name(text: str, tokens: list[tuple[str, int, int]], i: int, n: int) -> bool:
+    """True when a capitalised word joins tokens[i: i + n] by a plain space: "Flurbo Quest".
+
+    >>> toks = [(m.group(0), m.start(), m.end()) for m in _WORD.finditer("I met Flurbo Quest, Heat")]
+    >>> _in_longer_name("I met Flurbo Quest, Heat", toks, 3, 1), _in_longer_name("I met Flurbo Quest, Heat", toks, 4, 1)
+    (True, False)
+    """
+    def joined(a: int, b: int, other: int) -> bool:
+        word = tokens[other][0]
+        return text[tokens[a][2]: tokens[b][1]] == " " and word[0].isupper() and word.lower() not in _ORDINARY
+    before = i > 0 and joined(i - 1, i, i - 1)
+    after = i + n < len(tokens) and joined(i + n - 1, i + n, i + n)
+    return bool(before or after)
 
 
 def _quoted(text: str, start: int, end: int) -> bool:

@@ -224,6 +224,7 @@ def search_text(turn: Turn | str, titles: TitleIndex | None = None) -> str:
         turn = Turn(0, turn, named, (), masked=mask_titles(turn, named))
     out = list(turn.text)
     spans = [m.span for m in turn.matches] + strip_constraint_spans(turn.masked)
+    spans += [m.span() for m in re.finditer(r"#+", turn.masked)]  # films and a year after them
     spans += [m.span() for pat in (DIFFERENT, _POPULAR, _OBSCURE) for m in pat.finditer(turn.masked)]
     for a, b in spans:
         out[a:b] = " " * (b - a)
