@@ -131,6 +131,7 @@ _ROLE_AFTER = re.compile(
 _CHOICE_CUE = re.compile(
     r"\bwhich\b|\b(?:choose|pick|decide)\s+between\b|\bbetween\b"
     r"|\bshould\s+I\s+(?:watch|see|pick|choose|go\s+(?:for|with))\b", re.I)
+_COLON = re.compile(r":(?=\s|$)")  # "11:14" is a title, no list
 _CHOICE_STRONG = re.compile(r"\bwhich\s+(?:one\s+)?of\s+(?:these|those|them|the\s+following|the\s+\w+)\b", re.I)
 _CHOICE_SPLIT = re.compile(r",|;|/|\n|\bor\b|\band\b|\bvs\.?|\bversus\b|\beither\b", re.I)
 _CHOICE_FILLER = re.compile(
@@ -409,19 +410,24 @@ def choice(text: str, masked: str, matches: list[TitleMatch], titles: TitleIndex
     for cue in _CHOICE_CUE.finditer(masked):
         sent_start = max((c.end() for c in re.finditer(r"[.!?\n]+", masked[: cue.start()])), default=0)
         sent_end = _list_end(masked, cue.end())
-        colon = masked.find(":", cue.end(), sent_end)
+        found_colon = _COLON.search(masked, cue.end(), sent_end)
+        colon = found_colon.start() if found_colon else -1
         if colon < 0 and re.match(r"[^\n]*?[?:]\s*\n\s*(?:[-*•]|\d+[.)])\s", masked[cue.end():]):
             colon = masked.index("\n", cue.end()) - 1  # "Which of these should I watch?\n- Alien\n- Heat"
         if colon >= 0 and re.match(r"\s*\n\s*(?:[-*•]|\d+[.)])\s", masked[colon + 1:]):
             sent_end = _bullets_end(masked, colon + 1)
         word = cue.group(0).lower()
-        if colon < 0 and not (word.endswith("between") or word.startswith("should")):
+        if colon >= 0:
+            a, b = colon + 1, sent_end
+        elif word.endswith("between") or word.startswith("should"):
+            a, b = cue.end(), sent_end
+        else:  # "Alien or Heat, which one?": the titles of the sentence, joined by "or"
             inside = [t for t in matches if sent_start <= t.span[0] < sent_end]
-            joined = len(inside) >= 2 and re.search(r"\bor\b", masked[inside[-2].span[1]: inside[-1].span[0]], re.I)
-            if joined or (len(inside) >= 2 and _CHOICE_STRONG.search(masked[cue.start(): sent_end])):
+            if len(inside) >= 2 and _CHOICE_STRONG.search(masked[cue.start(): sent_end]):
                 return [t.item.item_id for t in inside], [], []
-            continue
-        a, b = (colon + 1, sent_end) if colon >= 0 else (cue.end(), sent_end)
+            a, b = sent_start, sent_end
+            if not re.search(r"\bor\b", masked[a:b], re.I):
+                continue
         ids, unknown, listed = [], [], []
         bounds = [a, *[x for m in _CHOICE_SPLIT.finditer(masked, a, b) for x in m.span()], b]
         for s, e in zip(bounds[::2], bounds[1::2], strict=True):
@@ -429,15 +435,13 @@ def choice(text: str, masked: str, matches: list[TitleMatch], titles: TitleIndex
             if inside:
                 ids += [t.item.item_id for t in inside]
                 continue
-            if colon < 0:
-                continue
-            hit = _list_item(text, s, e, titles)
+            hit = _list_item(text, s, e, titles, trusted=colon >= 0)
             if isinstance(hit, TitleMatch):
                 ids.append(hit.item.item_id)
                 listed.append(hit)
             elif hit:
                 unknown.append(hit)
-        if ids and len(ids) + len(unknown) >= 2:
+        if ids and len(ids) + len(unknown) >= 2 and (colon >= 0 or len(ids) > len(listed)):
             return list(dict.fromkeys(ids)), unknown, listed
     return None
 
@@ -465,19 +469,23 @@ def _bullets_end(masked: str, start: int) -> int:
     return end
 
 
-def _list_item(text: str, s: int, e: int, titles: TitleIndex) -> TitleMatch | str | None:
+def _list_item(text: str, s: int, e: int, titles: TitleIndex, trusted: bool = True) -> TitleMatch | str | None:
     """One list item the whole-text pass did not take: a film looked up by name, its name when it
-    matches no film, or None when it holds no name ("maybe", a genre word)."""
+    matches no film, or None when it holds no name ("maybe", a genre word). Outside a list after a
+    colon (`trusted` False) only a capitalised name, a number or a name with a year is looked up,
+    exactly, and a name that matches nothing is no name."""
     raw = text[s:e]
     name = re.sub(r"^\s*(?:[-*•]|\d+[.)])\s+", "", raw)
     year_m = re.search(r"\s*(?:\(((?:18|19|20)\d\d)\)|\s((?:18|19|20)\d\d))[\s?.!:]*$", name)
     bare = name[: year_m.start()] if year_m and year_m.start() > 0 else name
     bare = _CHOICE_FILLER.sub("", _CHOICE_FILLER.sub("", bare.strip()))
-    if not bare or not has_content(bare) or (re.search(_GW, bare, re.I) and not re.search(r"[A-Z]", bare[1:])):
-        return None
     year = (year_m.group(1) or year_m.group(2)) if year_m and year_m.start() > 0 else ""
-    found, how = titles.lookup(bare), "list"
+    if not bare or (not trusted and not (re.search(r"[A-Z0-9]", bare) or year)):
+        return None
+    found, how = titles.lookup(bare), "list"  # an exact title, even an ordinary word: "Her", "Always"
     if not found:
+        if not trusted or not has_content(bare) or (re.search(_GW, bare, re.I) and not re.search(r"[A-Z]", bare[1:])):
+            return None
         found, how = titles.fuzzy_lookup(bare)[0], "typo"
     if not found:
         return bare.strip("\"'“”‘’«»() ")

@@ -47,7 +47,7 @@ _ARTICLES = ("the ", "a ", "an ")
 _AKA = re.compile(r"\s*\((?:a\.k\.a\.|aka)\s+([^)]*)\)", re.I)
 _TRAILING_PAREN = re.compile(r"\s*\(([^()]*)\)\s*$")
 _SUBTITLE = re.compile(r"\s+or:\s+|:\s+|\s+-\s+")
-_WORD = re.compile(r"[A-Za-z0-9À-ÿ'’&]+")
+_WORD = re.compile(r"(?:[^\W_]|['’&])+")  # letters and digits of any script, apostrophes, "&"
 # Capitalised at a sentence start or common enough that a bare one-word match is unsafe.
 _COMMON = frozenset(
     """a an and any are as at be best but by can could do does for from give good have he her
@@ -93,7 +93,7 @@ def normalise(text: str) -> str:
     >>> normalise("Amélie")
     'amelie'
     """
-    words = [_norm_word(w) for w in _WORD.findall(_fold(text))]
+    words = [_norm_word(w) for w in _WORD.findall(text)]
     s = " ".join(w for w in words if w)
     for art in _ARTICLES:
         if s.startswith(art):
@@ -108,7 +108,12 @@ def _fold(text: str) -> str:
 
 
 def _norm_word(word: str) -> str:
-    return _fold(word).lower().replace("’", "").replace("'", "")
+    """One word as keys hold it: accents folded, lower case, only letters, digits and "&".
+
+    >>> _norm_word("Who's"), _norm_word("Amélie"), _norm_word("8½")
+    ('whos', 'amelie', '812')
+    """
+    return "".join(ch for ch in _fold(word).lower() if ch.isalnum() or ch == "&")
 
 
 def title_keys(title: str) -> tuple[set[str], set[str]]:
@@ -290,6 +295,8 @@ class TitleIndex:
             # "anything else": title case past the first word, or a year, says it is a title
             if year:
                 return "year"
+            if not re.search(r"\s", text[start:end]) and (end == len(text) or not text[end].isalnum()):
+                return "phrase"  # "50/50", "9/11", "11:14": one compact name
             if any(w[0].isupper() for w in content[1:]) or (not _sentence_start(text, start) and content[0][0].isupper()):
                 return "capitalised"
             return ""
@@ -302,8 +309,9 @@ class TitleIndex:
             if text.startswith(t, end):
                 end += len(t)
                 break
-        if text.count("(", start, end) > text.count(")", start, end) and text.startswith(")", end):
-            end += 1  # "Seven (a.k.a. Se7en)": the alternate title's closing parenthesis
+        close = re.compile(r"[.!?…]*\)").match(text, end)
+        if close and text.count("(", start, end) > text.count(")", start, end):
+            end = close.end()  # "Seven (a.k.a. Se7en)", "(Mon père, ce héros.)": the closing parenthesis
         for h in sorted(heads, key=len, reverse=True):
             if text[:start].endswith(h):
                 start -= len(h)
@@ -322,8 +330,8 @@ class TitleIndex:
             w = tokens[i + run][0]
             if not (w[0].isupper() or w[0].isdigit() or w.lower() in _JOINERS):
                 break
-            if re.search(r"[.!?,;:]", text[tokens[i + run - 1][2]: tokens[i + run][1]]):
-                break  # a run stops at punctuation: "Termnator, Heat"
+            if text[tokens[i + run - 1][2]: tokens[i + run][1]].strip(" "):
+                break  # a run stops at punctuation or a line end: "Termnator, Heat", "- Made\n- Heat"
             run += 1
         for n in range(run, 0, -1):
             if tokens[i + n - 1][0].lower() in _JOINERS:
