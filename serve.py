@@ -197,6 +197,8 @@ def create_app(settings: Settings, recommender=None, *, builder=None) -> FastAPI
             ],
             "response_schema": prep.schema,
             "constraints": prep.constraints.as_dict(),  # extension: what retrieval applied
+            # extension: the request as read once (agent/understand): films and roles, choice set, soft preferences
+            "understanding": prep.understanding.as_dict() if prep.understanding else None,
             "notes": list(prep.notes),
         }
 

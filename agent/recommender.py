@@ -129,7 +129,6 @@ class Recommender:
             media_store=media_store,
             dislike_push=settings.dislike_push,
         )
-        self._retriever_takes_soft = "soft" in inspect.signature(self.retriever.retrieve).parameters
 
     @classmethod
     def build(cls, settings: Settings, *, llm: LLM | None = None, embedder: Embedder | None = None,
@@ -239,7 +238,8 @@ class Recommender:
         search, anchors = u.search, tuple(a for a in u.anchors if a in self.items)
         repeat = set(conv.shown) - set(constraints.only_items) - history.seen
         diverse = list(conv.last_answer) if conv.diverse else None
-        soft = {"soft": u.soft} if self._retriever_takes_soft else {}  # the retrieval stage ranks by them
+        takes_soft = "soft" in inspect.signature(self.retriever.retrieve).parameters
+        soft = {"soft": u.soft} if takes_soft else {}  # soft preferences rank retrieval where it reads them
         candidates = self.retriever.retrieve(search, history, max(s.k_candidates, n), exclude=repeat,
                                              constraints=constraints, anchors=anchors, diverse=diverse, **soft)
         notes += self.constraint_notes(constraints, candidates, n)

@@ -26,7 +26,9 @@ def main(argv: list[str] | None = None) -> int:
     prep = rec.prepare(RecRequest(messages=[{"role": "user", "content": args.message}], user=args.user, n=args.n))
     if args.json:
         print(json.dumps({"messages": prep.prompt, "candidates": [c.item.item_id for c in prep.candidates],
-                          "schema": prep.schema, "constraints": prep.constraints.as_dict(), "notes": list(prep.notes)},
+                          "schema": prep.schema, "constraints": prep.constraints.as_dict(),
+                          "understanding": prep.understanding.as_dict() if prep.understanding else None,
+                          "notes": list(prep.notes)},
                          indent=2, ensure_ascii=False))
         return 0
     for m in prep.prompt:
@@ -34,6 +36,15 @@ def main(argv: list[str] | None = None) -> int:
     print("===== candidates (fused score, sources) =====")
     for c in prep.candidates:
         print(f"{c.item.item_id:>7}  {c.score:.4f}  {','.join(c.sources):22s} {c.item.label}")
+    if prep.understanding is not None:
+        u = prep.understanding
+        print("===== understood =====")
+        for f in u.films:
+            print(f"film: {f.item.label}  role={f.role}{' anchor' if f.anchor else ''}  from {f.text!r} "
+                  f"({f.how}, {f.evidence})")
+        print(f"soft: {u.soft}\nsearch: {u.search!r}")
+        for r in u.remarks:
+            print("remark:", r)
     for n in prep.notes:
         print("note:", n)
     return 0

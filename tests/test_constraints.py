@@ -188,3 +188,62 @@ def test_describe_and_allows():
 )
 def test_strip_constraints(text, expected):
     assert strip_constraints(text, TITLES) == expected
+
+
+# ---- "which of these" over titles with punctuation, alternate titles, years, ordinary words -----
+from tests.test_titles import EXTRA as TITLE_EXTRA, TRICKY  # noqa: E402
+
+BIG = SIX_FILMS + TITLE_EXTRA + TRICKY + [Item("43", "Her", 2013), Item("44", "11:14", 2003)]
+BIG_CATALOG = {i.item_id: i for i in BIG}
+BIG_TITLES = TitleIndex(BIG, popularity={"2": 70, "36": 5, "11": 50})
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("Which of these: Who's Afraid of Virginia Woolf?, Heat or Alien?", ("20", "2", "1")),
+        ("Which of these: Dr. Strangelove, Airplane! or ...And Justice for All?", ("21", "22", "23")),
+        ("which of these: Raiders of the Lost Ark (1981), Seven (a.k.a. Se7en) or Heat?", ("24", "25", "2")),
+        ("which of these: Raiders of the Lost Ark (Indiana Jones and the Raiders of the Lost Ark) (1981), Alien",
+         ("24", "1")),
+        ("Which should I watch: The Hidden Fortress, The Sixth Sense or Argo (2012)?", ("26", "29", "31")),
+        ("which of these: Always, 10 or 9?", ("32", "33", "34")),  # ordinary words and numbers, named in a list
+        ("which of these: her, alien", ("43", "1")),  # lower case, looked up exactly
+        ("Which one of these tonight?\n- Her\n- When Harry Met Sally...\n- 50/50", ("43", "39", "38")),
+        ("Help me choose between Argo (2012), Always and 11:14.", ("31", "32", "44")),
+        ("Should I watch 10 or Heat?", ("33", "2")),
+        ("Airplane!, Always or Dune (2021), which one should I watch?", ("22", "32", "12")),
+        ("Which of these: Heat (1995), Dune (1984) or Dune (2021)?", ("2", "11", "12")),
+    ],
+)
+def test_which_of_these_reads_the_set_exactly(text, expected):
+    c = parse_conversation([{"role": "user", "content": text}], BIG_TITLES, BIG_CATALOG)
+    assert c.only_items == expected
+    assert not [n for n in c.notes if "not a film" in n]
+
+
+@pytest.mark.parametrize(
+    "text, expected, unknown",
+    [
+        ("which of these: Flurbo Quest, Heat or Alien?", ("2", "1"), "Flurbo Quest"),  # "Quest" alone is no match
+        ("which of these: Raiders of the Lost Ark (1985), Gorblax (1981) or Heat?", ("24", "2"), "Gorblax"),
+    ],
+)
+def test_a_name_matching_nothing_gets_a_note_with_its_name(text, expected, unknown):
+    c = parse_conversation([{"role": "user", "content": text}], BIG_TITLES, BIG_CATALOG)
+    assert c.only_items == expected
+    assert f"'{unknown}' is not a film in the catalog; choosing among the others" in c.notes
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Always recommend films from the 80s",  # "Always" is no film Always
+        "10**9 is a lot, something tense",  # no films 10 and 9
+        "Would you recommend anything else?",
+        "I want something between a comedy and a drama",
+    ],
+)
+def test_ordinary_words_are_no_named_films(text):
+    c = parse_conversation([{"role": "user", "content": text}], BIG_TITLES, BIG_CATALOG)
+    assert c.roles == () and c.only_items == ()

@@ -122,6 +122,30 @@ def test_that_one_follows_the_previous_reference_and_remarks_say_what_was_taken(
                             "My last list had 3 films, so '#9' points at none of them.")
 
 
+SIXTH = Item("29", "The Sixth Sense", 1999, ("Drama", "Horror", "Mystery"))
+SIX_ANSWER = "".join(f"{i}. {CATALOG[x].label}: x\n" for i, x in enumerate(["3", "6", "5", "9", "13", "14"], 1))
+
+
+@pytest.mark.parametrize(
+    "text, refs, named",
+    [
+        ("I loved The Sixth Sense", [], ["29"]),  # a title holding an ordinal is the title
+        ("I've seen the sixth one", ["14"], []),
+        ("more like the first Alien", [], ["1"]),  # an ordinal before a title is no reference
+        ("more like #2, not Heat 2", ["6"], ["2"]),  # "#" only before a number of its own
+        ("The Sixth Sense or the sixth one?", ["14"], ["29"]),
+    ],
+)
+def test_titles_are_read_before_references(text, refs, named):
+    titles = TitleIndex(FILMS + [SIXTH])
+    msgs = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": SIX_ANSWER},
+            {"role": "user", "content": text}]
+    conv = read_conversation(msgs, titles, {**CATALOG, "29": SIXTH})
+    assert [m.item.item_id for m in conv.refs[2]] == refs
+    assert [m.item.item_id for m in titles.find(text, typos=True, strict=True)] == named
+    assert not [r for r in conv.remarks if "points at none" in r or "not suggested" in r]
+
+
 @pytest.mark.parametrize("text, said", [("Something tense, not Tom Cruise", True), ("nothing with nicolas cage", False),
                                         ("No Horror Express, no Sci-Fi Films", False), ("not Heat", False)])
 def test_people_cannot_be_filtered_and_the_answer_says_so(text, said):

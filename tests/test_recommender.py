@@ -198,3 +198,65 @@ async def test_generate_prompt_is_trimmed_to_fit_the_context(make_recommender):
     assert any("shortened to fit the context" in n for n in prep.notes)
     out = await rec.recommend(ask("I loved Alien"))
     assert [r.item.item_id for r in out.items] == ["3", "6"]
+
+
+# ---- the understanding stage, as prepare reads it ------------------------------------------
+@pytest.mark.parametrize(
+    "text, soft",
+    [
+        ("a hidden gem, something quiet from the 90s", {"popularity": "obscure", "decade": 1990, "terms": ("quiet",)}),
+        ("Something popular and funny, no horror", {"popularity": "popular", "genres": ("Comedy",)}),
+        ("nothing too obscure, a tense heist film", {"popularity": "popular", "terms": ("tense", "heist")}),
+        ("an animated film for the whole family", {"genres": ("Animation", "Children")}),
+        ("I loved Alien", {}),
+    ],
+)
+def test_prepare_carries_the_understanding_and_its_soft_preferences(make_recommender, text, soft):
+    prep = make_recommender(LabelLLM()).prepare(chat(text))
+    s = prep.understanding.soft
+    got = {k: getattr(s, k) for k in ("genres", "terms", "popularity", "decade") if getattr(s, k)}
+    assert got == soft
+
+
+def test_soft_preferences_reach_a_retriever_that_reads_them(make_recommender):
+    rec = make_recommender(LabelLLM())
+    seen = []
+    real = rec.retriever.retrieve
+
+    class Reading:
+        def retrieve(self, query, history, k, *, soft=None, **kw):
+            seen.append(soft)
+            return real(query, history, k, **kw)
+
+    rec.retriever = Reading()
+    rec.prepare(chat("a hidden gem with a heist"))
+    assert seen[0].popularity == "obscure" and "heist" in seen[0].terms
+
+
+@pytest.mark.parametrize(
+    "text, remark",
+    [
+        ("I loved Alien and Heat", "I took Alien (1979) and Heat (1995) as films you liked."),
+        ("I've seen Ronin. Something like Alien?", "I took Ronin (1998) as seen."),
+        ("which of these: Heat, Ronin or Toy Story?", "Choosing among Heat (1995), Ronin (1998) and Toy Story (1995)."),
+        ("Something tense but not Aliens", "I took Aliens (1986) as a film to leave out."),
+    ],
+)
+def test_what_was_taken_as_a_film_is_said(make_recommender, text, remark):
+    prep = make_recommender(LabelLLM()).prepare(chat(text))
+    assert remark in prep.remarks
+
+
+def test_ordinary_words_steer_nothing(make_recommender):
+    from agent.titles import TitleIndex
+    from agent.types import Item
+
+    rec = make_recommender(LabelLLM())
+    for it in (Item("32", "Always", 1989), Item("33", "10", 1979), Item("34", "9", 2009)):
+        rec.items[it.item_id] = it
+    rec.titles = TitleIndex(list(rec.items.values()))
+    prep = rec.prepare(chat("Always recommend something tense. 10**9 is big"))
+    assert prep.history.entries == () and prep.understanding.films == () and not prep.remarks
+    prep = rec.prepare(chat('I loved "Always" and 10 (1979)'))  # with evidence they are films
+    assert [e.item_id for e in prep.history.entries] == ["32", "33"]
+    assert "I took Always (1989) and 10 (1979) as films you liked." in prep.remarks

@@ -240,3 +240,11 @@ def test_empty_env_path_means_none(monkeypatch):
     monkeypatch.setenv("MARQUEE_LORA", " ")
     s = Settings()
     assert s.interactions is None and s.lora is None
+
+
+async def test_render_shows_what_was_understood(http):
+    body = {**ASK, "messages": [{"role": "user", "content": "I've seen Alien. Which of these: Heat, Ronin or Flurbo Quest? A hidden gem"}]}
+    u = (await http.post("/v1/render", json=body)).json()["understanding"]
+    assert [(f["item_id"], f["role"]) for f in u["films"]] == [("1", "seen"), ("2", "choice"), ("5", "choice")]
+    assert u["choice"] == ["2", "5"] and u["unknown"] == ["Flurbo Quest"] and u["soft"]["popularity"] == "obscure"
+    assert "Choosing among Heat (1995) and Ronin (1998)." in u["remarks"]
