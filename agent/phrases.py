@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 
 from agent.grounding import GENRE_WORDS
@@ -345,13 +346,19 @@ def roles(masked: str, matches: list[TitleMatch]) -> dict[str, str]:
     already seen"); no cue means liked, as before constraints existed."""
     out = {}
     clauses = _clauses(masked)
+    starts = [a for a, _ in clauses]
+    every = list(_ROLE_CUE.finditer(masked))  # read once: a pasted list of 600 films stays linear
+    cue_at = [c.start() for c in every]
     for i, m in enumerate(matches):
         s = m.span[0]
-        k = next(j for j, (a, b) in enumerate(clauses) if a <= s <= b)
+        k = max(bisect_right(starts, s) - 1, 0)
         before = masked[clauses[k][0]: s]
-        cues = list(_ROLE_CUE.finditer(before))
+        j = bisect_left(cue_at, s) - 1
+        while j >= 0 and every[j].end() > s:
+            j -= 1
+        cues = [every[j]] if j >= 0 and every[j].start() >= clauses[k][0] else []
         role = cues[-1].lastgroup if cues else LIKED
-        if _EXCLUDE_BEFORE.search(before):
+        if _EXCLUDE_BEFORE.search(before[-80:]):
             prev = list(_ROLE_CUE.finditer(masked[slice(*clauses[k - 1])])) if k else []
             # "I've seen Alien but not Aliens": Aliens is unseen, not excluded
             seen_before = prev and prev[-1].lastgroup == SEEN and before.strip().lower() == "not"

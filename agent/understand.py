@@ -173,7 +173,7 @@ def understand(messages: list[dict], titles: TitleIndex, catalog: dict[str, Item
                 notes.append(f"'{m.text}' read as {m.item.label}")
     asking, search, anchors = asking_turn(turns, conv, titles)
     last = turns[max(turns)] if turns else None
-    soft = soft_preferences(turns[asking] if asking is not None else None, last, catalog, constraints)
+    soft = soft_preferences(turns[asking] if asking is not None else None, last, catalog, constraints, search)
     said = list(conv.remarks)
     if last is not None:
         said += taken_as(last, roles)
@@ -257,7 +257,7 @@ def spelled_out(turn: Turn | None) -> str:
 
 
 def soft_preferences(asking: Turn | None, last: Turn | None, catalog: dict[str, Item],
-                     constraints: Constraints) -> SoftPreferences:
+                     constraints: Constraints, search: str | None = None) -> SoftPreferences:
     """Genres and mood/theme words of the asking turn, popularity and decade of the conversation's
     latest say. Genres the conversation excludes never come back as soft ones."""
     vocab = {g for it in catalog.values() for g in it.genres}
@@ -274,7 +274,7 @@ def soft_preferences(asking: Turn | None, last: Turn | None, catalog: dict[str, 
             g = catalog_genre(w, vocab) if w in GENRE_LEXICON else (_SOFT_GENRES[w] if _SOFT_GENRES[w] in vocab else None)
             if g and g not in constraints.exclude_genres and g not in genres:
                 genres.append(g)
-        for w in re.findall(r"[a-z][a-z'-]+", search_text(asking).lower()):
+        for w in re.findall(r"[a-z][a-z'-]+", (search if search is not None else search_text(asking)).lower()):
             if w not in _NOT_TERMS and w.strip("'-") not in _NOT_TERMS and w not in terms and len(w) > 2:
                 terms.append(w)
     popularity = None
