@@ -39,7 +39,7 @@ from agent.phrases import (  # noqa: F401  (the role names are part of this modu
     answer_items, catalog_genre, genre_mentions, lifts, mask_titles, roles, runtime_mentions,
     strip_constraints, year_mentions,
 )
-from agent.titles import TitleIndex, TitleMatch
+from agent.titles import TitleIndex
 from agent.types import Item
 
 HISTORY_ROLES = (LIKED, SEEN, DISLIKED)  # named films that become history (and are never recommended)

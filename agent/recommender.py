@@ -5,11 +5,13 @@
     async for event in rec.stream(req): ...               # RankedItem as each is validated, then Recommendation
     result = await rec.recommend(req)
 
-Request resolution: the user's history comes from the interaction log when `user` is a known
-id; films named in the user's messages ("I loved Alien and Heat") are added to it as liked,
-"I've seen X" as seen and "I didn't like X" as disliked (agent/constraints reads the roles); the
-last user message is the retrieval query (titles and exclusion/runtime/year phrases cut out; an
-earlier user turn when nothing is left). Hard constraints from every user turn (genres, runtime,
+Request understanding (agent/understand, once per request: `Prepared.understanding`): films named
+in the user's messages, found over the whole text first ("I loved Alien and Heat"), join the
+history as liked, "I've seen X" as seen and "I didn't like X" as disliked; the user's history
+comes from the interaction log when `user` is a known id; the search text is the latest user
+turn that asks for something, with titles and exclusion/runtime/year phrases cut out; soft
+preferences (genres, mood words, "hidden gem", a decade) go to a retriever that reads them
+(`soft=`); what was taken as a film is said before the list (`remarks`). Hard constraints from every user turn (genres, runtime,
 years, excluded films, a "which of these" choice set) are applied in retrieval, so every
 candidate, and so every recommendation, satisfies them; when fewer than n films do, fewer come
 back with a note saying so.

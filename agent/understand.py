@@ -27,10 +27,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from agent.constraints import CHOICE, DISLIKED, EXCLUDED, LIKED, SEEN, Constraints, parse_conversation
+from agent.constraints import DISLIKED, EXCLUDED, LIKED, SEEN, Constraints, parse_conversation
 from agent.conversation import DIFFERENT, Conversation, answer_films, read_conversation, references
 from agent.phrases import (
-    GENRE_LEXICON, _genre_names, catalog_genre, choice, genre_mentions, mask_titles, strip_constraint_spans,
+    _GW, GENRE_LEXICON, _genre_names, _pick, catalog_genre, genre_mentions, mask_titles, strip_constraint_spans,
 )
 from agent.titles import _ORDINARY, TitleIndex, TitleMatch, has_content
 from agent.types import Item, SoftPreferences
@@ -54,6 +54,14 @@ _NOT_TERMS = _ORDINARY | frozenset(
     prefer craving like liked love loved enjoy enjoyed seen watched saw good great nice fun whole
     bit lot really quite very gem gems hidden obscure popular underrated classic classics known""".split()
 ) | frozenset(GENRE_LEXICON) | frozenset(_SOFT_GENRES)
+_CHOICE_CUE = re.compile(
+    r"\bwhich\b|\b(?:choose|pick|decide)\s+between\b|\bbetween\b"
+    r"|\bshould\s+I\s+(?:watch|see|pick|choose|go\s+(?:for|with))\b", re.I)
+_COLON = re.compile(r":(?=\s|$)")  # "11:14" is a title, no list
+_CHOICE_STRONG = re.compile(r"\bwhich\s+(?:one\s+)?of\s+(?:these|those|them|the\s+following|the\s+\w+)\b", re.I)
+_CHOICE_SPLIT = re.compile(r",|;|/|\n|\bor\b|\band\b|\bvs\.?|\bversus\b|\beither\b", re.I)
+_CHOICE_FILLER = re.compile(
+    r"^(?:maybe|perhaps|the\s+film|the\s+movie|or|and)\s+|[\"'“”‘’«».?!:()\s]+$|^[\"'“”‘’«»(\s]+", re.I)
 ROLE_PHRASES = {LIKED: ("as a film you liked", "as films you liked"), SEEN: ("as seen", "as seen"),
                 DISLIKED: ("as a film you did not like", "as films you did not like"),
                 EXCLUDED: ("as a film to leave out", "as films to leave out")}
@@ -292,3 +300,118 @@ def soft_preferences(asking: Turn | None, last: Turn | None, catalog: dict[str, 
     if lo is not None and hi is not None and lo // 10 == hi // 10:
         decade = lo // 10 * 10
     return SoftPreferences(genres=tuple(genres), terms=tuple(terms), popularity=popularity, decade=decade)
+
+
+# ---- "which of these": the list, split only outside the films found -------------------------
+def choice(text: str, masked: str, matches: list[TitleMatch], titles: TitleIndex
+           ) -> tuple[list[str], list[str], list[TitleMatch]] | None:
+    """(item ids in order, names not in the catalog, films read from the list by name) when the
+    turn asks to choose among films; `matches` are the turn's titles and references, found over
+    the whole text first and masked in `masked`, so punctuation and "or" inside a title never
+    split the list ("Who's Afraid of Virginia Woolf?, Heat or Alien?").
+
+    Lists are read after a colon ("which of these should I watch: A, B or C?", also one item a
+    line: "- A"), after "between" or "should I watch", or as the titles of a "which" sentence
+    joined by "or" ("Alien or Heat, which one?"). Only a list after a colon is trusted to hold
+    names the whole-text pass did not take (lower case, an ordinary word, a bare number: looked
+    up exactly, with a year after it, or as a likely typo) and names that match no film: elsewhere
+    a phrase like "a comedy or a drama" is no list. The films looked up by name come back as
+    TitleMatch objects (how "list", "year", "popular" or "typo"; evidence "list").
+
+    >>> from agent.types import Item
+    >>> idx = TitleIndex([Item("1", "Always", 1989), Item("2", "Heat", 1995), Item("3", "10", 1979)])
+    >>> t = "Which of these: always, 10 (1979) or Flurbo?"
+    >>> ids, unknown, listed = choice(t, t, [], idx)
+    >>> ids, unknown, [m.text for m in listed]
+    (['1', '3'], ['Flurbo'], ['always', '10'])
+    """
+    for cue in _CHOICE_CUE.finditer(masked):
+        sent_start = max((c.end() for c in re.finditer(r"[.!?\n]+", masked[: cue.start()])), default=0)
+        sent_end = _list_end(masked, cue.end())
+        found_colon = _COLON.search(masked, cue.end(), sent_end)
+        colon = found_colon.start() if found_colon else -1
+        if colon < 0 and re.match(r"[^\n]*?[?:]\s*\n\s*(?:[-*•]|\d+[.)])\s", masked[cue.end():]):
+            colon = masked.index("\n", cue.end()) - 1  # "Which of these should I watch?\n- Alien\n- Heat"
+        if colon >= 0 and re.match(r"\s*\n\s*(?:[-*•]|\d+[.)])\s", masked[colon + 1:]):
+            sent_end = _bullets_end(masked, colon + 1)
+        word = cue.group(0).lower()
+        if colon >= 0:
+            a, b = colon + 1, sent_end
+        elif word.endswith("between") or word.startswith("should"):
+            a, b = cue.end(), sent_end
+        else:  # "Alien or Heat, which one?": the titles of the sentence, joined by "or"
+            inside = [t for t in matches if sent_start <= t.span[0] < sent_end]
+            if len(inside) >= 2 and _CHOICE_STRONG.search(masked[cue.start(): sent_end]):
+                return [t.item.item_id for t in inside], [], []
+            a, b = sent_start, sent_end
+            if not re.search(r"\bor\b", masked[a:b], re.I):
+                continue
+        ids, unknown, listed = [], [], []
+        bounds = [a, *[x for m in _CHOICE_SPLIT.finditer(masked, a, b) for x in m.span()], b]
+        for s, e in zip(bounds[::2], bounds[1::2], strict=True):
+            inside = [t for t in matches if s <= t.span[0] < e]
+            if inside:
+                ids += [t.item.item_id for t in inside]
+                continue
+            hit = _list_item(text, s, e, titles, trusted=colon >= 0)
+            if isinstance(hit, TitleMatch):
+                ids.append(hit.item.item_id)
+                listed.append(hit)
+            elif hit:
+                unknown.append(hit)
+        if ids and len(ids) + len(unknown) >= 2 and (colon >= 0 or len(ids) > len(listed)):
+            return list(dict.fromkeys(ids)), unknown, listed
+    return None
+
+
+def _list_end(masked: str, start: int) -> int:
+    """Where a list that starts at `start` ends: the first sentence end not followed by more of
+    the list ("Airplane!, Heat": the "!" of an unmatched title is no end), not an abbreviation."""
+    for m in re.finditer(r"[!?]+|\n|\.(?=\s|$)", masked[start:]):
+        at = start + m.start()
+        if m.group(0) != "\n" and re.match(r"\s*(?:,|;|/|\bor\b|\band\b)", masked[at + len(m.group(0)):], re.I):
+            continue
+        if m.group(0) == "." and re.search(r"\b(?:dr|mr|mrs|ms|st|jr|vs|vol|pt)$", masked[:at], re.I):
+            continue
+        return at
+    return len(masked)
+
+
+def _bullets_end(masked: str, start: int) -> int:
+    """The end of a run of bullet lines ("- Alien", "2. Heat") after `start`."""
+    end = start
+    for m in re.finditer(r"\n\s*(?:[-*•]|\d+[.)])\s[^\n]*", masked[start:]):
+        if start + m.start() != end and masked[end: start + m.start()].strip():
+            break
+        end = start + m.end()
+    return end
+
+
+def _list_item(text: str, s: int, e: int, titles: TitleIndex, trusted: bool = True) -> TitleMatch | str | None:
+    """One list item the whole-text pass did not take: a film looked up by name, its name when it
+    matches no film, or None when it holds no name ("maybe", a genre word). Outside a list after a
+    colon (`trusted` False) only a capitalised name, a number or a name with a year is looked up,
+    exactly, and a name that matches nothing is no name."""
+    raw = text[s:e]
+    name = re.sub(r"^\s*(?:[-*•]|\d+[.)])\s+", "", raw)
+    year_m = re.search(r"\s*(?:\(((?:18|19|20)\d\d)\)|\s((?:18|19|20)\d\d))[\s?.!:]*$", name)
+    bare = name[: year_m.start()] if year_m and year_m.start() > 0 else name
+    bare = _CHOICE_FILLER.sub("", _CHOICE_FILLER.sub("", bare.strip()))
+    year = (year_m.group(1) or year_m.group(2)) if year_m and year_m.start() > 0 else ""
+    if not bare or (not trusted and not (re.search(r"[A-Z0-9]", bare) or year)):
+        return None
+    found, how = titles.lookup(bare), "list"  # an exact title, even an ordinary word: "Her", "Always"
+    if not found:
+        if not trusted or not has_content(bare) or (re.search(_GW, bare, re.I) and not re.search(r"[A-Z]", bare[1:])):
+            return None
+        found, how = titles.fuzzy_lookup(bare)[0], "typo"
+    if not found:
+        return bare.strip("\"'“”‘’«»() ")
+    hit = _pick(found, year)
+    if year and hit.year == int(year):
+        how = "year" if len(found) > 1 else how
+    elif len(found) > 1 and how == "list":
+        how = "popular"
+    at = s + max(raw.find(bare), 0)
+    return TitleMatch(hit, (at, at + len(bare)), bare, len(found) > 1, how,
+                      tuple(f for f in found if f is not hit), "list")
