@@ -5,7 +5,7 @@ dropped, a leading article removed): the display title, the title without its tr
 parentheses, each parenthesised alternate title ("Raiders of the Lost Ark (Indiana Jones and the
 Raiders of the Lost Ark)", "Seven (a.k.a. Se7en)"), and, as a weaker key, the part before a
 subtitle ("Dr. Strangelove or: How I Learned ..." -> "Dr. Strangelove") when that is no title of
-its own. The text is scanned left to right for the longest word span that matches a key, so a
+its own (request text only). The text is scanned left to right for the longest word span that matches a key, so a
 title that contains another title or an ordinal ("The Hidden Fortress", "The Sixth Sense") is
 taken whole; punctuation that ends the catalog title ("Who's Afraid of Virginia Woolf?",
 "Airplane!") or starts it ("...And Justice for All") joins the span, and a year right after a
@@ -260,23 +260,27 @@ class TitleIndex:
             key = " ".join(norm[first: first + n])
             if key not in self._prefixes:
                 break
-            films = self._by_key.get(key) or self._short.get(key)
+            films = self._by_key.get(key) or (self._short.get(key) if strict else None)  # heads: requests only
             if not films:
                 continue
             span = first - i + n
-            evidence = self._evidence(text, tokens, i, span, key, strict)
+            evidence = self._evidence(text, tokens, i, span, key, strict, films)
             if evidence:
                 best = (span, key, evidence, films)
         if best is None and first != i:
             return None  # "The Hidden" is tried from "Hidden" on the next token anyway
         return best
 
-    def _evidence(self, text: str, tokens: list[tuple[str, int, int]], i: int, n: int, key: str, strict: bool) -> str:
-        """Why tokens[i: i + n] (key `key`) is meant as a title, or "" when nothing says so."""
+    def _evidence(self, text: str, tokens: list[tuple[str, int, int]], i: int, n: int, key: str, strict: bool,
+                  films: list[Item]) -> str:
+        """Why tokens[i: i + n] (key `key`, naming `films`) is meant as a title, or "" when nothing
+        says so. A year counts when it is one of the films' (give or take one): "watch 2046" is no
+        film The Watch."""
         start, end = self._edges_of(text, key, tokens[i][1], tokens[i + n - 1][2])
         if _quoted(text, start, end):
             return "quoted"
-        year = bool(_YEAR_AFTER.match(text, end))
+        after = _YEAR_AFTER.match(text, end)
+        year = bool(after) and any(f.year and abs(f.year - int(re.sub(r"\D", "", after.group(0)))) <= 1 for f in films)
         words = key.split()
         shown = [t[0] for t in tokens[i: i + n]]
         content = [w for w in shown if w.lower() not in ("the", "a", "an")] or shown

@@ -8,8 +8,8 @@ punctuation inside or at its end ("Who's Afraid of Virginia Woolf?", "Dr. Strang
 Se7en)"), a number, an ordinal, an ordinary word ("Always") or a title that holds another title
 ("The Hidden Fortress"). A film is written as people write it, drawn at random: the display
 title, the title without its parentheses, either one with "(year)", or its alternate title; a
-title shared by several films always gets its year. Six phrasings (a colon list, a bullet list,
-"between", "should I watch A or B", "A or B, which one?"). The truth is the set of films the
+title shared by several films always gets its year. Seven phrasings (a colon list, one in lower
+case, a bullet list, "between", "should I watch A or B", "A or B, which one?"). The truth is the set of films the
 request was built from (never what the reader found), so the check is independent of the reader.
 Reported: exact-set accuracy (nothing dropped, nothing added), requests with a film dropped or
 added, per phrasing, and failing samples to read. The reader is agent/constraints'
@@ -32,6 +32,7 @@ from agent.types import Item
 PHRASINGS = {
     "colon": lambda ns: f"Which of these should I watch: {', '.join(ns[:-1])} or {ns[-1]}?",
     "colon-plain": lambda ns: f"which of these: {', '.join(ns)}?",
+    "colon-lower": lambda ns: f"which of these should i watch: {', '.join(n.lower() for n in ns)}?",
     "bullets": lambda ns: "Which one of these tonight?\n" + "\n".join(f"- {n}" for n in ns),
     "between": lambda ns: f"Help me choose between {', '.join(ns[:-1])} and {ns[-1]}.",
     "should": lambda ns: f"Should I watch {' or '.join(ns[:2])}?",

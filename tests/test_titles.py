@@ -47,6 +47,7 @@ TRICKY = [
     Item("34", "9", 2009), Item("35", "Anything Else", 2003), Item("36", "The Heat", 2013), Item("37", "Quest", 2017),
     Item("38", "50/50", 2011), Item("39", "When Harry Met Sally...", 1989), Item("40", "Star Wars: Episode IV - A New Hope", 1977),
     Item("41", "Star Wars: Episode V - The Empire Strikes Back", 1980), Item("42", "Horror", 2003),
+    Item("45", "The Watch", 2012),
 ]
 
 
@@ -96,6 +97,7 @@ def test_strict_find_reads_titles_whole(tricky, text, expected):
         "Horror films from the 80s",  # a genre word
         "Flurbo Quest sounds made up",  # one word of a longer name
         "something like the sixth one",
+        "Should I watch 2046 things?",  # a year counts only when it is the film's: no The Watch
     ],
 )
 def test_strict_find_needs_evidence(tricky, text):
