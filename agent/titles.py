@@ -15,12 +15,16 @@ that fits the turn's context (a year or decade elsewhere in the text, "the origi
 remake"), else the most watched one; `TitleMatch.how` says which rule picked it.
 
 Evidence: a span counts as a title only when something says it is meant as one
-(`TitleMatch.evidence`): quotes, a year after it, title-like capitalisation, or a multi-word
-phrase with a word beyond ordinary English. In request text (`find(text, strict=True)`, what
-agent/understand reads) an ordinary word, a genre word or a bare number needs quotes or a year
-("Always recommend ..." is no film Always (1989), "10**9" no films 10 and 9), and a phrase of
-ordinary words needs title case ("anything else" is no film). List items after "which of these:"
-are read by agent/phrases with their own evidence (the list).
+(`TitleMatch.evidence`): quotes, the film's year after it (give or take one), title-like
+capitalisation, or a multi-word phrase. In request text (`find(text, strict=True)`, what
+agent/understand reads) more is asked: an ordinary word, a genre word or a bare number needs
+quotes or the year ("Always recommend ..." is no film Always (1989), "10**9" no films 10 and 9);
+a lower-case phrase of under 4 words needs a word beyond function words, genre words and the words
+common in the catalog's own plot text ("date night", "a scary movie" are no films; "toy story",
+"back to the future" are); a word capitalised only by its place at a sentence start needs to be
+rare in that plot text ("Life is beautiful", "Taken together" are no films; "Heat was great" is);
+one capitalised word of a longer name is no title ("Flurbo Quest" is not Quest (2017)). List
+items after "which of these:" are read by agent/understand with their own evidence (the list).
 Typos (`typos=True`, user text only): a run of capitalised words (or a quoted phrase) that
 matches no title is compared, by rapidfuzz's ratio (0-100, in C++ through `process.extract`),
 with the title keys of similar length; a key of 6+ characters at >= 88 that beats the runner-up
@@ -82,6 +86,7 @@ _MAX_WORDS = 30  # longest key considered, in words
 _MAX_TYPO_WORDS = 6  # longest run of capitalised words tried as a typo
 MAX_TYPO_PROBES = 48  # fuzzy look-ups per text, at most
 _YEAR_AFTER = re.compile(r"\s*\((?:18|19|20)\d\d\)|\s(?:18|19|20)\d\d(?![\d\w:])")
+_HARD_GAP = re.compile(r"[,;:!?/()\[\]\n]|\s-\s")
 _ABBREV = frozenset({"dr", "mr", "mrs", "ms", "st", "jr", "sr", "vs", "vol", "no", "pt"})
 
 
@@ -116,26 +121,38 @@ def _norm_word(word: str) -> str:
     return "".join(ch for ch in _fold(word).lower() if ch.isalnum() or ch == "&")
 
 
-def title_keys(title: str) -> tuple[set[str], set[str]]:
-    """(full keys, subtitle-prefix keys) of one display title.
+def title_keys(title: str) -> tuple[dict[str, str], dict[str, str]]:
+    """(full keys, subtitle-prefix keys) of one display title, each key -> the text it comes from.
 
     >>> sorted(title_keys("Raiders of the Lost Ark (Indiana Jones and the Raiders of the Lost Ark)")[0])
     ['indiana jones and the raiders of the lost ark', 'raiders of the lost ark', 'raiders of the lost ark indiana jones and the raiders of the lost ark']
     >>> sorted(title_keys("Seven (a.k.a. Se7en)")[0]), sorted(title_keys("Dr. Strangelove or: How I Learned to Stop Worrying")[1])
     (['se7en', 'seven', 'seven a k a se7en'], ['dr strangelove'])
     """
-    full = {normalise(title), normalise(_AKA.sub("", title))}
+    full = {normalise(title): title, normalise(_AKA.sub("", title)): _AKA.sub("", title)}
     base = title
     while (m := _TRAILING_PAREN.search(base)) and m.start() > 0:
-        full.add(normalise(re.sub(r"^(?:a\.k\.a\.|aka)\s+", "", m.group(1), flags=re.I)))
+        alt = re.sub(r"^(?:a\.k\.a\.|aka)\s+", "", m.group(1), flags=re.I)
+        full.setdefault(normalise(alt), alt)
         base = base[: m.start()]
-    full.add(normalise(base))
-    short = set()
+    full.setdefault(normalise(base), base)
+    short = {}
     head = _SUBTITLE.split(base, maxsplit=1)[0]
-    if head != base and len(normalise(head).split()) >= 2:
-        short.add(normalise(head))
-    full.discard("")
-    return full, short - full
+    if head != base and len(normalise(head).split()) >= 2 and normalise(head) not in full:
+        short[normalise(head)] = head
+    full.pop("", None)
+    return full, short
+
+
+def _hard_gaps(text: str, tokens: list[tuple[str, int, int]]) -> frozenset[int]:
+    """Indexes g of the gaps between tokens g and g + 1 that hold a list separator or a bracket.
+
+    >>> t = "Oh, God!"
+    >>> _hard_gaps(t, [(m.group(0), m.start(), m.end()) for m in _WORD.finditer(t)])
+    frozenset({0})
+    """
+    return frozenset(g for g in range(len(tokens) - 1)
+                     if _HARD_GAP.search(text, tokens[g][2], tokens[g + 1][1]))
 
 
 @dataclass(frozen=True)
@@ -155,12 +172,18 @@ class TitleIndex:
         self._short: dict[str, list[Item]] = defaultdict(list)
         self._edges: dict[str, tuple[set[str], set[str]]] = defaultdict(lambda: (set(), set()))  # key -> (heads, tails)
         self.popularity = popularity or {}
+        self._gaps: dict[str, set[frozenset[int]]] = defaultdict(set)  # key -> where its titles have a separator
         for it in items:
             full, short = title_keys(it.title)
             for table, keys in ((self._by_key, full), (self._short, short)):
-                for key in keys:
+                for key, source in keys.items():
                     if it not in table[key]:
                         table[key].append(it)
+                    toks = [(m.group(0), m.start(), m.end()) for m in _WORD.finditer(source)]
+                    if len(toks) > 1 and _norm_word(toks[0][0]) in ("the", "a", "an") and not key.startswith(
+                            _norm_word(toks[0][0]) + " "):
+                        toks = toks[1:]  # the key has no article
+                    self._gaps[key].add(_hard_gaps(source, toks))
             lead = re.match(r"^[.…]+", it.title)
             tail = re.search(r"[?!.…]+$", _TRAILING_PAREN.sub("", _AKA.sub("", it.title)))
             for key in full | short:
@@ -175,6 +198,17 @@ class TitleIndex:
                 its.sort(key=lambda i: -self.popularity.get(i.item_id, 0))
         self._prefixes = {" ".join(k.split()[:n]) for table in (self._by_key, self._short) for k in table
                           for n in range(1, min(len(k.split()), _MAX_WORDS) + 1)}
+        # words common in the catalog's own plot text: a lower-case phrase of them only ("date night",
+        # "home alone") is ordinary English in a request, unless it runs 4+ words ("back to the future")
+        df: dict[str, int] = defaultdict(int)
+        described = 0
+        for it in items:
+            if it.overview or it.tagline:
+                described += 1
+                for w in set(_WORD.findall(f"{it.overview} {it.tagline}".lower())):
+                    df[_norm_word(w)] += 1
+        cut = max(3, described * 3 // 1000)
+        self._usual = frozenset(w for w, c in df.items() if c > cut)
         self._fuzzy_keys = sorted((k for k in self._by_key if len(k) >= 6), key=len)
         self._fuzzy_lens = [len(k) for k in self._fuzzy_keys]
         self.find = lru_cache(maxsize=4096)(self._find)  # the same turns are read by several stages
@@ -263,6 +297,9 @@ class TitleIndex:
             films = self._by_key.get(key) or (self._short.get(key) if strict else None)  # heads: requests only
             if not films:
                 continue
+            hard = _hard_gaps(text, tokens[first: first + n])
+            if hard and not any(hard <= allowed for allowed in self._gaps.get(key, ())):
+                continue  # "Unforgettable, Summer Rental" is no "An Unforgettable Summer": a comma its title lacks
             span = first - i + n
             evidence = self._evidence(text, tokens, i, span, key, strict, films)
             if evidence:
@@ -287,13 +324,16 @@ class TitleIndex:
         if len(words) == 1:
             w = content[-1]  # "The Thing": the key word, after any article
             if strict and (w.isdigit() or w.lower() in _ORDINARY or w.lower() in _GENRE_WORDS):
-                return "year" if year else ""  # "Always recommend", "10**9", "Horror films"
+                # "Always recommend", "10**9", "Horror films"; "watch 2012 (2009)" is no The Watch (2012)
+                return "year" if year and after.group(0).strip().startswith("(") else ""
             if not (w[0].isupper() or w[0].isdigit()) or (w.lower() in _COMMON and not strict):
                 return "year" if year and strict else ""
             if year:
                 return "year"
             if strict and _in_longer_name(text, tokens, i, n):
                 return ""  # "Flurbo Quest", "Heath Ledger": one word of a longer name is no title
+            if strict and _sentence_start(text, start) and _norm_word(w) in self._usual:
+                return ""  # "Life is beautiful", "Home alone tonight": capitalised by position only
             return "capitalised"
         if key in _COMMON or (strict and all(w in _ORDINARY or w.isdigit() for w in words)):
             # "anything else": title case past the first word, or a year, says it is a title
@@ -304,7 +344,13 @@ class TitleIndex:
             if any(w[0].isupper() for w in content[1:]) or (not _sentence_start(text, start) and content[0][0].isupper()):
                 return "capitalised"
             return ""
-        return "year" if year else "phrase"
+        if year:
+            return "year"
+        if strict and len(words) < 4 and not any(w[0].isupper() for w in content[1:]) and not (
+                content[0][0].isupper() and not _sentence_start(text, start)) and all(
+                w in _ORDINARY or w in _GENRE_WORDS or w in self._usual or w.isdigit() for w in words):
+            return ""  # "a scary movie", "date night", "home alone tonight": lower-case ordinary words
+        return "phrase"
 
     def _edges_of(self, text: str, key: str, start: int, end: int) -> tuple[int, int]:
         """The span widened by punctuation that starts or ends the catalog title ("Airplane!")."""
@@ -409,7 +455,7 @@ _JOINERS = frozenset({"of", "the", "and", "a", "an", "in", "on", "to", "&", "for
 _GENRE_WORDS = frozenset(
     """action adventure animation animated children comedy comedies crime documentary documentaries drama dramas
     fantasy horror musical musicals mystery romance romantic thriller thrillers war western westerns noir
-    imax kids family cartoon cartoons""".split())
+    imax kids family cartoon cartoons scary funny comedic romcom sci fi scifi gory""".split())
 _ERA = re.compile(r"\b(?:(?P<y>(?:18|19|20)\d\d)|(?:(?P<c>19|20)|')?(?P<d>\d)0'?s)\b")
 _ORIGINAL = re.compile(r"\b(?:original|first|old|older|classic)\s+(?:one\s+|version\s+)?$", re.I)
 _NEWER = re.compile(r"\b(?:new|newer|newest|latest|recent|remake(?:\s+of)?)\s+(?:one\s+|version\s+)?$", re.I)

@@ -348,17 +348,31 @@ def choice(text: str, masked: str, matches: list[TitleMatch], titles: TitleIndex
                 continue
         ids, unknown, listed = [], [], []
         bounds = [a, *[x for m in _CHOICE_SPLIT.finditer(masked, a, b) for x in m.span()], b]
-        for s, e in zip(bounds[::2], bounds[1::2], strict=True):
+        segments = list(zip(bounds[::2], bounds[1::2], strict=True))
+        k = 0
+        while k < len(segments):
+            s, e = segments[k]
             inside = [t for t in matches if s <= t.span[0] < e]
             if inside:
                 ids += [t.item.item_id for t in inside]
+                k += 1
                 continue
-            hit = _list_item(text, s, e, titles, trusted=colon >= 0)
+            hit, used = None, 1
+            for j in range(min(k + 3, len(segments)), k + 1, -1):  # "oh, god!", "state and main": a title with a separator
+                if not any(segments[k][0] <= t.span[0] < segments[j - 1][1] for t in matches):
+                    joined = _list_item(text, s, segments[j - 1][1], titles, trusted=colon >= 0, exact=True)
+                    if isinstance(joined, TitleMatch) and joined.span[1] <= segments[j - 1][0]:
+                        joined = None  # "say anything..., 2046": the last item is no year of the first
+                    if isinstance(joined, TitleMatch):
+                        hit, used = joined, j - k
+                        break
+            hit = hit or _list_item(text, s, e, titles, trusted=colon >= 0)
             if isinstance(hit, TitleMatch):
                 ids.append(hit.item.item_id)
                 listed.append(hit)
             elif hit:
                 unknown.append(hit)
+            k += used
         if ids and len(ids) + len(unknown) >= 2 and (colon >= 0 or len(ids) > len(listed)):
             return list(dict.fromkeys(ids)), unknown, listed
     return None
@@ -371,7 +385,7 @@ def _list_end(masked: str, start: int) -> int:
         at = start + m.start()
         if m.group(0) != "\n" and re.match(r"\s*(?:,|;|/|\bor\b|\band\b)", masked[at + len(m.group(0)):], re.I):
             continue
-        if m.group(0) == "." and re.search(r"\b(?:dr|mr|mrs|ms|st|jr|vs|vol|pt)$", masked[:at], re.I):
+        if m.group(0) == "." and re.search(r"\b(?:dr|mr|mrs|ms|st|jr|vs|vol|pt|[a-z]\.[a-z])$", masked[:at], re.I):
             continue
         return at
     return len(masked)
@@ -387,7 +401,8 @@ def _bullets_end(masked: str, start: int) -> int:
     return end
 
 
-def _list_item(text: str, s: int, e: int, titles: TitleIndex, trusted: bool = True) -> TitleMatch | str | None:
+def _list_item(text: str, s: int, e: int, titles: TitleIndex, trusted: bool = True,
+               exact: bool = False) -> TitleMatch | str | None:
     """One list item the whole-text pass did not take: a film looked up by name, its name when it
     matches no film, or None when it holds no name ("maybe", a genre word). Outside a list after a
     colon (`trusted` False) only a capitalised name, a number or a name with a year is looked up,
@@ -401,6 +416,8 @@ def _list_item(text: str, s: int, e: int, titles: TitleIndex, trusted: bool = Tr
     if not bare or (not trusted and not (re.search(r"[A-Z0-9]", bare) or year)):
         return None
     found, how = titles.lookup(bare), "list"  # an exact title, even an ordinary word: "Her", "Always"
+    if not found and exact:
+        return None
     if not found:
         if not trusted or not has_content(bare) or (re.search(_GW, bare, re.I) and not re.search(r"[A-Z]", bare[1:])):
             return None

@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=5)
     args = ap.parse_args(argv)
     ml = DEMO_DIR / "movielens-small"
-    items = load_movielens(ml)
+    items = load_movielens(ml, DEMO_DIR / "tmdb" / "tmdb_movielens.jsonl")  # as the product loads it
     pop = Counter(r.item_id for r in load_interactions(ml / "ratings.csv"))
     catalog = {it.item_id: it for it in items}
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "

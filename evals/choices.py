@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--samples", type=int, default=8, help="failing requests to print")
     args = ap.parse_args(argv)
     ml = DEMO_DIR / "movielens-small"
-    items = load_movielens(ml)
+    items = load_movielens(ml, DEMO_DIR / "tmdb" / "tmdb_movielens.jsonl")  # as the product loads it
     pop = Counter(r.item_id for r in load_interactions(ml / "ratings.csv"))
     titles, catalog = TitleIndex(items, pop), {it.item_id: it for it in items}
     requests = build(items, pop, args.n, args.seed)

@@ -247,3 +247,18 @@ def test_a_name_matching_nothing_gets_a_note_with_its_name(text, expected, unkno
 def test_ordinary_words_are_no_named_films(text):
     c = parse_conversation([{"role": "user", "content": text}], BIG_TITLES, BIG_CATALOG)
     assert c.roles == () and c.only_items == ()
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("which of these should i watch: say anything..., 2046?", ("60", "61")),  # "2046" is no year of the first
+        ("which of these: oh, god!, state and main or l.a. story?", ("62", "63", "64")),  # separators inside titles
+        ("Should I watch 2012 (2009) or Heat?", ("30", "2")),  # no film The Watch (2012)
+    ],
+)
+def test_lower_case_lists_with_separators_inside_titles(text, expected):
+    films = BIG + [Item("60", "Say Anything...", 1989), Item("61", "2046", 2004), Item("62", "Oh, God!", 1977),
+                   Item("63", "State and Main", 2000), Item("64", "L.A. Story", 1991), Item("65", "The Watch", 2012)]
+    c = parse_conversation([{"role": "user", "content": text}], TitleIndex(films), {i.item_id: i for i in films})
+    assert c.only_items == expected

@@ -129,3 +129,29 @@ def test_typo_work_is_bounded_per_text(tricky, monkeypatch):
     text = " ".join(f"Zorblax{i} Quentaris{i}, Merovian{i}." for i in range(300))[:8000]
     tricky.find(text, typos=True, strict=True)
     assert 0 < len(calls) <= mod.MAX_TYPO_PROBES
+
+
+# words common in the catalog's plot text make lower-case phrases and sentence-start words ordinary
+PLOTS = [Item(str(100 + i), f"Filler {i}", 2000, overview="A life at home, one date night after another.")
+         for i in range(5)]
+WORDY = TRICKY + PLOTS + [Item("50", "Life", 1999), Item("51", "Home Alone", 1990), Item("52", "Date Night", 2010),
+                          Item("53", "An Unforgettable Summer", 1994), Item("54", "Summer Rental", 1985),
+                          Item("55", "Oh, God!", 1977)]
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("Life is beautiful, what should I watch", []),  # capitalised only by position, and a plot word
+        ("I loved Life", ["50"]),  # capitalised inside the sentence
+        ("home alone tonight, something fun", []),
+        ("I loved Home Alone", ["51"]),
+        ("a date night film please", []),
+        ("something like toy story", ["4"]),  # a word the plots do not use
+        ("Unforgettable, Summer Rental or Heat", ["54", "2"]),  # no title across a comma it lacks
+        ("I loved Oh, God!", ["55"]),  # a comma the title has
+    ],
+)
+def test_strict_find_reads_ordinary_english_as_english(text, expected):
+    idx = TitleIndex(SIX_FILMS + WORDY)
+    assert [m.item.item_id for m in idx.find(text, typos=True, strict=True)] == expected
