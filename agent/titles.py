@@ -86,6 +86,11 @@ _MAX_WORDS = 30  # longest key considered, in words
 _MAX_TYPO_WORDS = 6  # longest run of capitalised words tried as a typo
 MAX_TYPO_PROBES = 48  # fuzzy look-ups per text, at most
 _YEAR_AFTER = re.compile(r"\s*\((?:18|19|20)\d\d\)|\s(?:18|19|20)\d\d(?![\d\w:])")
+_FILM_TALK = re.compile(
+    r"\s+(?:is|was|'s)\s+(?:(?:just|still|really|so|such|truly)\s+)?(?:my|a|an|one|great|amazing|brilliant|awesome|"
+    r"good|fun|fantastic|excellent|wonderful|superb|incredible|the\s+best)\b"
+    r"|\s+(?:made|scared|blew|left|gave)\s+me\b", re.I)
+_LIST_NEXT = re.compile(r"\s+(?:and|or)\s+[A-Z\"“]|,\s+[A-Z\"“]")  # "Alien, Heat or Ronin?"
 _HARD_GAP = re.compile(r"[,;:!?/()\[\]\n]|\s-\s")
 _ABBREV = frozenset({"dr", "mr", "mrs", "ms", "st", "jr", "sr", "vs", "vol", "no", "pt"})
 
@@ -333,7 +338,9 @@ class TitleIndex:
             if strict and _in_longer_name(text, tokens, i, n):
                 return ""  # "Flurbo Quest", "Heath Ledger": one word of a longer name is no title
             if strict and _sentence_start(text, start) and _norm_word(w) in self._usual:
-                return ""  # "Life is beautiful", "Home alone tonight": capitalised by position only
+                # "Life is beautiful", "Home alone tonight": capitalised by position only, unless
+                # what follows talks about a film ("Alien is my favourite", "Alien was great")
+                return "capitalised" if _FILM_TALK.match(text, end) or _LIST_NEXT.match(text, end) else ""
             return "capitalised"
         if key in _COMMON or (strict and all(w in _ORDINARY or w.isdigit() for w in words)):
             # "anything else": title case past the first word, or a year, says it is a title

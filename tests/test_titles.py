@@ -144,6 +144,8 @@ WORDY = TRICKY + PLOTS + [Item("50", "Life", 1999), Item("51", "Home Alone", 199
     [
         ("Life is beautiful, what should I watch", []),  # capitalised only by position, and a plot word
         ("I loved Life", ["50"]),  # capitalised inside the sentence
+        ("Life is my favourite film", ["50"]),  # at a sentence start, with talk about a film after it
+        ("Life, Heat or Alien?", ["50", "2", "1"]),  # or a list of titles
         ("home alone tonight, something fun", []),
         ("I loved Home Alone", ["51"]),
         ("a date night film please", []),
