@@ -37,13 +37,13 @@ from agent.types import Item, SoftPreferences
 
 _POPULAR = re.compile(
     r"\b(?:popular|well[-\s]known|crowd[-\s]pleasers?|blockbusters?|mainstream|famous|best[-\s]known|"
-    r"everyone\s+(?:has\s+seen|loves)|big\s+hits?|a\s+hit|highly\s+rated|top[-\s]rated|"
+    r"everyone\s+(?:has\s+seen|loves)|big\s+hits?|highly\s+rated|top[-\s]rated|"
     r"much[-\s]loved|beloved|acclaimed)\b", re.I)
 _OBSCURE = re.compile(
     r"\b(?:hidden\s+gems?|obscure|underrated|under[-\s]the[-\s]radar|little[-\s]known|lesser[-\s]known|"
     r"(?:not|less)\s+(?:so\s+|too\s+|very\s+)?(?:well[-\s]known|popular|mainstream|famous)|"
     r"off\s+the\s+beaten\s+(?:path|track)|(?:haven'?t|never)\s+heard\s+of|deep\s+cuts?|overlooked|"
-    r"unknown|niche|undiscovered|forgotten)\b", re.I)
+    r"niche|undiscovered)\b", re.I)
 _NOT_OBSCURE = re.compile(r"\b(?:not|nothing|no)\s+(?:too\s+|very\s+|so\s+)?(?:obscure|niche|unknown)\b", re.I)
 _SOFT_GENRES = {"family": "Children", "families": "Children", "romcom": "Romance", "rom-com": "Romance",
                 "animated": "Animation", "cartoon": "Animation", "scary": "Horror", "funny": "Comedy"}
