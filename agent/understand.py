@@ -52,7 +52,9 @@ _NOT_TERMS = _ORDINARY | frozenset(
     watching tonight evening night afternoon weekend hour hours minute minutes mood feel feeling kind
     sort type recommend recommendation recommendations suggest suggestion looking want wanted fancy
     prefer craving like liked love loved enjoy enjoyed seen watched saw good great nice fun whole
-    bit lot really quite very gem gems hidden obscure popular underrated classic classics known""".split()
+    bit lot really quite very gem gems hidden obscure popular underrated classic classics known mainstream
+    blockbuster blockbusters famous niche overlooked acclaimed beloved rated radar crowd pleaser pleasers
+    undiscovered lesser little-known well-known deep cuts""".split()
 ) | frozenset(GENRE_LEXICON) | frozenset(_SOFT_GENRES)
 _CHOICE_CUE = re.compile(
     r"\bwhich\b|\b(?:choose|pick|decide)\s+between\b|\bbetween\b"
@@ -221,8 +223,9 @@ def _and(labels: list[str]) -> str:
 def search_text(turn: Turn | str, titles: TitleIndex | None = None) -> str:
     """The turn as embedded for semantic search: films named or referred to cut out (their words
     would pull in namesakes: "Heat" -> "Dead Heat"), exclusion, runtime, year and role phrases cut
-    ("not horror" would pull horror closer), "something different" and "hidden gem" cut (they say
-    nothing about the content); "" when only filler words remain.
+    ("not horror" would pull horror closer), "something different" cut (it says nothing about the
+    content; "hidden gem" stays: the retrieval stage reads it as well as soft.popularity); "" when
+    only filler words remain.
 
     >>> search_text("something tense, not horror, under two hours")
     'something tense, ,'
@@ -233,7 +236,7 @@ def search_text(turn: Turn | str, titles: TitleIndex | None = None) -> str:
     out = list(turn.text)
     spans = [m.span for m in turn.matches] + strip_constraint_spans(turn.masked)
     spans += [m.span() for m in re.finditer(r"#+", turn.masked)]  # films and a year after them
-    spans += [m.span() for pat in (DIFFERENT, _POPULAR, _OBSCURE) for m in pat.finditer(turn.masked)]
+    spans += [m.span() for m in DIFFERENT.finditer(turn.masked)]
     for a, b in spans:
         out[a:b] = " " * (b - a)
     text = " ".join("".join(out).split())
