@@ -12,7 +12,8 @@ title shared by several films always gets its year. Seven phrasings (a colon lis
 case, a bullet list, "between", "should I watch A or B", "A or B, which one?"). The truth is the set of films the
 request was built from (never what the reader found), so the check is independent of the reader.
 Reported: exact-set accuracy (nothing dropped, nothing added), requests with a film dropped or
-added, per phrasing, and failing samples to read. The reader is agent/constraints'
+added, per phrasing, and failing samples to read; with --named, how many catalog films written
+"I liked <Title (year)>." are read as that one liked film. The reader is agent/constraints'
 parse_conversation, the function the Recommender's understanding stage feeds (on the main branch
 it is the older reader, so the same command measures both).
 """
@@ -93,11 +94,31 @@ def build(items: list[Item], pop: Counter, n: int, seed: int) -> list[tuple[str,
     return out
 
 
+def named_films(items: list[Item], titles: TitleIndex, catalog: dict[str, Item], every: int = 1
+                ) -> tuple[int, int, list[tuple[str, list[str]]]]:
+    """(films read exactly, films tried, misses): "I liked <Title (year)>." for every `every`-th
+    catalog film, read like a request; the film must be the one liked film (the conversation
+    suite's "revealed titles resolved", over the whole catalog)."""
+    ok, tried, misses = 0, 0, []
+    for it in items[::every]:
+        text = f"I liked {it.label}. Something from the 90s, please."
+        got = [iid for iid, role in parse_conversation([{"role": "user", "content": text}], titles, catalog).roles
+               if role == "liked"]
+        tried += 1
+        if got == [it.item_id]:
+            ok += 1
+        else:
+            misses.append((text, [catalog[i].label for i in got]))
+    return ok, tried, misses
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m evals.choices", description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=600, help="requests to build")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--samples", type=int, default=8, help="failing requests to print")
+    ap.add_argument("--named", type=int, default=0, metavar="EVERY",
+                    help="also read 'I liked <Title (year)>.' for every EVERY-th catalog film (1: all)")
     args = ap.parse_args(argv)
     ml = DEMO_DIR / "movielens-small"
     items = load_movielens(ml, DEMO_DIR / "tmdb" / "tmdb_movielens.jsonl")  # as the product loads it
@@ -126,6 +147,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {p} | {ok / cnt:.3f} | {cnt} |")
     for text, truth, got in fails[: args.samples]:
         print(f"\n{text!r}\n   named: {truth}\n   read:  {got}")
+    if args.named:
+        ok, tried, misses = named_films(items, titles, catalog, args.named)
+        print(f"\nnamed films read as the one liked film: {ok}/{tried} = {ok / tried:.4f}")
+        for text, got in misses[: args.samples]:
+            print(f"   {text!r} -> {got}")
     return 0
 
 
