@@ -260,3 +260,22 @@ def test_ordinary_words_steer_nothing(make_recommender):
     prep = rec.prepare(chat('I loved "Always" and 10 (1979)'))  # with evidence they are films
     assert [e.item_id for e in prep.history.entries] == ["32", "33"]
     assert "I took Always (1989) and 10 (1979) as films you liked." in prep.remarks
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_the_render_cli_shows_what_was_understood(make_recommender, monkeypatch, capsys, as_json):
+    import json
+
+    from agent import render
+
+    rec = make_recommender(LabelLLM())
+    monkeypatch.setattr(render.Recommender, "build", classmethod(lambda cls, s, **kw: rec))
+    capsys.readouterr()  # what building printed
+    assert render.main(["I've seen Alien. Something tense", *(["--json"] if as_json else [])]) == 0
+    out = capsys.readouterr().out
+    if as_json:
+        films = json.loads(out)["understanding"]["films"]
+        assert [(f["label"], f["role"]) for f in films] == [("Alien (1979)", "seen")]
+    else:
+        assert "===== understood =====" in out and "film: Alien (1979)  role=seen  from 'Alien'" in out
+        assert "remark: I took Alien (1979) as seen." in out
