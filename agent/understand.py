@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from itertools import islice
 
 from agent.constraints import DISLIKED, EXCLUDED, LIKED, SEEN, Constraints, parse_conversation
 from agent.conversation import DIFFERENT, Conversation, answer_films, read_conversation, references
@@ -56,6 +57,8 @@ _NOT_TERMS = _ORDINARY | frozenset(
     blockbuster blockbusters famous niche overlooked acclaimed beloved rated radar crowd pleaser pleasers
     undiscovered lesser little-known well-known deep cuts""".split()
 ) | frozenset(GENRE_LEXICON) | frozenset(_SOFT_GENRES)
+MAX_CUES = 6  # "which" / "between" / "should I watch" cues read per turn
+MAX_ITEMS = 100  # list items looked up by name per list (titles the whole-text pass found always count)
 _CHOICE_CUE = re.compile(
     r"\bwhich\b|\b(?:choose|pick|decide)\s+between\b|\bbetween\b"
     r"|\bshould\s+I\s+(?:watch|see|pick|choose|go\s+(?:for|with))\b", re.I)
@@ -171,10 +174,11 @@ def understand(messages: list[dict], titles: TitleIndex, catalog: dict[str, Item
     constraints = parse_conversation(messages, titles, catalog, turns=turns, answers=answers)
     roles = dict(constraints.roles)
     anchored = {a for ids in conv.anchors.values() for a in ids}
-    films, notes = [], []
+    films, notes, taken = [], [], set()
     for t in turns.values():
         for m in t.matches:
-            if m.item.item_id in roles:
+            if m.item.item_id in roles and (t.index, m.item.item_id) not in taken:  # once a turn
+                taken.add((t.index, m.item.item_id))
                 films.append(NamedFilm(m.item, roles[m.item.item_id], m.text, t.index, m.how, m.evidence or m.how,
                                        m.item.item_id in anchored))
             if m.how in ("popular", "context") and m.others:
@@ -328,7 +332,7 @@ def choice(text: str, masked: str, matches: list[TitleMatch], titles: TitleIndex
     >>> ids, unknown, [m.text for m in listed]
     (['1', '3'], ['Flurbo'], ['always', '10'])
     """
-    for cue in _CHOICE_CUE.finditer(masked):
+    for cue in islice(_CHOICE_CUE.finditer(masked), MAX_CUES):  # bounded work on hostile input
         sent_start = max((c.end() for c in re.finditer(r"[.!?\n]+", masked[: cue.start()])), default=0)
         sent_end = _list_end(masked, cue.end())
         found_colon = _COLON.search(masked, cue.end(), sent_end)
@@ -352,14 +356,15 @@ def choice(text: str, masked: str, matches: list[TitleMatch], titles: TitleIndex
         ids, unknown, listed = [], [], []
         bounds = [a, *[x for m in _CHOICE_SPLIT.finditer(masked, a, b) for x in m.span()], b]
         segments = list(zip(bounds[::2], bounds[1::2], strict=True))
-        k = 0
+        k, looked = 0, 0
         while k < len(segments):
             s, e = segments[k]
             inside = [t for t in matches if s <= t.span[0] < e]
-            if inside:
+            if inside or looked >= MAX_ITEMS:  # items found by the title pass always count; look-ups are bounded
                 ids += [t.item.item_id for t in inside]
                 k += 1
                 continue
+            looked += 1
             hit, used = None, 1
             for j in range(min(k + 3, len(segments)), k + 1, -1):  # "oh, god!", "state and main": a title with a separator
                 if not any(segments[k][0] <= t.span[0] < segments[j - 1][1] for t in matches):

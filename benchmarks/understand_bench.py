@@ -4,7 +4,7 @@
 
 Requests: the issue's five chat requests, a "which of these" list, and three 8,000-character
 messages (issue 18's hostile input): prose with a capitalised word every few words, a run of
-capitalised made-up names (each a typo candidate), and a pasted list of real titles. Each is read
+capitalised made-up names (each a typo candidate), a pasted list of real titles, and 500 list cues. Each is read
 by agent.understand.understand (titles, typo look-ups, references, lists, phrases) with a fresh
 TitleIndex cache; the title pass alone (`TitleIndex.find(strict=True, typos=True)`) is timed too.
 Prints a Markdown table (median milliseconds over --repeat runs) and the machine. The typo
@@ -45,6 +45,7 @@ def requests(items) -> dict[str, str]:
         "8,000 chars of capitalised prose": prose,
         "8,000 chars of made-up names (typo candidates)": names,
         f"a pasted list of 600 titles ({len(pasted[:8000])} chars)": pasted[:8000],
+        "8,000 chars of 'between Heat and' (500 list cues)": ("between Heat and " * 500)[:8000],
     }
 
 

@@ -262,3 +262,17 @@ def test_lower_case_lists_with_separators_inside_titles(text, expected):
                    Item("63", "State and Main", 2000), Item("64", "L.A. Story", 1991), Item("65", "The Watch", 2012)]
     c = parse_conversation([{"role": "user", "content": text}], TitleIndex(films), {i.item_id: i for i in films})
     assert c.only_items == expected
+
+
+def test_list_reading_is_bounded_on_hostile_input(monkeypatch):
+    """Thousands of list items or cues: at most MAX_CUES cues and MAX_ITEMS items a list are read."""
+    from agent import understand as mod
+
+    calls = []
+    real = mod._list_item
+    monkeypatch.setattr(mod, "_list_item", lambda *a, **kw: calls.append(a[1]) or real(*a, **kw))
+    for text in ("which of these: " + ", ".join(f"Zorblax {i}" for i in range(2000)),
+                 "between Heat and " * 500):
+        calls.clear()
+        parse_conversation([{"role": "user", "content": text}], BIG_TITLES, BIG_CATALOG)
+        assert len(calls) <= mod.MAX_CUES * mod.MAX_ITEMS * 3  # an item, and two joins with the next ones
