@@ -39,6 +39,7 @@ from agent.types import Candidate, Item, UserHistory
 
 SIMILAR = 0.5  # embedding cosine at which two films count as close (all-MiniLM-L6-v2 documents)
 PLOT_CHARS = 220  # longest plot sentence kept
+MEDIA_CHARS = 200  # a media line is cut at the last whole word before this
 RECENT = 20  # history films considered as links (most recent first)
 _NO_GENRE = "(no genres listed)"
 _SENTENCE = re.compile(r"(.+?(?<!\bDr)(?<!\bMr)(?<!\bMrs)(?<!\bMs)(?<!\bSt)(?<!\bJr)(?<!\bSr)(?<!\bvs)(?<!\b[A-Z])[.!?])(?:\s+|$)")
@@ -110,7 +111,7 @@ class Evidence:
     def texts(self) -> list[str]:
         """Every string the evidence states (what a verified text may draw its words from)."""
         out = [self.title, self.label, *self.genres, self.request_words and " ".join(self.request_words) or "",
-               self.constraints, self.plot, *self.themes, *(t for _, t in self.media)]
+               self.constraints, self.plot, *self.themes, *(f"{lab} {t}" for lab, t in self.media)]
         for x in self.links:
             out += [x.label, *x.themes, *x.genres]
         out += [r.text for r in self.reasons]
@@ -143,6 +144,16 @@ def plot_sentence(overview: str, limit: int = PLOT_CHARS) -> str:
     if not fits:
         return ""
     return fits[0] if fits[0] == sentences[0] else min(fits, key=len)
+
+
+def _words(text: str, limit: int) -> str:
+    """`text` cut at the last whole word within `limit` characters (no ellipsis: it is evidence, not prose).
+
+    >>> _words("the crew meets a detective", 16)
+    'the crew meets a'
+    """
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0].rstrip(",;:")
 
 
 def _features(item: Item) -> list[str]:
@@ -236,8 +247,8 @@ class EvidenceBuilder:
             reasons=self._reasons(cand, films, anchors),
             plot=plot_sentence(item.overview) if item.overview else "",
             themes=tuple(t for t in _features(item) if t not in linked)[:3],
-            media=tuple((lab, text) for lab, text in item.media_text
-                        if any(k in lab.lower() for k in _MEDIA_KEEP) and plot_sentence(text, 160))[:1],
+            media=tuple((lab, _words(text, MEDIA_CHARS)) for lab, text in item.media_text
+                        if any(k in lab.lower() for k in _MEDIA_KEEP) and text.strip())[:1],
             history_labels=tuple(f.label for f, _ in films),
         )
 
