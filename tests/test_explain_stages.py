@@ -108,6 +108,7 @@ def test_verifier_passes_texts_the_evidence_supports(item_id, text):
     ("Recommended film: Ronin (1998) | action", "echo:Recommended film"),
     ("Ronin has a heist and a chase and", "unfinished:"),
     ("Ronin, directed by John Frankenheimer, has a heist.", "word:directed"),
+    ("You may enjoy Heat, a heist film set in France.", "role:recommends Heat"),  # the viewer's film, not Ronin
 ])
 def test_verifier_flags(text, problem):
     problems = verify(text, evidence("5", hist=("1", "2")), TITLES)
@@ -192,6 +193,29 @@ async def test_an_llm_error_falls_back_for_that_film():
     done = await Explainer(Prompts(), TITLES).explain(FailingLLM(), evidence("5"), max_tokens=60)
     assert done.source == "facts" and done.text.startswith("Ronin (1998)")
     assert done.diagnostics == ("explanation for 5: LLM call failed (LLMError)",)
+
+
+@pytest.mark.parametrize("text, ok", [
+    ("You may enjoy Ronin (1998), a heist film where mercenaries chase a mysterious briefcase across France.", True),
+    ("Since you liked Heat (1995), you may like Ronin.", True),
+    ("Ronin is a classic heist film.", False),       # "classic" is in no evidence
+    ("Ronin is a heist film", False),                # a sentence must end
+])
+def test_vocabulary_regex_admits_only_evidence_words(text, ok):
+    import re
+
+    from agent.explain.verbalize import vocabulary_regex
+
+    assert bool(re.fullmatch(vocabulary_regex(evidence("5")), text)) is ok
+
+
+async def test_explainer_asks_for_constrained_decoding():
+    llm = ScriptedLLM([GOOD_RONIN])
+    await Explainer(Prompts(), TITLES).explain(llm, evidence("5"), max_tokens=60)
+    assert llm.requests[0].regex and llm.requests[0].frequency_penalty > 0 and llm.requests[0].stop == ["\n"]
+    llm = ScriptedLLM([GOOD_RONIN])
+    await Explainer(Prompts(), TITLES, constrain=False).explain(llm, evidence("5"), max_tokens=60)
+    assert llm.requests[0].regex is None
 
 
 def test_reason_texts():

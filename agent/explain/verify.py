@@ -9,7 +9,8 @@ Checks, each a problem kind:
   echo        prompt scaffolding copied ("Recommended film:", "Plot:", "facts", a field list)
   repetitive  a 3-word phrase twice, or one content word three times
   title       a catalog film named that is neither the film explained nor one of its evidence links
-  role        "you liked/watched X" where X is not one of the viewer's films (e.g. the film explained)
+  role        "you liked/watched X" where X is not one of the viewer's films (e.g. the film explained),
+              or "you may enjoy X" where X is not the film explained (e.g. the viewer's own film)
   number      a number (year, runtime) the evidence does not state
   genre       a genre word that is neither the film's nor a shared genre of a link
   word        any other content word (lemmatised; CONNECTORS aside) that no evidence string has
@@ -29,6 +30,8 @@ MIN_CHARS = 20
 _THIRD = re.compile(r"\b(the|this|that|a) (viewer|user|reader|person|audience)s?\b|\bviewer's\b|\buser's\b", re.I)
 _ECHO = re.compile(r"recommended film|you asked for:|both have:|\babout:|\bplot:|\bexample\b|\banswers?\b|"
                    r"\bfacts?\b|\bevidence\b|\bone or two sentences\b", re.I)
+_YOU_ENJOY = re.compile(r"\b(?:you(?:'ll| will| may| might| would| could| should)?\s+(?:also\s+)?(?:enjoy|like|love|want)|"
+                        r"watch|try)\s+", re.I)
 _YOU_LIKED = re.compile(r"\byou(?:'ve| have)?\s+(?:really\s+|also\s+)?(?:liked|loved|enjoyed|watched|saw|seen|rated)\s+",
                         re.I)
 
@@ -115,6 +118,14 @@ def _roles(t: str, ev: Evidence, titles: TitleIndex | None) -> list[str]:
     out = []
     own = {normalise(x.label.rsplit(" (", 1)[0]) for x in ev.links}
     history = {normalise(lab.rsplit(" (", 1)[0]) for lab in ev.history_labels} | own
+    for m in _YOU_ENJOY.finditer(t):  # "you may enjoy X": X must be the film explained
+        after = t[m.end(): m.end() + 80]
+        if titles is None or normalise(after).startswith(normalise(ev.title)):
+            continue
+        for tm in titles.find(after):
+            if tm.span[0] <= 4 and tm.item.item_id != ev.item_id and normalise(tm.text) != normalise(ev.title):
+                out.append(f"role:recommends {tm.text}")
+            break
     for m in _YOU_LIKED.finditer(t):
         after = t[m.end(): m.end() + 80]
         if normalise(after).startswith(normalise(ev.title)) and normalise(ev.title) not in history:
