@@ -109,6 +109,7 @@ def test_verifier_passes_texts_the_evidence_supports(item_id, text):
     ("Ronin has a heist and a chase and", "unfinished:"),
     ("Ronin, directed by John Frankenheimer, has a heist.", "word:directed"),
     ("You may enjoy Heat, a heist film set in France.", "role:recommends Heat"),  # the viewer's film, not Ronin
+    ("You may enjoy Ronin (1998) because you will love it.", "empty:"),
 ])
 def test_verifier_flags(text, problem):
     problems = verify(text, evidence("5", hist=("1", "2")), TITLES)

@@ -14,6 +14,7 @@ Checks, each a problem kind:
   number      a number (year, runtime) the evidence does not state
   genre       a genre word that is neither the film's nor a shared genre of a link
   word        any other content word (lemmatised; CONNECTORS aside) that no evidence string has
+  empty       no evidence word besides the titles (bare title, generic praise)
 Blind spots: the relations between supported words ("Heat's plot" told of the recommended film
 passes when the words are all in the evidence), negation, and word order.
 """
@@ -98,6 +99,9 @@ def verify(text: str, ev: Evidence, titles: TitleIndex | None = None) -> list[st
         if w not in unsupported:
             unsupported.append(w)
     problems += [f"word:{w}" for w in unsupported]
+    rest = _without_titles(t, ev)
+    if not any(lemma(w) in support and lemma(w) not in CONNECTOR_LEMMAS and not w.isdigit() for w in tokens(rest)):
+        problems.append("empty:no fact beyond the titles")  # "You may enjoy Heat (1995)." says nothing
     return problems
 
 
