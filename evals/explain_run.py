@@ -18,8 +18,9 @@ its request, film, evidence, source and the answer's latency, and graded by eval
 
 Writes DIR/records.jsonl (resumable: finished requests are skipped on a rerun), DIR/results.json
 and DIR/report.md with 20 seeded sample explanations printed verbatim.
-Left out: the pairwise judge (evals/judge.py, --judge-url in evals.run); ranking quality (the
-explanation stage does not change the order: evals.run measures it).
+With --judge-url, the LLM-written texts are also judged pairwise against the evidence fallback
+of the same film (evals/judge.py; positions seeded and swapped).
+Left out: ranking quality (the explanation stage does not change the order: evals.run measures it).
 """
 
 from __future__ import annotations
@@ -66,9 +67,10 @@ CHAT: list[tuple[str, bool]] = [
 ]
 
 
-def _record(kind: str, key: str, request: str, out, elapsed: float) -> list[dict]:
+def _record(kind: str, key: str, request: str, out, elapsed: float, fallback) -> list[dict]:
     return [{"kind": kind, "user": key, "request": request, "item_id": r.item.item_id, "film": r.item.label,
              "explanation": r.explanation, "source": r.explanation_source, "from_llm": r.from_llm,
+             "baseline": fallback(r.evidence) if r.evidence else None,
              "evidence": r.evidence.as_dict() if r.evidence else None,
              "history": [e.item_id for e in out.history.entries], "latency_s": elapsed,
              "diagnostics": [d for d in out.diagnostics if f" {r.item.item_id} " in f"{d} "]}
@@ -78,6 +80,7 @@ def _record(kind: str, key: str, request: str, out, elapsed: float) -> list[dict
 async def run(args) -> Path:
     from agent.config import Settings
     from agent.llm import load_llm
+    from agent.explain import Explainer
     from agent.recommender import RecRequest
     from evals.pipeline import split_recommender
 
@@ -87,6 +90,8 @@ async def run(args) -> Path:
     llm = load_llm(s)
     await llm.start()
     rec = split_recommender(split, "test", users, settings=s, llm=llm)
+    explainer = Explainer(rec.prompts, rec.titles, s.explanation_chars)
+    fallback = lambda ev: explainer.fallback(ev).text  # noqa: E731  (the pairwise judge's baseline)
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "records.jsonl"
     done = set()
@@ -103,7 +108,7 @@ async def run(args) -> Path:
                     continue
                 t = time.perf_counter()
                 out = await rec.recommend(RecRequest(messages=[{"role": "user", "content": text}], user=uid))
-                for row in _record(kind, key, text, out, time.perf_counter() - t):
+                for row in _record(kind, key, text, out, time.perf_counter() - t, fallback):
                     f.write(json.dumps(row) + "\n")
                 f.flush()
     finally:
@@ -111,7 +116,7 @@ async def run(args) -> Path:
     return path
 
 
-def report(path: Path, seed: int, machine: str, model: str) -> str:
+def report(path: Path, seed: int, machine: str, model: str, judge=None) -> str:
     from agent.catalog import load_catalog
     from agent.config import Settings
     from evals.explain import explanation_report
@@ -125,6 +130,11 @@ def report(path: Path, seed: int, machine: str, model: str) -> str:
                        ("chat", [r for r in rows if r["kind"] == "chat"])):
         if part:
             res[name] = explanation_report(part, items, histories)
+    if judge is not None:  # LLM-written texts against the evidence fallback of the same film
+        from evals.judge import judge_report
+
+        llm_rows = [r for r in rows if r["source"] == "llm" and r.get("baseline")]
+        res["judge_vs_fallback"] = judge_report(judge, llm_rows, items, histories, errors="count")
     lat = {}
     for r in rows:
         lat[r["user"]] = r["latency_s"]
@@ -162,6 +172,12 @@ def report(path: Path, seed: int, machine: str, model: str) -> str:
                   f"  - text: {r['explanation']}"]
         if r["diagnostics"]:
             lines.append(f"  - diagnostics: {'; '.join(r['diagnostics'])}")
+    if res.get("judge_vs_fallback"):
+        j = res["judge_vs_fallback"]
+        lines[5:5] = ["", f"Pairwise judge, LLM-written vs the evidence fallback of the same film (positions seeded and "
+                      f"swapped): win rate {cell(j['judge_win_rate'])} over {j['judge_n']} ({j['judge_wins']} wins, "
+                      f"{j['judge_ties']} ties, {j['judge_losses']} losses; A share {cell(j['judge_a_share'])}; "
+                      f"{j['judge_failures']} unparsable)", ""]
     md = "\n".join(lines) + "\n"
     (path.parent / "report.md").write_text(md)
     return md
@@ -175,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=REPO / "runs" / "explain")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--report-only", action="store_true", help="grade DIR/records.jsonl again without the LLM")
+    ap.add_argument("--judge-url", help="OpenAI-compatible URL of a judge (e.g. the 1.5B pack served by vLLM: a weak judge)")
+    ap.add_argument("--judge-model", default="default")
     args = ap.parse_args(argv)
     path = args.out / "records.jsonl"
     if not args.report_only:
@@ -182,7 +200,12 @@ def main(argv: list[str] | None = None) -> int:
     import os
 
     machine = f"{platform.machine()} {os.cpu_count()} cpu"
-    print(report(path, args.seed, machine, args.model or "pack:smollm2-135m"))
+    judge = None
+    if args.judge_url:
+        from evals.judge import Judge, JudgeConfig
+
+        judge = Judge(JudgeConfig(args.judge_url, args.judge_model))
+    print(report(path, args.seed, machine, args.model or "pack:smollm2-135m", judge))
     return 0
 
 
