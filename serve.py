@@ -177,12 +177,15 @@ def create_app(settings: Settings, recommender=None, *, builder=None) -> FastAPI
         body = await parse_body(request)
         req = logic.to_rec_request(body, settings, rec.llm.adapters if rec.llm else ())
         prep = await asyncio.to_thread(rec.prepare, req)
-        # One-pass ranking shows the LLM only labels, genres and keywords; the film's media text
-        # ("Poster text: ...") reaches it in the explanation prompt, rendered here for the first candidate.
+        # One-pass ranking shows the LLM only labels, genres and keywords; each film's evidence
+        # (agent/explain) is what its explanation is written from: the verbalizer prompt of the first
+        # candidate is rendered here, and every candidate's evidence is listed.
         one_pass = rec.ranking_mode(req) == "one-pass"
         explain = None
+        evidence = await asyncio.to_thread(rec.evidence, req, prep) if prep.candidates else {}
         if one_pass and prep.candidates:
-            explain = rec.explain_prompt(prep.query, prep.history, prep.candidates[0].item)
+            first = prep.candidates[0].item
+            explain = rec.explain_prompt(prep.query, prep.history, first, evidence=evidence[first.item_id])
         return {
             "messages": prep.prompt,
             "explain_messages": explain,
@@ -195,6 +198,7 @@ def create_app(settings: Settings, recommender=None, *, builder=None) -> FastAPI
                 {"item_id": c.item.item_id, "title": c.item.title, "year": c.item.year, "score": c.score,
                  "sources": list(c.sources)} for c in prep.candidates
             ],
+            "evidence": [evidence[c.item.item_id].as_dict() for c in prep.candidates],  # extension
             "response_schema": prep.schema,
             "constraints": prep.constraints.as_dict(),  # extension: what retrieval applied
             # extension: the request as read once (agent/understand): films and roles, choice set, soft preferences

@@ -1,4 +1,6 @@
-"""Check an explanation against the facts it may use; build a fact-only explanation as fallback.
+"""The loose claim checker: used for LLM-written viewer profiles (agent/profile_text) and by the
+evals' legacy claim counts (evals/explain.claim_support). Film explanations are checked by the
+strict verifier in agent/explain/verify.py instead, against the film's evidence.
 
 The allowed facts for item X are X's own data (title, year, genres, overview, tagline, tags,
 keywords, media text), the titles/genres/years of the user's history, and the user's request.
@@ -9,8 +11,8 @@ keywords, media text), the titles/genres/years of the user's history, and the us
   * sequels      "sequel/prequel/remake/trilogy" not supported by X's text
   * names        capitalised multi-word names found in none of the allowed text
   * empty        no fact of X at all (bare title, generic praise)
-Blind spots: paraphrased plot claims, sentiment ("tense"), single-word names, negations. The
-evals report groundedness with this same checker, so they share its blind spots.
+Blind spots: paraphrased plot claims, sentiment ("tense"), single-word names, negations: why
+explanations moved to the strict verifier, which needs evidence for every content word.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from agent.prompts import Prompts
 from agent.titles import TitleIndex, normalise
 from agent.types import Item
 
@@ -138,35 +139,3 @@ def tidy(explanation: str, max_chars: int) -> str:
     if cut >= 15:
         return text[: cut + 1]
     return text.rstrip(" ,;:") + "…"
-
-
-def first_sentence(text: str, limit: int = 150) -> str:
-    """The overview's first sentence, cut at a word boundary.
-
-    >>> first_sentence("A thief steals. Then more happens.")
-    'A thief steals.'
-    >>> first_sentence("When Dr. Jones Sr. finds the map, he runs. Later on.")
-    'When Dr. Jones Sr. finds the map, he runs.'
-    """
-    text = " ".join(text.split())
-    m = re.match(r"(.+?(?<!\bDr)(?<!\bMr)(?<!\bMrs)(?<!\bMs)(?<!\bSt)(?<!\bJr)(?<!\bSr)(?<!\bvs)(?<!\b[A-Z])[.!?])(\s|$)", text)
-    s = m.group(1) if m else text
-    if len(s) > limit:
-        s = s[:limit].rsplit(" ", 1)[0].rstrip(",;:") + "…"
-    return s
-
-
-def facts_explanation(item: Item, history: tuple[Item, ...], prompts: Prompts, max_chars: int = 240) -> str:
-    """An explanation built only from the item's data and its genre overlap with the history."""
-    anchor, shared = "", []
-    for h in reversed(history):  # most recent first
-        common = [g for g in item.genres if g in h.genres]
-        if len(common) > len(shared):
-            anchor, shared = h.label, common
-    view = {"label": item.label, "year": item.year, "genres": list(item.genres)}
-    for limit in (150, 90, 0):  # shorten the plot sentence until the whole text fits
-        view["first_sentence"] = first_sentence(item.overview, limit) if item.overview and limit else ""
-        text = prompts.render("facts_explanation.j2", item=view, shared_genres=shared[:2], anchor=anchor)
-        if len(text) <= max_chars:
-            break
-    return text

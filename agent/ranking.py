@@ -7,10 +7,12 @@
 Structured decoding (vLLM) makes most answers valid, but a remote server may not constrain and
 a truncated generation may stop mid-list, so every answer is validated anyway:
   * unknown / non-candidate ids, already-seen ids and duplicates are dropped (and recorded);
-  * explanations that fail agent/grounding.check are replaced by a fact-only explanation and
-    marked explanation_source="facts";
-  * if fewer than n valid items remain, the rest is filled from retrieval order (from_llm=False)
-    and the response says how many were filled.
+  * explanations are checked by the strict verifier (agent/explain/verify) against the film's
+    evidence; one that fails is replaced by the evidence fallback and marked
+    explanation_source="facts" (from_llm=False), and why goes to `diagnostics` (logs and the
+    `marquee` extension; never the text a person reads);
+  * if fewer than n valid items remain, the rest is filled from retrieval order with fallback
+    explanations, and the response says how many were filled.
 """
 
 from __future__ import annotations
@@ -19,9 +21,9 @@ import json
 import math
 import string
 
-from agent.grounding import Facts, check, facts_explanation, tidy
-from agent.prompts import Prompts
-from agent.titles import TitleIndex
+from collections.abc import Mapping
+
+from agent.explain import Evidence, Explained, Explainer
 from agent.types import Candidate, Item, RankedItem
 
 
@@ -145,7 +147,9 @@ def parse_complete(text: str) -> tuple[list[dict], str | None]:
 
 
 class Validator:
-    """Turns raw LLM objects into RankedItems, enforcing the rules in the module docstring."""
+    """Turns raw LLM objects into RankedItems, enforcing the rules in the module docstring.
+    `evidence` maps candidate ids to their Evidence (built by agent/explain/evidence); `explainer`
+    verifies texts against it and writes the fallback."""
 
     def __init__(
         self,
@@ -153,34 +157,30 @@ class Validator:
         seen: set[str],
         n: int,
         *,
-        history_items: tuple[Item, ...],
-        request: str,
-        prompts: Prompts,
-        titles: TitleIndex | None,
+        explainer: Explainer,
+        evidence: Mapping[str, Evidence],
         catalog: dict[str, Item],
-        max_chars: int,
     ):
         self.by_id = {c.item.item_id: c for c in candidates}
         self.order = [c.item.item_id for c in candidates]
         self.seen = seen
         self.n = min(n, len(candidates))
-        self.history_items = history_items
-        self.request = request
-        self.prompts = prompts
-        self.titles = titles
+        self.explainer = explainer
+        self.evidence = evidence
         self.catalog = catalog
-        self.max_chars = max_chars
         self.accepted: list[RankedItem] = []
         self.dropped: list[str] = []
-        self.notes: list[str] = []
+        self.notes: list[str] = []  # for people (none today: explanation problems are diagnostics)
+        self.diagnostics: list[str] = []  # for developers: why explanations were replaced
 
     @property
     def full(self) -> bool:
         return len(self.accepted) >= self.n
 
-    def accept(self, obj: dict, *, score: float | None = None, quiet: bool = False) -> RankedItem | None:
-        """Validate one LLM object; `score` overrides the retrieval score, `quiet` skips the note
-        for an empty explanation that is expected (ranking without explanations)."""
+    def accept(self, obj: dict, *, score: float | None = None, explained: Explained | None = None) -> RankedItem | None:
+        """Validate one LLM object; `score` overrides the retrieval score; `explained` is an
+        explanation already verified (or fallen back) by Explainer.explain, else obj["explanation"]
+        is verified here."""
         if self.full:
             self.dropped.append(f"extra:{obj.get('item_id')}")
             return None
@@ -200,21 +200,18 @@ class Validator:
             self.dropped.append(f"{reason}:{iid}")
             return None
         cand = self.by_id[iid]
-        expl = obj.get("explanation")
-        expl = tidy(expl, self.max_chars) if isinstance(expl, str) else ""
-        problems = check(expl, Facts(cand.item, self.history_items, self.request), self.titles)
-        source = "llm"
-        if problems:
-            if not quiet:
-                self.notes.append(f"explanation for {iid} replaced ({'; '.join(problems[:3])})")
-            expl, source = facts_explanation(cand.item, self.history_items, self.prompts, self.max_chars), "facts"
-        ranked = RankedItem(cand.item, len(self.accepted) + 1, expl, source,
-                            cand.score if score is None else score, from_llm=True)
+        if explained is None:
+            expl = obj.get("explanation")
+            explained = self.explainer.accept_or_fallback(expl if isinstance(expl, str) else "", self.evidence[iid])
+        self.diagnostics += explained.diagnostics
+        ranked = RankedItem(cand.item, len(self.accepted) + 1, explained.text, explained.source,
+                            cand.score if score is None else score, from_llm=explained.source == "llm",
+                            evidence=explained.evidence)
         self.accepted.append(ranked)
         return ranked
 
     def fill(self) -> list[RankedItem]:
-        """Complete the list from retrieval order; returns the filled items."""
+        """Complete the list from retrieval order (fallback explanations); returns the filled items."""
         added = []
         taken = {r.item.item_id for r in self.accepted}
         for iid in self.order:
@@ -223,8 +220,9 @@ class Validator:
             if iid in taken or iid in self.seen:
                 continue
             cand = self.by_id[iid]
-            expl = facts_explanation(cand.item, self.history_items, self.prompts, self.max_chars)
-            r = RankedItem(cand.item, len(self.accepted) + 1, expl, "facts", cand.score, from_llm=False)
+            done = self.explainer.fallback(self.evidence[iid])
+            r = RankedItem(cand.item, len(self.accepted) + 1, done.text, "facts", cand.score, from_llm=False,
+                           evidence=done.evidence)
             self.accepted.append(r)
             added.append(r)
         return added

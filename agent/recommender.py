@@ -20,7 +20,8 @@ Ranking (settings.ranking):
   one-pass  the candidates get letters A, B, ...; one forward pass reads the log-probability of
             each letter as the answer's first token and orders all K candidates by it (LlamaRec's
             verbalizer ranking). Then one explanation request per top-n film runs concurrently
-            (shared system + history prefix, prefix-cached). The final order is yielded at once
+            (agent/explain: the film's evidence only, shared system prefix, prefix-cached; verified,
+            resampled once, else the evidence fallback). The final order is yielded at once
             (a Ranking event: clients show the first film after one forward pass), then each film
             streams, in rank order, as soon as its explanation is checked. Output ids can only be candidates by
             construction. Requests with explain=False (or a tiny max_tokens) skip the explanation
@@ -53,6 +54,7 @@ from agent.constraints import CHOICE, DISLIKED, HISTORY_ROLES, LIKED, Constraint
 from agent.conversation import CLARIFYING_QUESTION
 from agent.embedding import Embedder
 from agent.errors import InvalidRequest, StoreError
+from agent.explain import Evidence, EvidenceBuilder, Explainer, verbalize_prompt
 from agent.llm.base import LLM, GenerationRequest, LabelRequest
 from agent.profiles import ProfileStore, merge_history
 from agent.prompts import Prompts, _clip
@@ -319,11 +321,24 @@ class Recommender:
             constraints=constraints,
         )
 
-    def explain_prompt(self, query: str, history: UserHistory, item: Item) -> list[dict[str, str]]:
-        """One film's explanation prompt (shared prefix: system + request + history)."""
-        s = self.settings
-        return self.prompts.render_explain(request=query, history=history, item=item, items=self.items,
-                                           history_limit=s.history_in_prompt, max_chars=s.explanation_chars)
+    def explain_prompt(self, query: str, history: UserHistory, item: Item, *, evidence: Evidence | None = None
+                       ) -> list[dict[str, str]]:
+        """One film's verbalizer prompt: its evidence only (agent/explain); the system message is
+        shared by the films of a request (prefix-cached)."""
+        ev = evidence or self.evidence_builder().build(Candidate(item, 0.0), history, query)
+        return verbalize_prompt(self.prompts, ev, self.settings.explanation_chars)
+
+    def evidence_builder(self) -> EvidenceBuilder:
+        r = self.retriever
+        return EvidenceBuilder(self.items, r.collab, r.sequence, vectors=self.store.vectors)
+
+    def evidence(self, req: RecRequest, prep: Prepared, candidates: list[Candidate] | None = None) -> dict[str, Evidence]:
+        """item id -> Evidence for `candidates` (default: all of prep's), against the request's
+        search words (titles and constraint phrases cut: agent/recommender.search_text)."""
+        cands = list(prep.candidates) if candidates is None else candidates
+        words = self.conversation_search_text(req.messages)
+        evs = self.evidence_builder().build_all(cands, prep.history, words, prep.constraints, prep.anchors)
+        return {e.item_id: e for e in evs}
 
     # ---- stage 4: LLM ranking, validated as it streams ------------------------------------
     def ranking_mode(self, req: RecRequest) -> str:
@@ -345,16 +360,10 @@ class Recommender:
         async for ev in gen:
             yield replace(ev, **said) if isinstance(ev, Recommendation) else ev
 
-    def _validator(self, prep: Prepared) -> Validator:
-        s = self.settings
-        # a disliked film is no anchor for "like X" in fact-only explanations
-        history_items = tuple(self.items[e.item_id] for e in prep.history.recent(s.history_in_prompt)
-                              if e.item_id in self.items and not e.disliked)
-        return Validator(
-            list(prep.candidates), set(prep.history.seen), prep.n,
-            history_items=history_items, request=prep.query, prompts=self.prompts,
-            titles=self.titles, catalog=self.items, max_chars=s.explanation_chars,
-        )
+    def _validator(self, prep: Prepared, evidence: dict[str, Evidence]) -> Validator:
+        return Validator(list(prep.candidates), set(prep.history.seen), prep.n, evidence=evidence,
+                         explainer=Explainer(self.prompts, self.titles, self.settings.explanation_chars),
+                         catalog=self.items)
 
     def explanation_tokens(self, req: RecRequest, n: int) -> int:
         """Tokens per explanation request; 0 means no LLM explanations (fact-only ones instead)."""
@@ -372,42 +381,42 @@ class Recommender:
         scores = await self.llm.score_labels(LabelRequest(prep.prompt, letters, req.adapter, f"{req.request_id}-rank"))
         order = order_by_label_scores(cands, list(scores.logprobs), s.rank_prior_weight)
         top = [(c, p) for c, p in order if c.item.item_id not in prep.history.seen][: prep.n]
-        v = self._validator(prep)
+        evidence = await asyncio.to_thread(self.evidence, req, prep, [c for c, _ in top])
+        v = self._validator(prep, evidence)
         budget = self.explanation_tokens(req, prep.n)
         tasks = []
-        if budget:
+        if budget:  # one verbalizer request per film, concurrent; each verifies, resamples once, falls back
             for c, _ in top:
-                g = GenerationRequest(messages=self.explain_prompt(prep.query, prep.history, c.item), max_tokens=budget, temperature=req.temperature, adapter=req.adapter,
-                                      request_id=f"{req.request_id}-x{c.item.item_id}", stop=["\n\n"])
-                tasks.append(asyncio.create_task(self.llm.complete(g)))
+                tasks.append(asyncio.create_task(v.explainer.explain(
+                    self.llm, evidence[c.item.item_id], max_tokens=budget, temperature=req.temperature,
+                    adapter=req.adapter, request_id=f"{req.request_id}-x{c.item.item_id}")))
         prompt_tokens, completion_tokens = scores.prompt_tokens, 1
         try:
             # the order is final now: clients can show the films while their explanations are written
             yield Ranking(tuple(c.item for c, _ in top), tuple(p for _, p in top))
             for i, (c, p) in enumerate(top):
-                text = ""
-                if tasks:
-                    out = await tasks[i]
-                    text = out.text
-                    prompt_tokens += out.prompt_tokens
-                    completion_tokens += out.completion_tokens
-                ranked = v.accept({"item_id": c.item.item_id, "explanation": text}, score=p, quiet=not tasks)
+                ev = evidence[c.item.item_id]
+                done = await tasks[i] if tasks else v.explainer.fallback(ev)
+                prompt_tokens += done.prompt_tokens
+                completion_tokens += done.completion_tokens
+                ranked = v.accept({"item_id": c.item.item_id}, score=p, explained=done)
                 if ranked is not None:
                     yield ranked
         finally:
             for t in tasks:
                 t.cancel()
-        notes = list(prep.notes) + v.notes
+        diagnostics = list(v.diagnostics)
         if not tasks:
-            notes.append("explanations are fact-only (explain=false or max_tokens too small for LLM explanations)")
+            diagnostics.append("explanations are fact-only (explain=false or max_tokens too small for LLM explanations)")
         yield Recommendation(
             items=tuple(v.accepted), query=prep.query, history=prep.history, candidates=prep.candidates,
             filled=0, dropped=tuple(v.dropped), prompt_tokens=prompt_tokens,
-            completion_tokens=completion_tokens, notes=tuple(notes),
+            completion_tokens=completion_tokens, notes=tuple(list(prep.notes) + v.notes),
+            diagnostics=tuple(diagnostics),
         )
 
     async def _stream_generated(self, req: RecRequest, prep: Prepared) -> AsyncIterator[RankedItem | Ranking | Recommendation]:
-        v = self._validator(prep)
+        v = self._validator(prep, await asyncio.to_thread(self.evidence, req, prep))
         parser = StreamParser()
         usage = (0, 0)
         gen = GenerationRequest(
@@ -432,7 +441,7 @@ class Recommender:
         yield Recommendation(
             items=tuple(v.accepted), query=prep.query, history=prep.history, candidates=prep.candidates,
             filled=len(filled), dropped=tuple(v.dropped), prompt_tokens=usage[0],
-            completion_tokens=usage[1], notes=tuple(notes),
+            completion_tokens=usage[1], notes=tuple(notes), diagnostics=tuple(v.diagnostics),
         )
 
     def token_budget(self, n: int) -> int:

@@ -140,6 +140,14 @@ class CoOccurrence:
             keep: Keep | None = None) -> list[tuple[str, float]]:
         return top_positive(self.scores(weighted_items), self.item_ids, k, exclude, keep)
 
+    def similarity(self, a: str, b: str) -> float:
+        """Cosine of two items' viewer sets, 0 when either is unknown (explanations: "people who watched a")."""
+        if a not in self._col or b not in self._col:
+            return 0.0
+        ja, jb = self._col[a], self._col[b]
+        both = self._m[:, ja].multiply(self._m[:, jb]).sum()
+        return float(both / (self._norm[ja] * self._norm[jb]))
+
 
 class Transitions:
     """Sparse next-item counts from time-ordered user sequences (oldest first).
@@ -172,6 +180,12 @@ class Transitions:
 
     def top(self, recent: list[str], k: int, exclude: set[str], keep: Keep | None = None) -> list[tuple[str, float]]:
         return top_positive(self.scores(recent), self.item_ids, k, exclude, keep)
+
+    def count(self, a: str, b: str) -> float:
+        """How often b followed a (within the distances counted); 0 when either is unknown."""
+        if a not in self._col or b not in self._col:
+            return 0.0
+        return float(self._t[self._col[a], self._col[b]])
 
 
 def where_filter(c: Constraints, flags: bool = True) -> dict | None:

@@ -12,6 +12,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # agent/explain imports this module; the annotation only names its type
+    from agent.explain.evidence import Evidence
 
 
 @dataclass(frozen=True)
@@ -90,9 +94,10 @@ class RankedItem:
     item: Item
     rank: int  # 1-based
     explanation: str
-    explanation_source: str  # "llm" | "facts" (LLM text failed the grounding check, see agent/grounding.py)
+    explanation_source: str  # "llm": LLM-written, passed agent/explain/verify; "facts": the evidence fallback
     score: float | None = None
-    from_llm: bool = True  # False when filled in from retrieval order
+    from_llm: bool = True  # == (explanation_source == "llm"): the explanation was written by the LLM
+    evidence: Evidence | None = None  # the facts the explanation was written from (agent/explain/evidence)
 
 
 @dataclass(frozen=True)
@@ -116,3 +121,4 @@ class Recommendation:
     notes: tuple[str, ...] = field(default_factory=tuple)
     remarks: tuple[str, ...] = ()  # told to the user before the list: how remakes, typos, "#2" were read
     question: str = ""  # one short clarifying question after the list (a vague first request), or ""
+    diagnostics: tuple[str, ...] = ()  # for developers only (logs, the `marquee` extension): why texts were replaced

@@ -16,9 +16,13 @@ LLM-written ones (keys prefixed `llm_`):
     USR unique sentence ratio, DIV mean features shared per pair of explanations (lower is
     better), FCR distinct features used / feature vocabulary, FMR share of explanations that
     mention a feature of their own film.
-  * groundedness, by the serving checker `agent.grounding.check` (see `claim_support`), and the
+  * groundedness, by the old grounding checker `agent.grounding.check` (see `claim_support`), and the
     share of explanations naming a catalog film that is neither the film nor in the history
     (nor quoted from the film's own data, see `hallucinated_titles`).
+  * unsupported words, by a check that shares no code with the serving verifier
+    (agent/explain/verify): content words of the explanation found nowhere in the film's entry,
+    the request or the history (`unsupported_words`, own tokenizer and stoplist), as a rate over
+    content words and a share of texts; repetition and third-person ("the viewer") shares.
   * reference overlap when references are given: corpus BLEU-1/4 (sacrebleu) and ROUGE-1/2/L F1
     (rouge-score), optional extra `evals`.
   * length and diversity: characters and words (mean, median, p95), distinct-1/2, and the share
@@ -267,6 +271,99 @@ def hallucinated_title_rate(found: Sequence[Sequence[str]]) -> float:
     return sum(1 for f in found if f) / len(found) if found else 0.0
 
 
+# --- unsupported words (independent of the serving verifier) -------------------------------------
+# This check shares no code with agent/explain (its own tokenizer, stoplist and word matching):
+# an eval that graded with the verifier that chose the texts could not fall.
+
+_PLAIN = re.compile(r"[a-z]+|\d+")
+_FUNCTION = frozenset("""a an the and or but nor so if then than as because since while when where which who whom
+whose what how why that this these those it its it s they them their there here i me my we us our you your
+yours is are was were be been being am has have had do does did will would shall should can could may might must
+of in on at to for from by with without about into onto over under after before between among through during
+against along across around up down out off again also too very just only even not no any some each every both
+either all more most much many such same other another own one ones s t ve ll re d m""".split())
+_GENERIC = frozenset("""film films movie movies story stories like liked likes love loved enjoy enjoyed fan fans
+watch watched watching similar share shares shared common commonly often people viewers close kind
+pick recommend recommended fit fits match matches request requested asked ask want next""".split())
+
+
+def _plain_words(text: str) -> list[str]:
+    """Lower-cased letter runs and digit runs (an apostrophe or hyphen splits a word).
+
+    >>> _plain_words("Ripley's sci-fi war, 1986.")
+    ['ripley', 's', 'sci', 'fi', 'war', '1986']
+    """
+    return _PLAIN.findall(text.lower())
+
+
+def _same_word(w: str, vocab: set[str]) -> bool:
+    """w is in vocab, or shares a stem with a vocab word: one is the other plus at most 3 letters
+    (marines/marine, chased/chase, shifting/shift), for words of 4+ letters."""
+    if w in vocab:
+        return True
+    if len(w) < 4:
+        return False
+    return any(abs(len(w) - len(v)) <= 3 and len(v) >= 4 and (w.startswith(v) or v.startswith(w)) for v in vocab
+               if v[:3] == w[:3])
+
+
+def entry_vocabulary(item: Item, history: Sequence[Item] = (), request: str = "") -> set[str]:
+    """Words a claim about `item` may rest on: the film's whole entry (title, year, genres, runtime,
+    overview, tagline, tags, keywords, media text), the request, and the history films' titles,
+    years, genres, tags and keywords."""
+    parts = [item.title, str(item.year or ""), " ".join(item.genres), str(item.runtime or ""), item.overview,
+             item.tagline, " ".join(item.tags), " ".join(item.keywords), " ".join(t for _, t in item.media_text),
+             request]
+    for h in history:
+        parts += [h.title, str(h.year or ""), " ".join(h.genres), " ".join(h.tags), " ".join(h.keywords)]
+    return set(_plain_words(" ".join(parts)))
+
+
+def unsupported_words(text: str, item: Item, history: Sequence[Item] = (), request: str = "") -> tuple[list[str], int]:
+    """(content words of `text` found nowhere in the film's entry, the request or the history, the
+    number of content words). Content words: not function words, not the generic vocabulary of
+    recommending (film, like, enjoy, ...).
+
+    >>> heat = Item("2", "Heat", 1995, ("Crime",), "A master thief and a detective clash.", keywords=("bank robbery",))
+    >>> unsupported_words("Like Heat, a 1995 crime film about a thief who robs banks with a villain.", heat)
+    (['robs', 'villain'], 7)
+    """
+    vocab = entry_vocabulary(item, history, request)
+    content = [w for w in _plain_words(text) if w not in _FUNCTION and w not in _GENERIC]
+    return [w for w in content if not _same_word(w, vocab)], len(content)
+
+
+def unsupported_word_rate(counts: Sequence[tuple[Sequence[str], int]]) -> float | None:
+    """Unsupported / content words, pooled over explanations. Range [0, 1], lower is better.
+
+    >>> unsupported_word_rate([(["villain"], 4), ([], 6)])
+    0.1
+    """
+    total = sum(n for _, n in counts)
+    return sum(len(u) for u, _ in counts) / total if total else None
+
+
+def repeats_itself(text: str) -> bool:
+    """A 3-word sequence occurs twice, or one sentence is said twice.
+
+    >>> repeats_itself("A Disney film that is a classic Disney film that is good."), repeats_itself("A heist film.")
+    (True, False)
+    """
+    w = _plain_words(text)
+    grams = [tuple(w[i: i + 3]) for i in range(len(w) - 2)]
+    sentences = [x.strip().lower() for x in re.split(r"[.!?]", text) if x.strip()]
+    return len(grams) != len(set(grams)) or len(sentences) != len(set(sentences))
+
+
+def third_person(text: str) -> bool:
+    """Speaks of the reader as 'the viewer' / 'the user' instead of 'you'.
+
+    >>> third_person("The viewer will enjoy it."), third_person("You will enjoy it.")
+    (True, False)
+    """
+    return re.search(r"\b(the|this) (viewer|user)s?\b", text, re.I) is not None
+
+
 # --- reference overlap --------------------------------------------------------------------------
 
 def _need(module: str):
@@ -438,6 +535,8 @@ def explanation_rows(records: Sequence[Mapping], items: Mapping[str, Item],
             "claims": claim_support(text, item, hist, index, facts.request),
             "problems": check(text, facts, index),
             "hallucinated_titles": hallucinated_titles(text, item, hist, index),
+            "unsupported": unsupported_words(text, item, hist, facts.request),
+            "repeats": repeats_itself(text), "third_person": third_person(text),
             "skeleton": template_skeleton(text, item, hist),
         })
     return rows
@@ -456,6 +555,10 @@ def _metrics(rows: list[dict], vocab_size: int, references: Mapping | None) -> d
         "checkable_share": sum(1 for _, c in counts if c) / len(rows) if rows else 0.0,
         "grounded_pass_rate": grounded_pass_rate([r["problems"] for r in rows]),
         "hallucinated_title_rate": hallucinated_title_rate([r["hallucinated_titles"] for r in rows]),
+        "unsupported_word_rate": unsupported_word_rate([r["unsupported"] for r in rows]),
+        "unsupported_text_share": sum(1 for r in rows if r["unsupported"][0]) / len(rows) if rows else 0.0,
+        "repetition_share": sum(r["repeats"] for r in rows) / len(rows) if rows else 0.0,
+        "third_person_share": sum(r["third_person"] for r in rows) / len(rows) if rows else 0.0,
         "distinct1": distinct_n(texts, 1), "distinct2": distinct_n(texts, 2),
         "template_share": template_share([r["skeleton"] for r in rows]),
         **length_stats(texts),

@@ -5,8 +5,9 @@
       -> {"judge_n": 50, "judge_informativeness": 2.1, ..., "judge_win_rate": 0.62, ...}
 
 Rubric (`prompts/judge_rubric.j2`): informativeness, persuasiveness and faithfulness, each 1-3
-(1 worst). Pairwise (`prompts/judge_pairwise.j2`): the explanation against a baseline built
-from the film's genres ("A 1995 crime/thriller film."); which one is shown as A is drawn from
+(1 worst). Pairwise (`prompts/judge_pairwise.j2`): the explanation against a baseline: the
+record's "baseline" text when it has one (evals.explain_run puts the evidence fallback of the
+same film there), else one built from the film's genres ("A 1995 crime/thriller film."); which one is shown as A is drawn from
 a seeded RNG per record, so a judge that prefers a position cannot favour either side, and
 the share of "A" verdicts is reported as a position-bias check. Win rate counts a tie as half.
 
@@ -175,9 +176,10 @@ def judge_report(judge: Judge, records: Sequence[Mapping], items: Mapping[str, I
         item, text = items[str(r["item_id"])], str(r["explanation"])
         hist = history_items(histories.get(str(r["user"])), items)
         swap = rng.random() < 0.5  # drawn for every record, so the order does not depend on failures
+        base = str(r.get("baseline") or baseline_explanation(item))  # e.g. the evidence fallback of the same film
         try:
             score = judge.score(item, text, hist)
-            pair = judge.compare(item, text, baseline_explanation(item), hist, swap) if pairwise else None
+            pair = judge.compare(item, text, base, hist, swap) if pairwise else None
         except JudgeError:
             if errors == "raise":
                 raise

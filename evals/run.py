@@ -130,7 +130,7 @@ def validity_counts(out, counts: dict) -> None:
                "not_in_catalog": "out_of_catalog", "malformed": "parse_failures"}.get(kind)
         if key:
             counts[key] += 1
-    if not any(r.from_llm for r in out.items):
+    if out.items and out.filled == len(out.items):  # the LLM gave no valid item at all
         counts["parse_failures"] += 1
     counts["filled"] += out.filled
 
@@ -240,7 +240,9 @@ async def eval_llm_rerank(split: Split, target: str, users: list[str], popularit
                     out = ev
                 explained[u] = {"user": u, "kind": "explain", "first": first, "full": time.perf_counter() - t,
                                 "records": [{"user": u, "item_id": r.item.item_id, "explanation": r.explanation,
-                                             "source": r.explanation_source, "request": out.query} for r in out.items]}
+                                             "source": r.explanation_source, "request": out.query,
+                                             "evidence": r.evidence.as_dict() if r.evidence else None}
+                                            for r in out.items]}
                 log(explained[u])
     finally:
         if jf:
@@ -375,10 +377,11 @@ def report_md(results: dict) -> str:
                 f"{v[k]:.0%}" if k == "filled" else f"{v[k] * 1000:.0f}" for k in VALIDITY_KEYS) + " |")
     expl = {n: m["explanations"] for n, m in llm.items() if m.get("explanations")}
     if expl:
-        keys = ("n", "share_llm", "usr", "div", "fcr", "fmr", "grounded_claim_share", "hallucinated_title_rate",
-                "distinct2", "template_share", "len_chars_mean")
+        keys = ("n", "share_llm", "usr", "div", "fcr", "fmr", "hallucinated_title_rate", "unsupported_word_rate",
+                "repetition_share", "distinct2", "template_share", "len_chars_mean")
         lines += ["", "Explanations (evals/explain.py; DIV lower is better; share_llm: written by the LLM and passing "
-                  "the grounding check, the rest are fact-only fallbacks):", "",
+                  "the strict verifier, the rest are evidence fallbacks; unsupported_word_rate: an independent "
+                  "lexical check, see evals/explain.unsupported_words):", "",
                   "| system | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys)]
         for n, e in expl.items():
             lines.append(f"| {n} | " + " | ".join("-" if e.get(k) is None else (f"{e[k]:.3f}" if isinstance(e[k], float) else str(e[k]))

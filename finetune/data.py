@@ -22,12 +22,13 @@ Two kinds of example, both rendered by the Recommender's own prompt methods:
            next item is not among the retriever's top K are skipped (`missing_target="skip"`), or
            the target replaces the K-th candidate (`"insert"`). Candidates are shuffled (seeded)
            before lettering, so "A" carries no information and the model cannot learn "first is best".
-  explain  `Recommender.explain_prompt` for the watched item; the answer is the grounded template
-           prompts/explanation_target.j2: the history films that share genres, keywords or tags
-           with it (named with those shared features), else its genres and keywords, then the
-           first sentence of its plot. Every phrase is copied from the item's data or the
-           history, so the model is never taught to invent facts.
-Left out: distillation from a larger model (no such model runs here fast enough to label data).
+  explain  the verbalizer prompt (`Recommender.explain_prompt`: the watched item's evidence from
+           agent/explain/evidence, built from the training part only) ; the answer is the
+           evidence fallback sentence (agent/explain.fallback_text), which passes the strict
+           verifier by construction, so the model is never taught to invent facts.
+Left out: distillation from a larger model. The planned teacher is the 1.5B pack
+(`pack:qwen2.5-coder-1.5b`) sampled several times per evidence, its texts kept only when
+agent/explain.verify passes them; that labelling run has not been made (see the README).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from typing import Literal
 
 from tqdm import tqdm
 
-from agent.grounding import first_sentence
+from agent.explain import fallback_text
 from agent.types import HistoryEntry, Item, UserHistory
 
 
@@ -76,28 +77,14 @@ class Example:
     ranks: list[int] = field(default_factory=list)  # rank: each shown candidate's retrieval rank (1 = top)
 
 
-def _features(item: Item) -> list[str]:
-    return [*item.genres, *item.keywords[:8], *item.tags[:6]]
+def explanation_target(item: Item, history: list[Item], rec, request: str = "") -> str:
+    """The evidence fallback for `item` given the viewer's history (most recent last): a text
+    the strict verifier passes, built from the same evidence the verbalizer prompt shows."""
+    from agent.types import Candidate
 
-
-def explanation_target(item: Item, history: list[Item], rec) -> str:
-    """Grounded target text for `item` given the viewer's history (most recent last)."""
-    own = {f.lower(): f for f in _features(item)}
-    links = []
-    for h in reversed(history):  # most recent first; keep the two with the most shared features
-        shared = [own[f.lower()] for f in _features(h) if f.lower() in own]
-        shared = list(dict.fromkeys(shared))[:3]
-        if shared:
-            links.append({"label": h.label, "shared": [s.lower() if s in item.genres else s for s in shared], "n": len(shared)})
-    links.sort(key=lambda x: -x["n"])  # stable: ties keep recency
-    view = {"label": item.label, "year": item.year, "genres": list(item.genres)}
-    max_chars = rec.settings.explanation_chars
-    for limit in (150, 90, 0):
-        view["first_sentence"] = first_sentence(item.overview, limit) if item.overview and limit else ""
-        text = rec.prompts.render("explanation_target.j2", item=view, links=links[:2], themes=list((item.keywords or item.tags)[:3]))
-        if len(text) <= max_chars:
-            return text
-    return text[:max_chars]
+    hist = UserHistory(None, tuple(HistoryEntry(h.item_id, liked=True) for h in history))
+    ev = rec.evidence_builder().build(Candidate(item, 0.0), hist, request)
+    return fallback_text(ev, rec.prompts, rec.settings.explanation_chars)
 
 
 def positions_split(split, positions_per_user: int):
@@ -147,7 +134,7 @@ def build_examples(rec, split, args: DataArgs) -> list[Example]:
                 item = rec.items[target]
                 hist_items = [rec.items[i] for i in before if i in rec.items]
                 out.append(Example("explain", u, target, rec.explain_prompt(args.request, history, item),
-                                   explanation_target(item, hist_items, rec)))
+                                   explanation_target(item, hist_items, rec, args.request)))
         bar.set_postfix(rank=n_rank, skipped=skipped)
         if n_rank >= args.max_rank_examples:
             break

@@ -371,6 +371,10 @@ def test_judge_report_maps_randomised_positions_back():
     assert r["judge_wins"] == unswapped and r["judge_losses"] == 40 - unswapped and r["judge_a_share"] == 1.0
     pairwise = [b for b in seen if "Explanation A:" in b["messages"][0]["content"]]
     assert "A 1995 action/crime/thriller film." in pairwise[0]["messages"][0]["content"]
+    # a record's own baseline (the evidence fallback of the same film) is compared instead
+    seen = []
+    judge_report(make_judge(_pairwise_judge, seen), [dict(records[0], baseline="Heat (1995) shares heist.")], ITEMS)
+    assert "Heat (1995) shares heist." in seen[-1]["messages"][0]["content"]
 
 
 def test_judge_errors_are_clear_and_not_retried():

@@ -126,7 +126,8 @@ async def test_a_liked_film_anchors_the_history_and_the_profile_joins_prompt_and
     assert prep.prompt[1]["content"].count("Viewer profile: I love space monsters and tense sci-fi…\n") == 1
     assert any("profile" in c.sources for c in prep.candidates)
     explain = rec.explain_prompt(prep.query, prep.history, rec.items["3"])
-    assert "Viewer profile: I love space monsters" in explain[1]["content"]
+    # the explanation is written from the film's evidence: the liked film it shares tags with, not the profile
+    assert "You liked: Alien (1979); both have: aliens" in explain[1]["content"]
     await users.updater.close()
 
 

@@ -2,11 +2,12 @@ import json
 
 import pytest
 
-from agent.grounding import Facts, check, facts_explanation
+from agent.explain import EvidenceBuilder, Explainer, verify
+from agent.grounding import Facts, check
 from agent.prompts import Prompts
 from agent.ranking import StreamParser, Validator, parse_complete, ranking_schema
 from agent.titles import TitleIndex
-from agent.types import Candidate
+from agent.types import Candidate, HistoryEntry, UserHistory
 from tests.conftest import SIX_FILMS
 
 ITEMS = {i.item_id: i for i in SIX_FILMS}
@@ -15,8 +16,10 @@ TITLES = TitleIndex(SIX_FILMS)
 
 def make_validator(n=3, seen=("1",)):
     cands = [Candidate(ITEMS[i], 1.0 / k) for k, i in enumerate(["3", "6", "5", "4"], start=1)]
-    return Validator(cands, set(seen), n, history_items=(ITEMS["1"], ITEMS["2"]), request="",
-                     prompts=Prompts(), titles=TITLES, catalog=ITEMS, max_chars=200)
+    history = UserHistory("u", (HistoryEntry("2", liked=True), HistoryEntry("1", liked=True)))
+    evidence = {e.item_id: e for e in EvidenceBuilder(ITEMS).build_all(cands, history)}
+    return Validator(cands, set(seen), n, explainer=Explainer(Prompts(), TITLES, 200), evidence=evidence,
+                     catalog=ITEMS)
 
 
 def test_schema_admits_only_candidates():
@@ -67,15 +70,17 @@ def test_validator_dedupes_and_fills_in_retrieval_order():
     assert [r.item.item_id for r in v.accepted] == ["3", "6", "5"]
     assert [r.rank for r in v.accepted] == [1, 2, 3]
     assert all(not r.from_llm and r.explanation_source == "facts" for r in filled)
-    assert v.dropped == ["duplicate:3"]
+    assert v.dropped == ["duplicate:3"] and v.diagnostics == []  # a fill is no replacement
 
 
-def test_ungrounded_explanation_is_replaced_by_facts():
+def test_unsupported_explanation_is_replaced_by_the_evidence_fallback():
     v = make_validator()
     r = v.accept({"item_id": "6", "explanation": "The Thing (1982) is a sequel to Toy Story with Tom Cruise."})
-    assert r.explanation_source == "facts"
-    assert "1982" in r.explanation and "Tom Cruise" not in r.explanation
-    assert any("replaced" in n for n in v.notes)
+    assert r.explanation_source == "facts" and not r.from_llm
+    assert r.explanation == ("The Thing (1982) shares alien with Alien (1979), which you liked. "
+                             "An Antarctic research team meets a shape-shifting alien.")
+    assert verify(r.explanation, r.evidence, TITLES) == []  # the fallback passes the strict verifier
+    assert v.notes == [] and "title:Toy Story" in v.diagnostics[0] and "replaced" in v.diagnostics[0]
 
 
 @pytest.mark.parametrize(
@@ -103,9 +108,3 @@ def test_check_flags(text, problem):
 )
 def test_check_passes_grounded(text):
     assert check(text, Facts(ITEMS["3"], (ITEMS["1"],)), TITLES) == []
-
-
-def test_facts_explanation_is_grounded_and_names_anchor():
-    text = facts_explanation(ITEMS["6"], (ITEMS["2"], ITEMS["1"]), Prompts())
-    assert "1982" in text and "Alien (1979)" in text
-    assert check(text, Facts(ITEMS["6"], (ITEMS["2"], ITEMS["1"])), TITLES) == []

@@ -75,6 +75,7 @@ def item_out(r: RankedItem) -> RecommendationOut:
     return RecommendationOut(
         rank=r.rank, item_id=r.item.item_id, title=r.item.title, year=r.item.year, genres=list(r.item.genres),
         explanation=r.explanation, explanation_source=r.explanation_source, from_llm=r.from_llm, score=r.score,
+        evidence=r.evidence.as_dict() if r.evidence is not None else None,
     )
 
 
@@ -92,7 +93,8 @@ def line_for(r: RankedItem) -> str:
 
 
 def json_for(r: RankedItem) -> str:
-    return json.dumps(item_out(r).model_dump(), ensure_ascii=False)
+    # the content is the answer; the evidence behind it stays in the `marquee` extension
+    return json.dumps(item_out(r).model_dump(exclude={"evidence"}), ensure_ascii=False)
 
 
 def render_content(items: tuple[RankedItem, ...], as_json: bool, notes: tuple[str, ...] = (),
@@ -121,7 +123,7 @@ def info(rec: Recommendation) -> MarqueeInfo:
     return MarqueeInfo(
         recommendations=[item_out(r) for r in rec.items], query=rec.query, history_size=len(rec.history.entries),
         candidates=len(rec.candidates), filled=rec.filled, dropped=list(rec.dropped), notes=list(rec.notes),
-        remarks=list(rec.remarks), question=rec.question or None,
+        remarks=list(rec.remarks), question=rec.question or None, diagnostics=list(rec.diagnostics),
     )
 
 

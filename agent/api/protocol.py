@@ -79,8 +79,9 @@ class RecommendationOut(BaseModel):  # extension
     genres: list[str]
     explanation: str
     explanation_source: Literal["llm", "facts"]
-    from_llm: bool
+    from_llm: bool  # == (explanation_source == "llm")
     score: float | None = None
+    evidence: dict | None = None  # the facts the explanation is written from (agent/explain/evidence.Evidence.as_dict)
 
 
 class Usage(BaseModel):
@@ -111,6 +112,7 @@ class MarqueeInfo(BaseModel):  # extension
     notes: list[str]
     remarks: list[str] = []  # told to the user before the list (which remake, spelling or "#2" was taken)
     question: str | None = None  # the one clarifying question asked after the list, if any
+    diagnostics: list[str] = []  # for developers: why explanations were resampled or replaced (never shown as text)
 
 
 class ChatCompletionResponse(BaseModel):

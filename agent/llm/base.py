@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 class GenerationRequest:
     messages: list[dict[str, str]]
     json_schema: dict | None = None  # constrain output to this JSON schema (structured decoding)
+    regex: str | None = None  # or to this regular expression (the explanation verbalizer's vocabulary)
+    frequency_penalty: float = 0.0  # > 0 lowers a token's logit by this much per time it was generated (0 = off)
     max_tokens: int = 600
     temperature: float = 0.0
     adapter: str | None = None  # LoRA adapter name, None = base model

@@ -137,8 +137,10 @@ class VLLMEngine(LLM):
             max_tokens=request.max_tokens,
             temperature=request.temperature,
             stop=request.stop or None,
+            frequency_penalty=request.frequency_penalty,
             output_kind=RequestOutputKind.DELTA,
-            structured_outputs=StructuredOutputsParams(json=request.json_schema) if request.json_schema else None,
+            structured_outputs=(StructuredOutputsParams(json=request.json_schema) if request.json_schema else
+                                StructuredOutputsParams(regex=request.regex) if request.regex else None),
         )
         rid = request.request_id or uuid.uuid4().hex
         completion_tokens = 0

@@ -109,12 +109,15 @@ function filmCard(rec, pending = false) {
     actions.append(button);
   }
   const genres = rec.genres && rec.genres.length ? el("p", { class: "genres", text: rec.genres.join(" · ") }) : "";
+  // the evidence's closest film of the viewer's own (marquee extension), when there is one
+  const link = !pending && rec.evidence && rec.evidence.links && rec.evidence.links[0];
+  const because = link ? el("p", { class: "because", text: `Because you ${link.liked ? "liked" : "watched"} ${link.label}` }) : "";
   const article = el("article", { class: pending ? "film pending" : "film", "aria-labelledby": headingId,
                                   "data-item-id": rec.item_id, "aria-busy": pending ? "true" : "false" },
     posterFor(rec),
     el("div", { class: "film-body" },
       el("h3", { id: headingId, text: `${rec.rank}. ${label(rec)}` }),
-      genres,
+      genres, because,
       el("p", { class: "explanation", text: pending ? "Writing why this fits…" : rec.explanation }),
       actions, feedback));
   return el("li", {}, article);

@@ -1,0 +1,298 @@
+"""Evidence: a small, frozen set of true, viewer-specific facts about one recommended film.
+
+    builder = EvidenceBuilder(items, collab=co, sequence=tr, vectors=store.vectors)
+    ev = builder.build(candidate, history, request="a tense heist film", constraints=c, anchors=())
+    ev.as_dict() -> {"item_id": "5", "label": "Ronin (1998)", "genres": [...],
+                     "links": [{"label": "Heat (1995)", "themes": ["heist"], "genres": ["Crime", ...]}],
+                     "request_words": ["heist"], "reasons": [{"kind": "sequence", "film": "Heat (1995)",
+                     "text": "commonly watched after Heat (1995)"}], "plot": "Mercenaries chase ...", ...}
+
+What goes in (and nothing else; the verbalizer sees only this, the verifier checks against it):
+  links          the one or two history films (recent, not disliked) closest to the film, with
+                 what they concretely share: TMDB keywords / user tags, genres, and whether the
+                 embedding puts them close (cosine >= SIMILAR)
+  request_words  words of the request the film's own data contains ("heist", "space")
+  constraints    the hard constraints it meets, as one line ("runtime <= 120 min"), and its runtime
+                 when a runtime bound was asked for
+  reasons        why retrieval proposed it, from Candidate.sources: "often watched by people who
+                 watched X" (co-occurrence with the viewer's film X), "commonly watched after X"
+                 (next-item transitions), "close to your request", "more like X", "popular"
+  plot           one complete sentence of the overview (never cut mid-phrase; none if every
+                 sentence is too long)
+  themes         up to three of the film's own keywords/tags that no link already names
+  media          a trailer transcript or caption line when the film has one (poster OCR text is
+                 left out: it mostly repeats the title)
+Left out: cast and crew (not in the data), reviews, anything about the viewer beyond their films.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from agent.constraints import Constraints
+from agent.explain.words import CONNECTOR_LEMMAS, lemma, tokens
+from agent.types import Candidate, Item, UserHistory
+
+SIMILAR = 0.5  # embedding cosine at which two films count as close (all-MiniLM-L6-v2 documents)
+PLOT_CHARS = 220  # longest plot sentence kept
+MEDIA_CHARS = 200  # a media line is cut at the last whole word before this
+RECENT = 20  # history films considered as links (most recent first)
+_NO_GENRE = "(no genres listed)"
+_SENTENCE = re.compile(r"(.+?(?<!\bDr)(?<!\bMr)(?<!\bMrs)(?<!\bMs)(?<!\bSt)(?<!\bJr)(?<!\bSr)(?<!\bvs)(?<!\b[A-Z])[.!?])(?:\s+|$)")
+_MEDIA_KEEP = ("trailer", "caption", "says")  # media labels worth showing (lower-cased substrings)
+_STOP_REQUEST = frozenset("""want watch something film films movie movies good great tonight next recommend
+please like liked love loved seen show give need looking maybe really some any""".split())
+
+
+@dataclass(frozen=True)
+class Link:
+    """A history film the recommended one is close to, and what they share."""
+    item_id: str
+    label: str
+    themes: tuple[str, ...] = ()  # shared keywords / tags, lower-cased
+    genres: tuple[str, ...] = ()  # shared genres
+    similar: bool = False  # embedding neighbours (cosine >= SIMILAR)
+    liked: bool = False
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why retrieval proposed the film. kind: collab | sequence | query | anchor | profile | history | popular."""
+    kind: str
+    film: str = ""  # the viewer's film the reason names, "" when none
+
+    @property
+    def text(self) -> str:
+        """
+        >>> Reason("collab", "Heat (1995)").text, Reason("query").text
+        ('often watched by people who watched Heat (1995)', 'close to your request')
+        """
+        return {
+            "collab": f"often watched by people who watched {self.film}",
+            "sequence": f"commonly watched after {self.film}",
+            "anchor": f"more like {self.film}",
+            "query": "close to your request",
+            "profile": "close to your profile",
+            "history": "close to the films you liked",
+            "popular": "popular with viewers",
+        }[self.kind]
+
+
+@dataclass(frozen=True)
+class Evidence:
+    item_id: str
+    title: str
+    label: str
+    year: int | None
+    genres: tuple[str, ...]
+    links: tuple[Link, ...] = ()
+    request_words: tuple[str, ...] = ()
+    constraints: str = ""
+    runtime: int | None = None  # only when a runtime bound was asked for
+    reasons: tuple[Reason, ...] = ()
+    plot: str = ""
+    themes: tuple[str, ...] = ()
+    media: tuple[tuple[str, str], ...] = ()  # (label, text)
+    history_labels: tuple[str, ...] = field(default=(), compare=False)  # every history film (for role checks only)
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        d["reasons"] = [{"kind": r.kind, "film": r.film, "text": r.text} for r in self.reasons]
+        d["links"] = [asdict(x) for x in self.links]
+        d["media"] = [list(m) for m in self.media]
+        d.pop("history_labels")
+        return d
+
+    @property
+    def texts(self) -> list[str]:
+        """Every string the evidence states (what a verified text may draw its words from)."""
+        out = [self.title, self.label, *self.genres, self.request_words and " ".join(self.request_words) or "",
+               self.constraints, self.plot, *self.themes, *(f"{lab} {t}" for lab, t in self.media)]
+        for x in self.links:
+            out += [x.label, *x.themes, *x.genres]
+        out += [r.text for r in self.reasons]
+        if self.runtime:
+            out.append(f"{self.runtime} minutes min")
+        if self.year:
+            out.append(str(self.year))
+        return [t for t in out if t]
+
+
+def plot_sentence(overview: str, limit: int = PLOT_CHARS) -> str:
+    """The first complete sentence of `overview` no longer than `limit` (the shortest one if the
+    first is too long), or "" when none fits: never a sentence cut mid-phrase.
+
+    >>> plot_sentence("A thief steals. Then more happens.")
+    'A thief steals.'
+    >>> plot_sentence("When Dr. Jones Sr. finds the map, he runs. Later on.")
+    'When Dr. Jones Sr. finds the map, he runs.'
+    >>> plot_sentence("A very long first sentence that goes on and on. A short one.", limit=20)
+    'A short one.'
+    >>> plot_sentence("No full stop here", limit=40), plot_sentence("No full stop here and far too long", limit=10)
+    ('No full stop here.', '')
+    """
+    text = " ".join(overview.split())
+    sentences = [m.group(1) for m in _SENTENCE.finditer(text)]
+    rest = _SENTENCE.sub("", text).strip()
+    if rest and rest[-1].isalnum() and not sentences:
+        sentences = [rest + "."]
+    fits = [s for s in sentences if len(s) <= limit and len(s.split()) >= 3]
+    if not fits:
+        return ""
+    return fits[0] if fits[0] == sentences[0] else min(fits, key=len)
+
+
+def _words(text: str, limit: int) -> str:
+    """`text` cut at the last whole word within `limit` characters (no ellipsis: it is evidence, not prose).
+
+    >>> _words("the crew meets a detective", 18)
+    'the crew meets a'
+    """
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0].rstrip(",;:")
+
+
+def _features(item: Item) -> list[str]:
+    """Keywords then tags, lower-cased, de-duplicated, order kept."""
+    out: list[str] = []
+    for t in (*item.keywords, *item.tags):
+        t = " ".join(t.lower().split())
+        if len(t) >= 3 and t not in out and not t.isdigit():
+            out.append(t)
+    return out
+
+
+def request_words(request: str, item: Item) -> tuple[str, ...]:
+    """Content words of the request that the film's own data (genres, keywords, tags, overview,
+    tagline) contains, compared by lemma; words of the film's title do not count.
+
+    >>> request_words("a tense heist in space, please", Item("5", "Ronin", keywords=("heist",), overview="A space heist."))
+    ('heist', 'space')
+    """
+    own = set()
+    for text in (*item.genres, *item.keywords, *item.tags, item.overview, item.tagline):
+        own |= {lemma(w) for w in tokens(text)}
+    title = {lemma(w) for w in tokens(item.title)}
+    out: list[str] = []
+    for w in tokens(request):
+        lw, low = lemma(w), w.lower()
+        if (len(low) < 3 or low in _STOP_REQUEST or lw in CONNECTOR_LEMMAS or lw in title or lw not in own
+                or low.isdigit() or low in out):
+            continue
+        out.append(low)
+    return tuple(out)
+
+
+Vectors = Callable[[Sequence[str]], Mapping[str, np.ndarray]]  # item ids -> stored vectors (missing ids absent)
+
+
+class EvidenceBuilder:
+    """Builds Evidence from the catalog, the viewer's history, the request and retrieval's signals."""
+
+    def __init__(self, items: Mapping[str, Item], collab=None, sequence=None, vectors: Vectors | None = None):
+        self.items = items
+        self.collab = collab  # agent.retrieval.CoOccurrence or None
+        self.sequence = sequence  # agent.retrieval.Transitions or None
+        self.vectors = vectors
+
+    def history_films(self, history: UserHistory) -> list[tuple[Item, bool]]:
+        """(film, liked) of the recent history, most recent first; disliked films are never links."""
+        out = []
+        for e in reversed(history.entries):
+            if not e.disliked and e.item_id in self.items:
+                out.append((self.items[e.item_id], e.liked))
+            if len(out) >= RECENT:
+                break
+        return out
+
+    def build_all(self, candidates: Sequence[Candidate], history: UserHistory, request: str = "",
+                  constraints: Constraints | None = None, anchors: Sequence[str] = ()) -> list[Evidence]:
+        """Evidence for each candidate; the vectors of the history and the candidates are read once."""
+        films = self.history_films(history)
+        sims: dict[str, dict[str, float]] = {}
+        if self.vectors is not None and films:
+            try:
+                vecs = self.vectors([f.item_id for f, _ in films] + [c.item.item_id for c in candidates])
+            except Exception:  # a store hiccup costs the "similar" fact, not the answer
+                vecs = {}
+            for c in candidates:
+                v = vecs.get(c.item.item_id)
+                if v is None:
+                    continue
+                sims[c.item.item_id] = {f.item_id: _cos(v, vecs[f.item_id]) for f, _ in films if f.item_id in vecs}
+        return [self.build(c, history, request, constraints, anchors, films=films,
+                           sims=sims.get(c.item.item_id, {})) for c in candidates]
+
+    def build(self, cand: Candidate, history: UserHistory, request: str = "", constraints: Constraints | None = None,
+              anchors: Sequence[str] = (), *, films: list[tuple[Item, bool]] | None = None,
+              sims: Mapping[str, float] | None = None) -> Evidence:
+        item = cand.item
+        films = self.history_films(history) if films is None else films
+        sims = sims or {}
+        links = self._links(item, films, sims)
+        linked = {t for x in links for t in x.themes}
+        c = constraints or Constraints()
+        runtime_asked = c.max_runtime is not None or c.min_runtime is not None
+        summary = c.describe()  # genre, runtime and year bounds only: no film names
+        return Evidence(
+            item_id=item.item_id, title=item.title, label=item.label, year=item.year,
+            genres=tuple(g for g in item.genres if g != _NO_GENRE),
+            links=links,
+            request_words=request_words(request, item) if request else (),
+            constraints=summary, runtime=item.runtime if runtime_asked else None,
+            reasons=self._reasons(cand, films, anchors),
+            plot=plot_sentence(item.overview) if item.overview else "",
+            themes=tuple(t for t in _features(item) if t not in linked)[:3],
+            media=tuple((lab, _words(text, MEDIA_CHARS)) for lab, text in item.media_text
+                        if any(k in lab.lower() for k in _MEDIA_KEEP) and text.strip())[:1],
+            history_labels=tuple(f.label for f, _ in films),
+        )
+
+    def _links(self, item: Item, films: list[tuple[Item, bool]], sims: Mapping[str, float]) -> tuple[Link, ...]:
+        own = _features(item)
+        genres = [g for g in item.genres if g != _NO_GENRE]
+        scored = []
+        for rank, (f, liked) in enumerate(films):
+            fset = set(_features(f))
+            themes = tuple(t for t in own if t in fset)[:3]
+            shared_g = tuple(g for g in genres if g in f.genres)
+            sim = sims.get(f.item_id, 0.0)
+            if not themes and not shared_g and sim < SIMILAR:
+                continue
+            score = 3 * len(themes) + len(shared_g) + 2 * sim + 0.5 * liked - 0.02 * rank
+            scored.append((score, rank, Link(f.item_id, f.label, themes, shared_g, sim >= SIMILAR, liked)))
+        scored.sort(key=lambda t: (-t[0], t[1]))
+        best = [x for _, _, x in scored[:2]]
+        if len(best) == 2 and not best[1].themes and not best[1].similar and best[0].themes:
+            best = best[:1]  # a second film that shares only genres adds little
+        return tuple(best)
+
+    def _reasons(self, cand: Candidate, films: list[tuple[Item, bool]], anchors: Sequence[str]) -> tuple[Reason, ...]:
+        out: list[Reason] = []
+        iid = cand.item.item_id
+        for src in cand.sources:
+            if src == "collab" and self.collab is not None:
+                pairs = [(self.collab.similarity(f.item_id, iid), f) for f, liked in films[:10]]
+                best = max(pairs, key=lambda p: p[0], default=(0.0, None))
+                if best[1] is not None and best[0] > 0:
+                    out.append(Reason("collab", best[1].label))
+            elif src == "sequence" and self.sequence is not None:
+                pairs = [(self.sequence.count(f.item_id, iid), f) for f, _ in films[:3]]
+                best = max(pairs, key=lambda p: p[0], default=(0.0, None))
+                if best[1] is not None and best[0] > 0:
+                    out.append(Reason("sequence", best[1].label))
+            elif src == "anchor":
+                out += [Reason("anchor", self.items[a].label) for a in anchors[:1] if a in self.items]
+            elif src in ("query", "profile", "history"):
+                out.append(Reason(src))
+            elif src == "catalog":
+                out.append(Reason("popular"))
+        return tuple(out)
+
+
+def _cos(a: np.ndarray, b: np.ndarray) -> float:
+    return float(a @ b / ((np.linalg.norm(a) + 1e-9) * (np.linalg.norm(b) + 1e-9)))

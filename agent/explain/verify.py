@@ -1,0 +1,167 @@
+"""The strict verifier: a text passes only when the evidence supports every word of it.
+
+    verify(text, evidence, titles) -> []                       # passes
+                                   -> ["word:villain", "title:The Lion King", ...]   # kind:detail
+
+Checks, each a problem kind:
+  unfinished  empty, under MIN_CHARS, or not ending a sentence
+  person      speaks of "the viewer" / "the user" in the third person (it must say "you")
+  echo        prompt scaffolding copied ("Recommended film:", "Plot:", "facts", a field list)
+  repetitive  a 3-word phrase twice, or one content word three times
+  title       a catalog film named that is neither the film explained nor one of its evidence links
+  role        "you liked/watched X" where X is not one of the viewer's films (e.g. the film explained),
+              or "you may enjoy X" where X is not the film explained (e.g. the viewer's own film)
+  number      a number (year, runtime) the evidence does not state
+  genre       a genre word that is neither the film's nor a shared genre of a link
+  word        any other content word (lemmatised; CONNECTORS aside) that no evidence string has
+  empty       no evidence word besides the titles (bare title, generic praise)
+Blind spots: the relations between supported words ("Heat's plot" told of the recommended film
+passes when the words are all in the evidence), negation, and word order.
+"""
+
+from __future__ import annotations
+
+import re
+
+from agent.explain.evidence import Evidence
+from agent.explain.words import CONNECTOR_LEMMAS, GENRE_WORDS, lemma, lemmas, tokens
+from agent.titles import TitleIndex, normalise
+
+MIN_CHARS = 20
+_THIRD = re.compile(r"\b(the|this|that|a) (viewer|user|reader|person|audience)s?\b|\bviewer's\b|\buser's\b", re.I)
+_ECHO = re.compile(r"recommended film|you asked for:|both have:|\babout:|\bplot:|\bexample\b|\banswers?\b|"
+                   r"\bfacts?\b|\bevidence\b|\bone or two sentences\b", re.I)
+_YOU_ENJOY = re.compile(r"\b(?:you(?:'ll| will| may| might| would| could| should)?\s+(?:also\s+)?(?:enjoy|like|love|want)|"
+                        r"watch|try)\s+", re.I)
+_YOU_LIKED = re.compile(r"\byou(?:'ve| have)?\s+(?:really\s+|also\s+)?(?:liked|loved|enjoyed|watched|saw|seen|rated)\s+",
+                        re.I)
+
+
+def _support(ev: Evidence) -> set[str]:
+    out: set[str] = set()
+    for t in ev.texts:
+        out |= lemmas(t)
+    for g in (*ev.genres, *(g for x in ev.links for g in x.genres)):
+        out |= {lemma(w) for w, genre in GENRE_WORDS.items() if genre == g}
+        if g == "Sci-Fi":
+            out |= {"science", "fiction"}
+    return out
+
+
+def _allowed_genres(ev: Evidence) -> set[str]:
+    return set(ev.genres) | {g for x in ev.links for g in x.genres}
+
+
+def verify(text: str, ev: Evidence, titles: TitleIndex | None = None) -> list[str]:
+    """Problems of `text` as an explanation of `ev`'s film (empty list: it passes)."""
+    problems: list[str] = []
+    t = " ".join(text.split())
+    if len(t) < MIN_CHARS or not t.endswith((".", "!", '."', "!\"", "?")):
+        problems.append("unfinished:" + (t[-20:] or "empty"))
+    if _THIRD.search(t):
+        problems.append("person:" + _THIRD.search(t).group(0))
+    if _ECHO.search(t):
+        problems.append("echo:" + _ECHO.search(t).group(0))
+    problems += _repetition(_without_titles(t, ev))
+    names = {normalise(ev.title)} | {normalise(x.label.rsplit(" (", 1)[0]) for x in ev.links}
+    named_spans: list[tuple[int, int]] = []
+    if titles is not None:
+        link_ids = {x.item_id for x in ev.links}
+        for m in titles.find(t):
+            named_spans.append(m.span)
+            if m.item.item_id == ev.item_id or m.item.item_id in link_ids or normalise(m.text) in names:
+                continue
+            if _YEAR_ONLY.fullmatch(m.text.strip()) and int(m.text.strip()[-4:]) in _years(ev):
+                continue  # "a 1995 comedy" names no film "1995"
+            problems.append(f"title:{m.text}")
+    problems += _roles(t, ev, titles)
+    numbers = {str(y) for y in _years(ev)} | ({str(ev.runtime)} if ev.runtime else set())
+    numbers |= {n for s in ev.texts for n in re.findall(r"\d+", s)}
+    for n in re.findall(r"\d+", t):
+        if n not in numbers and n.rstrip("s") not in numbers:
+            problems.append(f"number:{n}")
+    low = t.lower()
+    allowed = {g.lower() for g in _allowed_genres(ev)}
+    for w in {w.lower() for w in tokens(low)}:
+        g = GENRE_WORDS.get(w)
+        if g and g.lower() not in allowed:
+            problems.append(f"genre:{w}")
+    if "science fiction" in low and "sci-fi" not in allowed:
+        problems.append("genre:science fiction")
+    support = _support(ev)
+    unsupported = []
+    for w in tokens(t):
+        lw = lemma(w)
+        if w.isdigit() or lw in CONNECTOR_LEMMAS or w.lower() in GENRE_WORDS or lw in support:
+            continue
+        if "-" in w and all(lemma(p) in support or lemma(p) in CONNECTOR_LEMMAS for p in w.split("-") if p):
+            continue
+        if w not in unsupported:
+            unsupported.append(w)
+    problems += [f"word:{w}" for w in unsupported]
+    rest = _without_titles(t, ev)
+    if not any(lemma(w) in support and lemma(w) not in CONNECTOR_LEMMAS and not w.isdigit() for w in tokens(rest)):
+        problems.append("empty:no fact beyond the titles")  # "You may enjoy Heat (1995)." says nothing
+    return problems
+
+
+_YEAR_ONLY = re.compile(r"(?:(?:the|a|an)\s+)?(?:19|20)\d\d", re.I)
+
+
+def _years(ev: Evidence) -> set[int]:
+    ys = {ev.year} if ev.year else set()
+    for x in ev.links:
+        m = re.search(r"\((\d{4})\)$", x.label)
+        if m:
+            ys.add(int(m.group(1)))
+    return ys
+
+
+def _roles(t: str, ev: Evidence, titles: TitleIndex | None) -> list[str]:
+    """'you liked X': X must be one of the viewer's films (a link, or at least their history)."""
+    out = []
+    own = {normalise(x.label.rsplit(" (", 1)[0]) for x in ev.links}
+    history = {normalise(lab.rsplit(" (", 1)[0]) for lab in ev.history_labels} | own
+    for m in _YOU_ENJOY.finditer(t):  # "you may enjoy X": X must be the film explained
+        after = t[m.end(): m.end() + 80]
+        if titles is None or normalise(after).startswith(normalise(ev.title)):
+            continue
+        for tm in titles.find(after):
+            if tm.span[0] <= 4 and tm.item.item_id != ev.item_id and normalise(tm.text) != normalise(ev.title):
+                out.append(f"role:recommends {tm.text}")
+            break
+    for m in _YOU_LIKED.finditer(t):
+        after = t[m.end(): m.end() + 80]
+        if normalise(after).startswith(normalise(ev.title)) and normalise(ev.title) not in history:
+            out.append(f"role:you liked {ev.title}")
+            continue
+        if titles is None:
+            continue
+        for tm in titles.find(after):
+            if tm.span[0] > 2:
+                break  # only the title right after the verb
+            if normalise(tm.text) not in history and tm.item.item_id not in {x.item_id for x in ev.links}:
+                out.append(f"role:you liked {tm.text}")
+    return out
+
+
+def _without_titles(t: str, ev: Evidence) -> str:
+    """The text with the film's and the links' labels and titles cut out (a title is no repetition)."""
+    for name in sorted({ev.label, ev.title, *(x.label for x in ev.links),
+                        *(x.label.rsplit(" (", 1)[0] for x in ev.links)}, key=len, reverse=True):
+        t = re.sub(re.escape(name), " ", t, flags=re.I) if name else t
+    return t
+
+
+def _repetition(t: str) -> list[str]:
+    words = [w.lower() for w in tokens(t)]
+    grams = [tuple(words[i: i + 3]) for i in range(len(words) - 2)]
+    if len(grams) != len(set(grams)):
+        return ["repetitive:a phrase repeats"]
+    counts: dict[str, int] = {}
+    for w in words:
+        lw = lemma(w)
+        if lw not in CONNECTOR_LEMMAS and len(lw) > 2:
+            counts[lw] = counts.get(lw, 0) + 1
+    rep = [w for w, c in counts.items() if c >= 3]
+    return [f"repetitive:{rep[0]}"] if rep else []

@@ -1,0 +1,137 @@
+"""Words for the explanation stages: a tokenizer, a small suffix-stripping lemmatiser, the connector
+vocabulary and genre words. Shared by evidence.py (which request words a film meets) and
+verify.py (which words of a text the evidence supports). evals/explain.py deliberately does NOT
+use this module: its unsupported-word check has its own tokenizer and stoplist.
+
+Left out: a real morphological analyser (irregular forms like "ran" -> "run" are not joined;
+the verifier then rejects rather than accepts, which is the safe side).
+"""
+
+from __future__ import annotations
+
+import re
+
+WORD = re.compile(r"[A-Za-z0-9]+(?:['’-][A-Za-z0-9]+)*")
+
+# Genre words -> the MovieLens genre they name (adjective and noun forms).
+GENRE_WORDS: dict[str, str] = {
+    "action": "Action", "adventure": "Adventure", "adventures": "Adventure", "animation": "Animation",
+    "animated": "Animation", "children": "Children", "children's": "Children", "comedy": "Comedy",
+    "comedies": "Comedy", "comedic": "Comedy", "crime": "Crime", "documentary": "Documentary",
+    "drama": "Drama", "dramas": "Drama", "dramatic": "Drama", "fantasy": "Fantasy", "film-noir": "Film-Noir",
+    "noir": "Film-Noir", "horror": "Horror", "musical": "Musical", "musicals": "Musical", "mystery": "Mystery",
+    "mysteries": "Mystery", "romance": "Romance", "romantic": "Romance", "sci-fi": "Sci-Fi",
+    "thriller": "Thriller", "thrillers": "Thriller", "war": "War", "western": "Western", "westerns": "Western",
+    "imax": "IMAX",
+}
+
+# Words any explanation may use without evidence: function words and the plain vocabulary of
+# "why you may like this film". No adjective that describes a film ("tense", "great", "funny")
+# is here: such words need evidence.
+CONNECTORS = frozenset("""
+a an the and or but nor so yet if then than because since as while when where which who whom whose
+that this these those it its it's itself they them their there here what how why whether
+i me my we our you your yours you're you've you'll yourself
+is are was were be been being am has have had having do does did doing will would shall should can
+could may might must
+of in on at to for from by with without about into onto over under after before between among
+through during against along across around up down out off again also too very just only even
+not no any some each every both either neither all more most much many such same other another own
+like liked likes love loved loves enjoy enjoyed enjoys enjoying fan fans watch watched watching
+film films movie movies story stories pick picks choice recommend recommended recommendation
+similar share shares shared sharing common commonly often people who viewers
+close closer kind sort type mix blend fit fits suit suits want wanted ask asked request requested
+match matches
+theme themes genre genres plot tale
+next tonight
+one ones
+well
+""".split())
+
+# The connector words a constrained verbalizer may use (a subset of CONNECTORS: each alternative
+# costs grammar-compile time, ~0.1 s for 400 words).
+REGEX_CONNECTORS = tuple("""a an the and or but if so as with without of in on at to for from by about into after
+is are was it it's its this that these who which where when while then there here also too very just
+you your you'll you're may might will would can could should like liked love loved enjoy enjoyed fan film
+films movie story another same similar share shares shared both close more one has have had be
+watch watched people often commonly because since kind another other""".split())
+
+_VOWEL_SOUND_NUMBER = re.compile(r"^(8|11|18)")  # an 8, an 11, an 18th-century ..., an 1890s film
+
+
+def tokens(text: str) -> list[str]:
+    """Words with hyphens and apostrophes kept inside them.
+
+    >>> tokens("A sci-fi film, Ripley's war (1986).")
+    ['A', 'sci-fi', 'film', "Ripley's", 'war', '1986']
+    """
+    return WORD.findall(text)
+
+
+def lemma(word: str) -> str:
+    """A crude lemma: lower case, possessive and common inflections stripped. Both sides of every
+    comparison go through it, so it only needs to be consistent, not linguistically right.
+
+    >>> [lemma(w) for w in ["Heists", "robberies", "marines", "returns", "chasing", "chased", "Ripley's", "boss"]]
+    ['heist', 'robbery', 'marin', 'return', 'chas', 'chas', 'ripley', 'boss']
+    >>> [lemma(w) for w in ["friendship", "running", "wolves", "stories"]]
+    ['friendship', 'runn', 'wolf', 'story']
+    """
+    w = word.lower().replace("’", "'")
+    if w.endswith("'s"):
+        w = w[:-2]
+    w = w.rstrip("'")
+    if len(w) <= 3:
+        return w
+    for suffix, repl in (("ies", "y"), ("ves", "f"), ("sses", "ss"), ("ing", ""), ("ed", "")):
+        if w.endswith(suffix) and len(w) - len(suffix) >= 3:
+            return w[: -len(suffix)] + repl
+    if w.endswith("es") and w[-3] in "sxz" and len(w) > 4:
+        return w[:-2]
+    if w.endswith("s") and not w.endswith(("ss", "us", "is")):
+        w = w[:-1]
+    if w.endswith("e") and len(w) > 4:  # "chase" and "chased" both -> "chas"
+        w = w[:-1]
+    return w
+
+
+def lemmas(text: str) -> set[str]:
+    """Lemmas of every word of `text`, hyphenated words also split into their parts.
+
+    >>> sorted(lemmas("A shape-shifting alien"))
+    ['a', 'alien', 'shap', 'shape-shift', 'shift']
+    """
+    out = set()
+    for t in tokens(text):
+        out.add(lemma(t))
+        if "-" in t:
+            out.update(lemma(p) for p in t.split("-") if p)
+    return out
+
+
+CONNECTOR_LEMMAS = frozenset(lemma(w) for w in CONNECTORS)
+
+
+def article(phrase: str) -> str:
+    """'a' or 'an' for the phrase it precedes (by sound for numbers: an 1890s film, a 1995 film).
+
+    >>> [article(p) for p in ["1995 crime film", "1890s drama", "action film", "IMAX film", "horror film", "8-hour"]]
+    ['a', 'an', 'an', 'an', 'a', 'an']
+    """
+    p = phrase.strip()
+    if not p:
+        return "a"
+    if p[0].isdigit():
+        return "an" if _VOWEL_SOUND_NUMBER.match(p) and not re.match(r"^(1[0-79]\d\d|80\d\d)", p) else "a"
+    return "an" if p[0].lower() in "aeiou" else "a"
+
+
+def join_words(words: list[str], conj: str = "and") -> str:
+    """'a', 'a and b', 'a, b and c'.
+
+    >>> join_words(["heist"]), join_words(["heist", "police"]), join_words(["a", "b", "c"])
+    ('heist', 'heist and police', 'a, b and c')
+    """
+    if len(words) <= 2:
+        return f" {conj} ".join(words)
+    return ", ".join(words[:-1]) + f" {conj} " + words[-1]

@@ -1,0 +1,224 @@
+"""agent/explain: evidence, the strict verifier, the verbalizer prompt, the fallback and Explainer."""
+
+import pytest
+
+from agent.errors import LLMError
+from agent.explain import EvidenceBuilder, Explainer, fallback_text, verbalize_prompt, verify
+from agent.explain.evidence import Evidence, Link, Reason, plot_sentence
+from agent.prompts import Prompts
+from agent.retrieval import CoOccurrence, Transitions
+from agent.titles import TitleIndex
+from agent.types import Candidate, HistoryEntry, Interaction, Item, UserHistory
+from tests.conftest import SIX_FILMS, ScriptedLLM
+
+ITEMS = {i.item_id: i for i in SIX_FILMS}
+TITLES = TitleIndex(SIX_FILMS)
+ALIEN, HEAT, ALIENS, TOY, RONIN, THING = SIX_FILMS
+
+
+def history(*ids, disliked=()):
+    return UserHistory("u", tuple(HistoryEntry(i, liked=i not in disliked, disliked=i in disliked) for i in ids))
+
+
+def evidence(item_id, hist=("1", "2"), request="", sources=(), **kw):
+    return EvidenceBuilder(ITEMS, **kw).build(Candidate(ITEMS[item_id], 1.0, sources), history(*hist), request)
+
+
+# --- evidence ------------------------------------------------------------------------------------
+
+def test_links_are_the_closest_history_films_with_what_they_share():
+    ev = evidence("5")  # Ronin, history Alien then Heat
+    assert ev.links[0] == Link("2", "Heat (1995)", themes=("heist",), genres=("Action", "Crime", "Thriller"), liked=True)
+    assert len(ev.links) == 1  # Alien shares nothing with Ronin
+    assert ev.plot == "Mercenaries chase a mysterious briefcase across France."
+    assert ev.themes == ("briefcase", "car chase")  # its own keywords/tags, minus the shared one
+
+
+def test_a_disliked_film_is_never_a_link():
+    assert evidence("3", hist=("1",), ).links[0].label == "Alien (1979)"
+    assert evidence("3", hist=("1",), ).links[0].themes == ("aliens",)
+    ev = EvidenceBuilder(ITEMS).build(Candidate(ALIENS, 1.0), history("1", disliked=("1",)))
+    assert ev.links == ()
+
+
+@pytest.mark.parametrize("request_text, words", [
+    ("a tense heist film please", ("heist",)),
+    ("something set in France", ("france",)),
+    ("Ronin or anything", ()),           # the film's own title is no request word
+    ("a good film for tonight", ()),     # filler only
+])
+def test_request_words_the_film_meets(request_text, words):
+    assert evidence("5", request=request_text).request_words == words
+
+
+def test_reasons_name_the_viewers_film_behind_collab_and_sequence():
+    log = [Interaction(u, i, None, t) for u, seq in {"a": ["2", "5"], "b": ["2", "5"], "c": ["1", "6"]}.items()
+           for t, i in enumerate(seq)]
+    co = CoOccurrence(log)
+    tr = Transitions([["2", "5"], ["2", "5"], ["1", "6"]])
+    ev = evidence("5", sources=("collab", "sequence", "query"), collab=co, sequence=tr)
+    assert [r.text for r in ev.reasons] == ["often watched by people who watched Heat (1995)",
+                                           "commonly watched after Heat (1995)", "close to your request"]
+    assert co.similarity("2", "5") == pytest.approx(1.0) and co.similarity("1", "5") == 0.0
+    assert tr.count("2", "5") == 2 and tr.count("5", "2") == 0
+
+
+@pytest.mark.parametrize("overview, plot", [
+    ("Toys come to life when their owner is away. More follows.", "Toys come to life when their owner is away."),
+    ("x" * 300 + ". A short second sentence here.", "A short second sentence here."),
+    ("An unfinished plot with no full stop", "An unfinished plot with no full stop."),
+    ("", ""),
+])
+def test_plot_sentence_is_always_complete(overview, plot):
+    assert plot_sentence(overview) == plot
+    assert "…" not in plot_sentence(overview)
+
+
+def test_evidence_is_json_ready():
+    d = evidence("5", sources=("query",)).as_dict()
+    assert d["label"] == "Ronin (1998)" and d["links"][0]["label"] == "Heat (1995)"
+    assert d["reasons"] == [{"kind": "query", "film": "", "text": "close to your request"}]
+    assert "history_labels" not in d
+
+
+# --- the strict verifier -------------------------------------------------------------------------
+
+GOOD = [
+    ("5", "Since you liked Heat (1995), you may enjoy Ronin (1998), another action thriller where mercenaries "
+          "chase a mysterious briefcase across France."),
+    ("5", "Like Heat, Ronin has a heist. Mercenaries chase a briefcase across France."),
+    ("3", "If you liked Alien (1979), Aliens is a sci-fi action film where Ripley returns with space marines to "
+          "fight the aliens."),
+]
+
+
+@pytest.mark.parametrize("item_id, text", GOOD)
+def test_verifier_passes_texts_the_evidence_supports(item_id, text):
+    assert verify(text, evidence(item_id, hist=("1", "2")), TITLES) == []
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("Ronin is a film about a superhero who is fighting against a villain.", "word:superhero"),
+    ("The viewer liked Heat, and Ronin has a heist.", "person:The viewer"),
+    ("Like Toy Story, Ronin has a heist in France.", "title:Toy Story"),
+    ("You liked Ronin, so watch this heist in France.", "role:you liked Ronin"),
+    ("Ronin (1999) is a heist film set in France.", "number:1999"),
+    ("Ronin is a comedy with a heist in France.", "genre:comedy"),
+    ("Ronin is a heist film. Ronin is a heist film.", "repetitive:a phrase repeats"),
+    ("Recommended film: Ronin (1998) | action", "echo:Recommended film"),
+    ("Ronin has a heist and a chase and", "unfinished:"),
+    ("Ronin, directed by John Frankenheimer, has a heist.", "word:directed"),
+    ("You may enjoy Heat, a heist film set in France.", "role:recommends Heat"),  # the viewer's film, not Ronin
+    ("You may enjoy Ronin (1998) because you will love it.", "empty:"),
+])
+def test_verifier_flags(text, problem):
+    problems = verify(text, evidence("5", hist=("1", "2")), TITLES)
+    assert any(p.startswith(problem) for p in problems), problems
+
+
+def test_a_history_film_that_is_no_evidence_link_may_not_be_named():
+    # Alien is in the history but shares nothing with Ronin: naming it says something the evidence does not
+    assert "title:Alien" in verify("Like Alien, Ronin has a heist in France.", evidence("5"), TITLES)
+
+
+# --- the fallback --------------------------------------------------------------------------------
+
+BARE = Item("9", "Unknown", None, ("Action",))
+FALLBACKS = [
+    (evidence("5", request="a heist please", sources=("collab",),
+              collab=CoOccurrence([Interaction("a", "2", None, 0), Interaction("a", "5", None, 1)])),
+     "Ronin (1998) shares heist with Heat (1995), which you liked. It matches your request for heist. "
+     "Mercenaries chase a mysterious briefcase across France. It is often watched by people who watched Heat (1995)."),
+    (evidence("4", hist=()), "Toy Story (1995) is a 1995 animation, children and comedy film. "
+                             "Toys come to life when their owner is away."),
+    (EvidenceBuilder({"9": BARE}).build(Candidate(BARE, 0.0), UserHistory("u")), "Unknown is an action film."),
+    (evidence("6", hist=("2",)),  # Heat shares nothing with The Thing: no link, the film's identity instead
+     "The Thing (1982) is a 1982 horror and sci-fi film. An Antarctic research team meets a shape-shifting alien."),
+    (evidence("2", hist=("5",)), "Heat (1995) shares heist with Ronin (1998), which you liked. "
+                                 "A master thief and a detective clash in Los Angeles."),
+]
+
+
+@pytest.mark.parametrize("ev, text", FALLBACKS)
+def test_fallback_is_complete_sentences_that_pass_the_verifier(ev, text):
+    got = fallback_text(ev, Prompts(), 240)
+    assert got == text
+    assert "…" not in got and " a a" not in got.lower() and " a action" not in got.lower()
+    assert verify(got, ev, TITLES) == []
+
+
+def test_fallback_drops_optional_sentences_to_fit():
+    ev = FALLBACKS[0][0]
+    short = fallback_text(ev, Prompts(), 120)
+    assert len(short) <= 120 and short.startswith("Ronin (1998) shares heist") and short.endswith(".")
+
+
+# --- the verbalizer prompt and Explainer ---------------------------------------------------------
+
+def test_verbalizer_prompt_holds_the_evidence_only():
+    msgs = verbalize_prompt(Prompts(), evidence("5", request="a heist"))
+    user = msgs[1]["content"]
+    assert user.splitlines()[0] == "Recommended film: Ronin (1998) | action, crime and thriller"
+    assert "You liked: Heat (1995); both have: heist; both are action, crime and thriller" in user
+    assert "Alien" not in user and "Toy Story" not in user  # no history list
+    assert msgs[0] == verbalize_prompt(Prompts(), evidence("3"))[0]  # shared system message
+    assert len(user) < 500
+
+
+GOOD_RONIN = GOOD[0][1]
+
+
+@pytest.mark.parametrize("answers, source, diag", [
+    ([GOOD_RONIN], "llm", []),
+    (["Ronin is about a superhero.", GOOD_RONIN], "llm", ["resampled"]),
+    (["Ronin is about a superhero.", "The viewer will love it."], "facts", ["resampled", "replaced"]),
+    ([""], "facts", ["resampled", "replaced"]),
+])
+async def test_explainer_resamples_once_then_falls_back(answers, source, diag):
+    llm = ScriptedLLM(answers if len(answers) > 1 else answers * 2)
+    done = await Explainer(Prompts(), TITLES).explain(llm, evidence("5"), max_tokens=60)
+    assert done.source == source
+    assert [d.split(" (")[0].rsplit(" ", 1)[-1] for d in done.diagnostics] == diag
+    assert [r.temperature for r in llm.requests] == [0.0, 0.8][: 1 + bool(diag)]
+    if source == "facts":
+        assert done.text == fallback_text(evidence("5"), Prompts())
+
+
+class FailingLLM(ScriptedLLM):
+    async def stream(self, request):
+        raise LLMError("engine died")
+        yield  # pragma: no cover
+
+
+async def test_an_llm_error_falls_back_for_that_film():
+    done = await Explainer(Prompts(), TITLES).explain(FailingLLM(), evidence("5"), max_tokens=60)
+    assert done.source == "facts" and done.text.startswith("Ronin (1998)")
+    assert done.diagnostics == ("explanation for 5: LLM call failed (LLMError)",)
+
+
+@pytest.mark.parametrize("text, ok", [
+    ("You may enjoy Ronin (1998), a heist film where mercenaries chase a mysterious briefcase across France.", True),
+    ("Since you liked Heat (1995), you may like Ronin.", True),
+    ("Ronin is a classic heist film.", False),       # "classic" is in no evidence
+    ("Ronin is a heist film", False),                # a sentence must end
+])
+def test_vocabulary_regex_admits_only_evidence_words(text, ok):
+    import re
+
+    from agent.explain.verbalize import vocabulary_regex
+
+    assert bool(re.fullmatch(vocabulary_regex(evidence("5")), text)) is ok
+
+
+async def test_explainer_asks_for_constrained_decoding():
+    llm = ScriptedLLM([GOOD_RONIN])
+    await Explainer(Prompts(), TITLES).explain(llm, evidence("5"), max_tokens=60)
+    assert llm.requests[0].regex and llm.requests[0].frequency_penalty > 0 and llm.requests[0].stop == ["\n"]
+    llm = ScriptedLLM([GOOD_RONIN])
+    await Explainer(Prompts(), TITLES, constrain=False).explain(llm, evidence("5"), max_tokens=60)
+    assert llm.requests[0].regex is None
+
+
+def test_reason_texts():
+    assert Reason("sequence", "Heat (1995)").text == "commonly watched after Heat (1995)"
+    assert isinstance(evidence("5"), Evidence)
