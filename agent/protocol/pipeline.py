@@ -36,7 +36,8 @@ def served_dataset(settings=None) -> Dataset:
 
 def dataset_settings(ds: Dataset, base=None):
     """Settings serving `ds`: the demo's own for the demo, else its catalog and log with no TMDB file,
-    no bundled media text, and a collection named by the catalog's content hash."""
+    no bundled media text, and a collection named by the catalog's content hash; with the weights
+    tuned for that collection (agent/tuning) where a tuning run saved them."""
     from agent.catalog import load_catalog
     from agent.config import Settings
     from agent.ingest import collection_name
@@ -44,14 +45,14 @@ def dataset_settings(ds: Dataset, base=None):
     if ds.catalog is None:
         raise FileNotFoundError(f"{ds.name!r} is an interaction log without a catalog: the agent's retrievers need "
                                 "item texts (give a MovieLens folder or a catalog .jsonl with --interactions)")
+    from agent.tuning import apply_tuned
+
     s = base or Settings()
-    if ds.is_demo:
-        return s
-    if "collection" in s.model_fields_set and str(s.catalog) == str(ds.catalog):
-        return s  # the caller named the collection for this catalog
+    if ds.is_demo or ("collection" in s.model_fields_set and str(s.catalog) == str(ds.catalog)):
+        return apply_tuned(s)  # the demo's own, or a collection the caller named for this catalog
     s = s.model_copy(update={"catalog": ds.catalog, "tmdb": ds.tmdb, "interactions": ds.interactions, "media": []})
     items = load_catalog(s.catalog, s.tmdb, s.media)
-    return s.model_copy(update={"collection": collection_name(items, s.embedder)})
+    return apply_tuned(s.model_copy(update={"collection": collection_name(items, s.embedder)}))
 
 
 def ensure_store(s, items: dict, emb):
