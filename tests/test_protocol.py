@@ -131,3 +131,56 @@ def test_split_of_a_jsonl_log(tmp_path):
     log.write_text("".join(json.dumps(r) + "\n" for r in rows))
     s = leave_last_two(load_events(str(log)))
     assert s.stats == {"users": 6, "items": 6, "interactions": 36} and s.test["u0"] == "i5" and s.val["u0"] == "i4"
+
+
+def tiny_pair(d, films: int = 60, users: int = 20):
+    """A catalog JSONL + log that survives the 5-core: user u rated films (3u + j) % films, j < 20, in order."""
+    d.mkdir()
+    genres = ["Horror", "Comedy", "Drama"]
+    with open(d / "catalog.jsonl", "w") as f:
+        for k in range(films):
+            f.write(json.dumps({"id": f"m{k}", "title": f"Film {k}", "genres": [genres[k % 3]],
+                                "overview": f"a {genres[k % 3].lower()} story number {k}"}) + "\n")
+    with open(d / "interactions.jsonl", "w") as f:
+        for u in range(users):
+            for j in range(20):
+                f.write(json.dumps({"user_id": f"u{u}", "item_id": f"m{(3 * u + j) % films}", "rating": 4.0,
+                                    "timestamp": j}) + "\n")
+    return d
+
+
+def test_evals_run_every_system_on_a_catalog_that_is_not_the_demo(tmp_path, monkeypatch, embedder):
+    """evals.run on a JSONL pair: baselines and the agent's retrievers in one run (collection by content hash),
+    sasrec rows once a model is trained, tuned weights saved beside the collection and used on the next run."""
+    import agent.embedding
+    from agent.sequential import main as train_main
+    from evals.run import main as evals_main
+
+    monkeypatch.setattr(agent.embedding, "load_embedder", lambda name: embedder)
+    monkeypatch.setenv("MARQUEE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("MARQUEE_CHROMA_PATH", str(tmp_path / "chroma"))
+    d = tiny_pair(tmp_path / "films")
+    assert evals_main(["--data", str(d), "--out", str(tmp_path / "run1")]) == 0
+    r1 = json.loads((tmp_path / "run1" / "results.json").read_text())
+    assert r1["split"] == {"users": 20, "items": 60, "interactions": 400}
+    assert {"popularity", "content (embeddings)", "agent retriever (fused)"} <= set(r1["systems"])
+    assert r1["collection"].startswith("marquee-") and any("sasrec" in n for n in r1["notes"])
+    assert train_main(["--data", str(d), "--epochs", "2", "--eval-every", "1", "--dim", "8", "--heads", "1",
+                       "--max-len", "8"]) == 0
+    assert evals_main(["--data", str(d), "--tune-retriever", "--out", str(tmp_path / "tune")]) == 0
+    tuned = json.loads((tmp_path / "home" / "collections" / r1["collection"] / "retrieval.json").read_text())
+    assert set(tuned["settings"]) == {"weight_history", "weight_collab", "weight_sequence", "weight_sasrec"}
+    assert evals_main(["--data", str(d), "--out", str(tmp_path / "run2")]) == 0
+    r2 = json.loads((tmp_path / "run2" / "results.json").read_text())
+    assert "sasrec (trained sequential)" in r2["systems"] and r2["weights_file"]
+    assert r2["retriever_weights"] == tuned["settings"]
+
+
+def test_evals_note_what_a_bare_log_skips(tmp_path, capsys):
+    from evals.run import main as evals_main
+
+    d = tiny_pair(tmp_path / "films")
+    assert evals_main(["--data", str(d / "interactions.jsonl"), "--out", str(tmp_path / "run")]) == 0
+    r = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert "agent retriever (fused)" not in r["systems"] and "without a catalog" in r["notes"][0]
+    assert "note: agent systems skipped" in capsys.readouterr().out
