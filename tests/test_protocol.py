@@ -184,3 +184,19 @@ def test_evals_note_what_a_bare_log_skips(tmp_path, capsys):
     r = json.loads((tmp_path / "run" / "results.json").read_text())
     assert "agent retriever (fused)" not in r["systems"] and "without a catalog" in r["notes"][0]
     assert "note: agent systems skipped" in capsys.readouterr().out
+
+
+def test_serve_cli_gives_a_catalog_its_own_collection(tmp_path, monkeypatch, catalog_jsonl, capsys):
+    import uvicorn
+
+    import serve
+
+    seen = {}
+    monkeypatch.setattr(serve, "create_app", lambda s: seen.setdefault("settings", s))
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: None)
+    assert serve.main(["--catalog", str(catalog_jsonl)]) == 0
+    s = seen["settings"]
+    assert s.collection.startswith("marquee-") and s.interactions is None and s.tmdb is None
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("{not json\n")
+    assert serve.main(["--catalog", str(bad)]) == 2 and "catalog error" in capsys.readouterr().err
