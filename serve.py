@@ -300,6 +300,8 @@ def main(argv: list[str] | None = None) -> int:
         overrides.update(llm_backend="openai", llm_url=args.llm_url)
     if args.catalog and not args.tmdb:
         overrides["tmdb"] = None  # the demo's TMDB file only describes the demo catalog
+    if args.catalog and not args.interactions:
+        overrides["interactions"] = None  # the demo's log only describes the demo's users
     try:
         settings = Settings(**overrides)
     except ValidationError as e:
@@ -310,6 +312,17 @@ def main(argv: list[str] | None = None) -> int:
         if path is not None and not path.exists():
             print(f"configuration error: {name} path {path} does not exist", file=sys.stderr)
             return 2
+    if args.catalog and not args.collection:  # a catalog of its own gets a collection of its own, by content hash
+        from agent.catalog import load_catalog
+        from agent.ingest import collection_name
+
+        try:
+            items = load_catalog(settings.catalog, settings.tmdb, settings.media)
+        except MarqueeError as e:
+            print(f"catalog error: {e}", file=sys.stderr)
+            return 2
+        settings = settings.model_copy(update={"collection": collection_name(items, settings.embedder)})
+        print(f"[marquee] catalog {settings.catalog}: collection {settings.collection!r}", file=sys.stderr)
     import uvicorn
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

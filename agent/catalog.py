@@ -8,6 +8,8 @@ Two catalog formats:
      "tagline": "", "tags": [], "keywords": [], "runtime": 170, "media_text": {"Poster text": "HEAT"}}
 
 Interaction logs: MovieLens ratings.csv, or CSV/JSONL with user_id,item_id[,rating][,timestamp].
+The two older MovieLens releases read as they ship: ML-100K (u.item catalog, u.data log, tab
+separated) and ML-1M (movies.dat catalog, ratings.dat log, "::" separated), latin-1.
 Derived media text (poster text and looks, trailer speech: JSONL written by `python -m agent.media`)
 is attached to items by id as `Item.media_text`; the demo catalog gets the bundled
 data/demo/media/posters.jsonl by default. Errors name the file and line. Left out: reading media
@@ -203,7 +205,11 @@ def load_catalog(path: Path, tmdb_jsonl: Path | None = None, media: Sequence[Pat
     """A MovieLens directory or a .jsonl file -> Items, with derived media text from `media` files
     (None: `default_media(path)`; [] for none)."""
     path = Path(path)
-    if path.is_dir():
+    if path.is_dir() and not (path / "movies.csv").exists() and (path / "u.item").exists():
+        items = load_ml100k(path)
+    elif path.is_dir() and not (path / "movies.csv").exists() and (path / "movies.dat").exists():
+        items = load_ml1m(path)
+    elif path.is_dir():
         items = load_movielens(path, tmdb_jsonl)
     elif path.suffix == ".jsonl":
         items = load_jsonl(path)
@@ -216,6 +222,13 @@ def load_catalog(path: Path, tmdb_jsonl: Path | None = None, media: Sequence[Pat
 def load_interactions(path: Path) -> list[Interaction]:
     """ratings.csv (userId,movieId,rating,timestamp) or CSV/JSONL with user_id,item_id[,rating][,timestamp]."""
     path = Path(path)
+    if path.is_dir():  # a MovieLens folder: its own log file
+        logs = [path / n for n in ("ratings.csv", "u.data", "ratings.dat") if (path / n).exists()]
+        if not logs:
+            raise CatalogError(f"{path} has no ratings.csv, u.data or ratings.dat")
+        path = logs[0]
+    if path.name == "u.data" or path.suffix == ".dat":
+        return _load_delimited(path)
     out: list[Interaction] = []
     rows: Iterable[tuple[int, dict]]
     if path.suffix == ".jsonl":
@@ -255,3 +268,62 @@ def build_histories(interactions: Iterable[Interaction], like_threshold: float =
 
 def _num(s: str):
     return (0, int(s), "") if s.isdigit() else (1, 0, s)
+
+
+# ML-100K's u.item genre flags, in file order (u.genre)
+ML100K_GENRES = ("unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary",
+                 "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller",
+                 "War", "Western")
+
+
+def _latin1_lines(path: Path) -> Iterator[tuple[int, str]]:
+    if not path.exists():
+        raise CatalogError(f"catalog file not found: {path}")
+    with open(path, encoding="latin-1") as f:
+        for lineno, line in enumerate(f, start=1):
+            if line.strip():
+                yield lineno, line.rstrip("\n")
+
+
+def load_ml100k(directory: Path) -> list[Item]:
+    """MovieLens 100K u.item (id|title|release date|video date|url|19 genre flags) -> Items."""
+    path = Path(directory) / "u.item"
+    items = []
+    for lineno, line in _latin1_lines(path):
+        parts = line.split("|")
+        if len(parts) < 5 or not parts[0].strip() or not parts[1].strip():
+            raise CatalogError(f"{path}:{lineno}: expected id|title|date|video date|url|genre flags")
+        title, year = split_title(parts[1])
+        flags = parts[5:5 + len(ML100K_GENRES)]
+        genres = tuple(g for g, f in zip(ML100K_GENRES, flags) if f.strip() == "1" and g != "unknown")
+        items.append(Item(item_id=parts[0].strip(), title=title, year=year, genres=genres))
+    return items
+
+
+def load_ml1m(directory: Path) -> list[Item]:
+    """MovieLens 1M movies.dat (MovieID::Title::Genres) -> Items."""
+    path = Path(directory) / "movies.dat"
+    items = []
+    for lineno, line in _latin1_lines(path):
+        parts = line.split("::")
+        if len(parts) != 3 or not parts[0].strip() or not parts[1].strip():
+            raise CatalogError(f"{path}:{lineno}: expected MovieID::Title::Genres")
+        title, year = split_title(parts[1])
+        genres = tuple(g for g in parts[2].split("|") if g and g != "(no genres listed)")
+        items.append(Item(item_id=parts[0].strip(), title=title, year=year, genres=genres))
+    return items
+
+
+def _load_delimited(path: Path) -> list[Interaction]:
+    """ML-100K u.data (user\titem\trating\ttimestamp) or ML-1M ratings.dat (UserID::MovieID::Rating::Timestamp)."""
+    sep = "::" if path.suffix == ".dat" else "\t"
+    out = []
+    for lineno, line in _latin1_lines(path):
+        parts = line.split(sep)
+        if len(parts) != 4:
+            raise CatalogError(f"{path}:{lineno}: expected user{sep!r}item{sep!r}rating{sep!r}timestamp")
+        try:
+            out.append(Interaction(parts[0].strip(), parts[1].strip(), float(parts[2]), int(parts[3])))
+        except ValueError:
+            raise CatalogError(f"{path}:{lineno}: rating and timestamp must be numbers") from None
+    return out

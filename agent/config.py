@@ -51,6 +51,7 @@ class Settings(BaseSettings):
     weight_history: float = Field(0.5, ge=0, description="RRF weight of the history-vector list (0.5: best NDCG@10 on validation, evals --tune-retriever)")
     weight_collab: float = Field(1.0, ge=0, description="RRF weight of the co-occurrence list")
     weight_sequence: float = Field(1.0, ge=0, description="RRF weight of the next-item transitions list")
+    weight_sasrec: float = Field(1.0, ge=0, description="RRF weight of the trained sequential model's list (agent/sequential; absent when no model was trained for the collection)")
     weight_profile: float = Field(0.3, ge=0, description="RRF weight of the list nearest to the user's profile text (users with a stored profile only)")
     dislike_push: float = Field(0.5, ge=0, description="disliked films (profile events) pull the history vector away from them by this weight")
 

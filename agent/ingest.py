@@ -3,6 +3,7 @@
     python -m agent.ingest                     # the demo catalog into the default store
     python -m agent.ingest --catalog my.jsonl --collection mine
     python -m agent.ingest --rebuild           # drop the collection and embed everything again
+    python -m agent.ingest --catalog my.jsonl --collection auto   # named by content hash (collection_name)
 
 Each item becomes one document (title, year, genres, tagline, overview, tags, keywords, media
 text). Its sha256 together with the embedder name is stored as `content_hash`; a re-run embeds
@@ -210,6 +211,22 @@ def ingest_media(
                         len(restamp))
 
 
+def collection_name(items: list[Item], embedder_name: str, prefix: str = "marquee") -> str:
+    """A collection named by the catalog's content: the same documents and embedder give the same
+    name, so a rerun reuses it and a changed catalog gets its own.
+
+    >>> a = collection_name([Item("1", "Heat", year=1995)], "e")
+    >>> a == collection_name([Item("1", "Heat", year=1995)], "e"), a == collection_name([Item("1", "Heat")], "e")
+    (True, False)
+    >>> len(a), a.startswith("marquee-")
+    (20, True)
+    """
+    h = hashlib.sha256(embedder_name.encode())
+    for it in sorted(items, key=lambda it: it.item_id):
+        h.update(f"\n{it.item_id}\t{item_document(it)}".encode())
+    return f"{prefix}-{h.hexdigest()[:12]}"
+
+
 def media_collection(collection: str) -> str:
     """The per-media collection beside an item collection."""
     return f"{collection}-media"
@@ -234,7 +251,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m agent.ingest", description="embed a catalog into Chroma")
     ap.add_argument("--catalog", help="MovieLens directory or JSONL file (default: the demo)")
     ap.add_argument("--tmdb", help="TMDB JSONL keyed by movieId (MovieLens catalogs)")
-    ap.add_argument("--collection")
+    ap.add_argument("--collection", help="collection name; 'auto': named by the catalog's content hash "
+                    "(the default when --catalog is given)")
     ap.add_argument("--chroma-path")
     ap.add_argument("--chroma-url")
     ap.add_argument("--embedder")
@@ -249,8 +267,13 @@ def main(argv: list[str] | None = None) -> int:
     }.items() if v}
     if args.catalog:
         overrides["tmdb"] = args.tmdb  # a user's catalog does not get the demo's TMDB file
+    auto = args.collection == "auto" or (args.catalog and not args.collection)
+    if auto:
+        overrides.pop("collection", None)
     settings = Settings(**overrides)
     items = load_catalog(settings.catalog, settings.tmdb, settings.media)
+    if auto:
+        settings = settings.model_copy(update={"collection": collection_name(items, settings.embedder)})
     if args.show:
         hits = [it for it in items if it.item_id == args.show]
         print(item_document(hits[0]) if hits else f"no item {args.show!r}")

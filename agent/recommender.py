@@ -114,6 +114,7 @@ class Recommender:
         prompts: Prompts | None = None,
         media_store: ItemStore | None = None,
         profiles: ProfileStore | None = None,
+        sasrec=None,  # agent.sequential.SequentialModel: its list joins the fusion
     ):
         self.settings = settings
         self.items = {it.item_id: it for it in items}
@@ -129,15 +130,21 @@ class Recommender:
             store, embedder, self.items, collab, sequence,
             history_in_query=settings.history_in_query, rrf_k=settings.rrf_k,
             weights=RetrievalWeights(settings.weight_query, settings.weight_history,
-                                     settings.weight_collab, settings.weight_sequence, profile=settings.weight_profile),
+                                     settings.weight_collab, settings.weight_sequence, profile=settings.weight_profile,
+                                     sasrec=settings.weight_sasrec),
             media_store=media_store,
             dislike_push=settings.dislike_push,
+            sasrec=sasrec,
         )
 
     @classmethod
     def build(cls, settings: Settings, *, llm: LLM | None = None, embedder: Embedder | None = None,
               ingest_missing: bool = True, with_llm: bool = True) -> Recommender:
-        """Load everything named by `settings`. Ingests catalog items missing from the store."""
+        """Load everything named by `settings` (with the weights tuned for its collection, agent/tuning).
+        Ingests catalog items missing from the store."""
+        from agent.tuning import apply_tuned
+
+        settings = apply_tuned(settings)
         from agent.catalog import build_histories, load_catalog, load_interactions
         from agent.embedding import load_embedder
         from agent.ingest import ingest, open_store
@@ -171,8 +178,9 @@ class Recommender:
 
             llm = load_llm(settings)
         profiles = ProfileStore(settings.profiles_file)
+        sasrec = _served_sasrec(settings, interactions)
         return cls(settings, items, histories, store, embedder, llm, collab=collab, sequence=sequence,
-                   media_store=media_store, profiles=profiles)
+                   media_store=media_store, profiles=profiles, sasrec=sasrec)
 
     def stored_history(self, user: str) -> UserHistory | None:
         """The catalog's history of `user` merged with their stored interaction events, with their
@@ -456,3 +464,18 @@ class Recommender:
                 final = ev
         assert final is not None
         return final
+
+
+def _served_sasrec(settings: Settings, interactions: list):
+    """The collection's trained sequential model when it was trained on this log, else None (no list)."""
+    from agent.sequential import load_for, model_path
+
+    if not interactions or settings.weight_sasrec <= 0 or not model_path(settings).is_file():
+        return None
+    from agent.protocol.data import leave_last_two
+
+    try:
+        split = leave_last_two([(x.user_id, x.item_id, x.rating, x.timestamp) for x in interactions])
+    except ValueError:
+        return None
+    return load_for(settings, split.checksum)

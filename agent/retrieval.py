@@ -10,6 +10,8 @@ Ranked lists, each optional, fused with weighted reciprocal-rank fusion:
   sequence  what people watched right after the user's last 3 items (transition counts at
             distance 1 and 2; weights 1, 0.5, 0.25) -- on MovieLens the order of recent items
             carries much of the signal (see evals/)
+  sasrec    a trained SASRec's next-item scores over the whole recent history (agent/sequential;
+            only when a model was trained for the catalog and `weights.sasrec` > 0)
 Seen items and the history's `excluded` ones (recently skipped) never come back (excluded in
 every list). With a per-media collection (MARQUEE_MEDIA_VECTORS, agent.ingest.ingest_media) the
 two semantic lists score an item by its best similarity over its document and each of its media
@@ -220,6 +222,7 @@ class RetrievalWeights:
     sequence: float = 1.0
     anchor: float = 2.0  # "more like #2": the conversation's own pointer outweighs the other lists
     profile: float = 0.0  # off unless asked for: evals and finetune never carry a profile anyway
+    sasrec: float = 0.0  # the trained sequential model's list (agent/sequential); used only when one is given
 
 
 class Retriever:
@@ -236,6 +239,7 @@ class Retriever:
         weights: RetrievalWeights | None = None,
         media_store: ItemStore | None = None,
         dislike_push: float = 0.0,
+        sasrec=None,  # agent.sequential.SequentialModel or None: one more ranked list, "sasrec"
     ):
         self.store = store
         self.media_store = media_store
@@ -247,6 +251,7 @@ class Retriever:
         self.rrf_k = rrf_k
         self.weights = weights or RetrievalWeights()
         self.dislike_push = dislike_push
+        self.sasrec = sasrec
         self.popularity = collab.popularity if collab is not None else {}
         self._filterable: bool | None = None
 
@@ -348,6 +353,10 @@ class Retriever:
             top = self.sequence.top(recent, depth, exclude, keep)
             if top:
                 out["sequence"] = top
+        if self.sasrec is not None and weights.sasrec > 0:
+            top = self.sasrec.top([e.item_id for e in history.entries if not e.disliked], depth, exclude, keep)
+            if top:
+                out["sasrec"] = top
         return out
 
     def _push_away(self, v: np.ndarray, history: UserHistory) -> np.ndarray:

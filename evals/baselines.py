@@ -10,6 +10,7 @@ Full ranking then masks the history and takes the top k (see evals/run.py).
   Transitions  counts of (a -> b) at distance 1 and 2 in training sequences; the last 3 history
                items vote with weights 1, 0.5, 0.25
   Blend        z-scored EASE + w * z-scored transitions, w chosen on the validation split
+  Sequential   a trained SASRec (agent/sequential.py), trained on the training split only
 """
 
 from __future__ import annotations
@@ -108,3 +109,22 @@ class Blend(Scorer):
 
     def score(self, history: list[str]) -> np.ndarray:
         return sum(w * zscore(p.score(history)) for p, w in zip(self.parts, self.weights))
+
+
+class Sequential(Scorer):
+    """A trained SASRec (agent.sequential.SequentialModel) as a full-ranking scorer; items it never
+    saw get the lowest score."""
+
+    name = "sasrec (trained sequential)"
+
+    def __init__(self, model, items: list[str]):
+        super().__init__({}, items)
+        self.model = model
+        self._pos = np.array([self.index.get(i, -1) for i in model.item_ids])
+        self._known = self._pos >= 0
+
+    def score(self, history: list[str]) -> np.ndarray:
+        s = self.model.scores(history)
+        out = np.full(len(self.items), s.min() - 1.0 if len(s) else 0.0)
+        out[self._pos[self._known]] = s[self._known]
+        return out

@@ -1,15 +1,22 @@
 """Offline ranking evaluation: one command, every system on the same split, JSON + Markdown report.
 
     python -m evals.run --data movielens-small --out runs/eval [--limit N] [--seed 0] [--llm] [--llm-users 50]
+    python -m evals.run --data <MovieLens CSV / 100K / 1M folder | catalog.jsonl --interactions LOG> --out DIR
+    python -m evals.run --data D --tune-retriever --out DIR    # fusion weights on D's validation split, saved for D
     python -m evals.run --data movielens-small --conversation --out DIR [--dialogues 200] [--conversation-llm 20]
 
 Systems (full ranking over every item of the split; the user's earlier items are excluded):
   popularity, ease(lambda=...), transitions, ease+transitions (weight chosen on validation),
-  content (the agent's Chroma embeddings: history vector only), agent retriever (the agent's own
-  fused retriever: history vector + co-occurrence, RRF), and with --llm the agent's LLM rerank of
+  content (the agent's Chroma embeddings: history vector only), sasrec (the trained sequential
+  model, agent/sequential.py, when one was trained for the catalog), agent retriever (the agent's own
+  fused retriever: history vector + co-occurrence + transitions (+ sasrec), RRF, with the weights
+  chosen on that data set's validation split when --tune-retriever saved them), and with --llm the agent's LLM rerank of
   the retriever's top K (the served pipeline: same prompts, schema, validation); items after the
   LLM's picks keep the retriever's order.
 Also the sampled protocol (target + 19 seeded unseen negatives): HR@1 and NDCG@10.
+Any catalog (agent/protocol): the agent's systems run on every data set that has a catalog, in a
+Chroma collection named by the catalog's content hash (built on first use, reused after); what is
+skipped, and why, is printed and kept under "notes" in results.json.
 
 Writes DIR/results.json ({"systems": {name: {"recall@10", "ndcg@10", "mrr@10", "validity": {...}, ...}}})
 and DIR/report.md with PNG plots. LLM systems are resumable: finished users are journaled in
@@ -32,10 +39,10 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from evals.baselines import EASE, Blend, Popularity, Scorer, Transitions
-from evals.data import REPO, Split, leave_last_two, load_events
-from evals.metrics import all_metrics, sample_negatives, sampled_metrics
-from evals.pipeline import agent_parts, media_store, split_histories
+from agent.protocol.data import REPO, Split, leave_last_two, load_events, resolve_dataset
+from agent.protocol.metrics import all_metrics, sample_negatives, sampled_metrics
+from agent.protocol.pipeline import agent_parts, dataset_settings, media_store, sequential_for, split_histories
+from evals.baselines import EASE, Blend, Popularity, Scorer, Sequential, Transitions
 
 TOP = 20
 VALIDITY_KEYS = ("parse_failures", "candidate_errors", "history_errors", "duplicates", "out_of_catalog", "filled")
@@ -92,35 +99,55 @@ class AgentRetrieverScorer(Scorer):
         return out
 
 
-def agent_retrievers(split: Split, target: str, popularity: np.ndarray, weights=None):
-    """[content-only retriever, the agent's fused retriever with `weights` (default: Settings)]."""
+def agent_retrievers(split: Split, target: str, popularity: np.ndarray, weights=None, settings=None,
+                     notes: list[str] | None = None):
+    """[content-only retriever, (sasrec alone, fused without it,) the agent's fused retriever with
+    `weights` (default: the settings, i.e. the data set's tuned weights)]."""
     from agent.retrieval import RetrievalWeights, Retriever
 
-    s, items, emb, store, co, tr = agent_parts(split, target)
-    w = weights or RetrievalWeights(s.weight_query, s.weight_history, s.weight_collab, s.weight_sequence)
+    s, items, emb, store, co, tr = agent_parts(split, target, settings)
+    seq = sequential_for(s, split)
+    if seq is None and notes is not None:
+        notes.append("sasrec rows skipped: no trained sequential model for this catalog "
+                     "(python -m agent.sequential --data ...)")
+    w = weights or RetrievalWeights(s.weight_query, s.weight_history, s.weight_collab, s.weight_sequence,
+                                    sasrec=s.weight_sasrec)
     media = media_store(s, items, emb)
     content = Retriever(store, emb, items, None, weights=RetrievalWeights(query=0, history=1, collab=0, sequence=0),
                         media_store=media)
-    fused = Retriever(store, emb, items, co, tr, weights=w, rrf_k=s.rrf_k, media_store=media)
-    return [AgentRetrieverScorer(content, split.items, popularity, "content (embeddings)"),
-            AgentRetrieverScorer(fused, split.items, popularity, "agent retriever (fused)")]
+    fused = Retriever(store, emb, items, co, tr, weights=w, rrf_k=s.rrf_k, media_store=media, sasrec=seq)
+    out = [AgentRetrieverScorer(content, split.items, popularity, "content (embeddings)")]
+    if seq is not None:
+        from dataclasses import replace
+
+        out.append(Sequential(seq, split.items))
+        if w.sasrec > 0:
+            plain = Retriever(store, emb, items, co, tr, weights=replace(w, sasrec=0.0), rrf_k=s.rrf_k, media_store=media)
+            out.append(AgentRetrieverScorer(plain, split.items, popularity, "agent retriever without sasrec"))
+    return out + [AgentRetrieverScorer(fused, split.items, popularity, "agent retriever (fused)")]
 
 
-def tune_retriever(split: Split, users: list[str], seed: int) -> list[tuple[dict, float]]:
-    """NDCG@10 on the validation split for a small grid of RRF weights (history, collab, sequence)."""
-    from agent.retrieval import RetrievalWeights, Retriever
+def tune_retriever(split: Split, users: list[str], settings, data: str, out: Path) -> dict:
+    """Fusion weights on the validation split (evals/fusion.py), written to OUT/retriever_weights.json
+    and beside the data set's collection (agent/tuning), where the server for that catalog reads them."""
+    from agent.tuning import write_tuned
+    from evals.fusion import as_settings, tune_fusion
 
-    s, items, emb, store, co, tr = agent_parts(split, "val")
-    pop = Popularity(split.fit_sequences("val"), split.items).counts
-    out = []
-    grid = [(1, 1, 0), (1, 1, 1), (0.5, 1, 1), (0.5, 1, 2), (0.25, 1, 2), (0, 1, 2), (0.5, 0.5, 2), (0.25, 0.5, 2)]
-    for h, c, q in tqdm(grid, desc="retriever weights"):
-        w = RetrievalWeights(query=1.0, history=h, collab=c, sequence=q)
-        sc = AgentRetrieverScorer(Retriever(store, emb, items, co, tr, weights=w, rrf_k=s.rrf_k), split.items, pop, "t")
-        m = eval_scorer(sc, split, "val", users, seed)
-        out.append(({"history": h, "collab": c, "sequence": q}, m["ndcg@10"], m["recall@10"]))
-        print(out[-1], flush=True)
-    return out
+    seq = sequential_for(settings, split)
+    rows, best = tune_fusion(split, users, settings, seq)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "retriever_weights.json").write_text(json.dumps(rows, indent=2))
+    chosen = {"data": data, "split_checksum": split.checksum, "target": "val", "users": len(users),
+              "ndcg@10": best["ndcg@10"], "recall@10": best["recall@10"], "commit": git_commit()}
+    values = as_settings(best["weights"])
+    if seq is None:
+        values.pop("weight_sasrec", None)
+    path = write_tuned(settings, values, chosen)
+    for r in rows[:5]:
+        print(r, flush=True)
+    print(f"[evals] chose {values} (validation NDCG@10 {best['ndcg@10']:.4f}, R@10 {best['recall@10']:.4f}); "
+          f"saved to {path}", flush=True)
+    return best
 
 
 def validity_counts(out, counts: dict) -> None:
@@ -155,7 +182,8 @@ def is_finetuned(model: str | None) -> bool:
 async def eval_llm_rerank(split: Split, target: str, users: list[str], popularity: np.ndarray, model: str | None,
                           ranking: str = "generate", lora: Path | None = None,
                           prior_weights: tuple[float, ...] = (), explain_users: int = 0,
-                          references: dict | None = None, judge=None, journal: Path | None = None) -> dict:
+                          references: dict | None = None, judge=None, journal: Path | None = None,
+                          settings=None) -> dict:
     """The served pipeline (retrieve -> prompt -> LLM -> validate) as a ranker. Collaborative
     signals are fit on the split (no leakage).
 
@@ -173,7 +201,7 @@ async def eval_llm_rerank(split: Split, target: str, users: list[str], popularit
     from agent.llm import load_llm
     from agent.recommender import Recommender, RecRequest
 
-    s, items, emb, store, co, tr = agent_parts(split, target)
+    s, items, emb, store, co, tr = agent_parts(split, target, settings)
     upd = {"model": model} if model else {}
     if lora:
         upd["lora"] = Path(lora)
@@ -182,7 +210,7 @@ async def eval_llm_rerank(split: Split, target: str, users: list[str], popularit
     llm = load_llm(s)
     await llm.start()
     rec = Recommender(s, list(items.values()), histories, store, emb, llm, collab=co, sequence=tr,
-                      media_store=media_store(s, items, emb))
+                      media_store=media_store(s, items, emb), sasrec=sequential_for(s, split))
     tail = AgentRetrieverScorer(rec.retriever, split.items, popularity, "tail")
     adapter = s.lora_name if lora else None
     # Resumable: one journal line per finished user (ranking) and per explained user; a rerun
@@ -392,6 +420,11 @@ def report_md(results: dict) -> str:
                       "| prior weight | R@10 | N@10 | M@10 |", "|---|---|---|---|"]
             for w, r in m["prior_sweep"].items():
                 lines.append(f"| {w} | {r['recall@10']:.4f} | {r['ndcg@10']:.4f} | {r['mrr@10']:.4f} |")
+    if results.get("notes"):
+        lines += ["", *[f"- note: {n}" for n in results["notes"]]]
+    if results.get("retriever_weights"):
+        lines += ["", f"Agent retriever weights: {results['retriever_weights']} (collection {results.get('collection')}; "
+                  f"{'tuned on validation: ' + results['weights_file'] if results.get('weights_file') else 'Settings defaults'})."]
     lines += ["", f"Split: {results['split']} (checksum {results['split_checksum']}); commit {results['commit'][:10]}; "
               f"seed {results['seed']}; blend weight {results.get('blend_weight')} (chosen on validation)."]
     return "\n".join(lines) + "\n"
@@ -399,12 +432,14 @@ def report_md(results: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m evals.run", description=__doc__.split("\n")[0])
-    ap.add_argument("--data", default="movielens-small", help="movielens-small, a MovieLens CSV dir, an ML-100K dir, or a log file")
+    ap.add_argument("--data", default="movielens-small", help="movielens-small, a MovieLens CSV / 100K / 1M folder, a "
+                    "folder with catalog.jsonl + interactions.jsonl|csv, a catalog .jsonl (with --interactions), or a bare log")
+    ap.add_argument("--interactions", help="the interaction log of a catalog .jsonl given as --data")
     ap.add_argument("--out", type=Path, default=REPO / "runs" / "eval")
     ap.add_argument("--limit", type=int, help="evaluate only the first N users (sorted ids)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--target", choices=("test", "val"), default="test")
-    ap.add_argument("--no-agent", action="store_true", help="skip the systems that need the demo Chroma store")
+    ap.add_argument("--no-agent", action="store_true", help="skip the agent's systems (they need the catalog embedded in Chroma)")
     ap.add_argument("--llm", action="store_true", help="also evaluate the served LLM rerank (one-pass: ~0.5 s a user with the 135M pack; generate: ~16 s)")
     ap.add_argument("--llm-users", type=int, default=50, help="users for the LLM system (the first N of the evaluated users)")
     ap.add_argument("--model", help="model for the LLM system (default: the served default)")
@@ -420,7 +455,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--references", type=Path, help="reference explanations (JSONL/CSV: user, item_id, reference) for BLEU/ROUGE")
     ap.add_argument("--judge-url", help="OpenAI-compatible base URL of an LLM judge (optional)")
     ap.add_argument("--judge-model", help="model name on the judge server")
-    ap.add_argument("--tune-retriever", action="store_true", help="grid-search the agent's RRF weights on validation and exit")
+    ap.add_argument("--tune-retriever", action="store_true", help="choose the agent's RRF weights on the validation split "
+                    "(evals/fusion.py), save them beside the data set's collection (the server reads them) and exit")
+    ap.add_argument("--save-prior", action="store_true", help="with --llm --target val: save the one-pass prior weight "
+                    "with the best validation NDCG@10 beside the data set's collection (settings.rank_prior_weight)")
     ap.add_argument("--conversation", action="store_true",
                     help="run the conversational suite (evals/conversation.py: scripted multi-turn dialogues) and exit")
     ap.add_argument("--dialogues", type=int, default=200, help="--conversation: dialogues for the retriever-only run")
@@ -428,19 +466,31 @@ def main(argv: list[str] | None = None) -> int:
                     help="--conversation: also run the first N dialogues with the served one-pass LLM (--model)")
     args = ap.parse_args(argv)
 
-    split = leave_last_two(load_events(args.data))
+    ds = resolve_dataset(args.data, args.interactions)
+    split = leave_last_two(load_events(ds))
+    notes: list[str] = []
+    settings = None
+    if args.no_agent:
+        notes.append("agent systems skipped: --no-agent")
+    elif ds.catalog is None:
+        notes.append(f"agent systems skipped: {args.data} is an interaction log without a catalog (the retrievers "
+                     "embed item texts); give a MovieLens folder or a catalog .jsonl with --interactions")
+    else:
+        settings = dataset_settings(ds)
+    for n in notes:
+        print(f"[evals] note: {n}", flush=True)
     if args.conversation:
         from evals import conversation
 
-        if args.data != "movielens-small":
+        if not ds.is_demo:
             ap.error("--conversation needs the demo catalog and store: --data movielens-small")
         conversation.run(split, args.out, args.dialogues, args.conversation_llm, args.seed, args.model)
         return 0
     users = sorted(split.train, key=lambda u: (len(u), u))[: args.limit or None]
     if args.tune_retriever:
-        args.out.mkdir(parents=True, exist_ok=True)
-        rows = tune_retriever(split, users, args.seed)
-        (args.out / "retriever_weights.json").write_text(json.dumps(rows, indent=2))
+        if settings is None:
+            ap.error("--tune-retriever needs the agent's retrievers: " + notes[0])
+        tune_retriever(split, users, settings, args.data, args.out)
         return 0
     seqs = split.fit_sequences(args.target)
     pop = Popularity(seqs, split.items)
@@ -455,10 +505,21 @@ def main(argv: list[str] | None = None) -> int:
         if m > best:
             best_w, best = w, m
     systems: list[Scorer] = [pop, EASE(seqs, split.items, 100.0), ease, trans, Blend([ease, trans], [1.0, best_w])]
-    if not args.no_agent and args.data == "movielens-small":
-        systems += agent_retrievers(split, args.target, pop.counts)
+    if settings is not None:
+        systems += agent_retrievers(split, args.target, pop.counts, settings=settings, notes=notes)
     results = {"data": args.data, "target": args.target, "seed": args.seed, "split": split.stats,
-               "split_checksum": split.checksum, "commit": git_commit(), "blend_weight": best_w, "systems": {}}
+               "split_checksum": split.checksum, "commit": git_commit(), "blend_weight": best_w, "systems": {},
+               "notes": notes}
+    if settings is not None:
+        from agent.tuning import tuned_path
+
+        results["collection"] = settings.collection
+        results["retriever_weights"] = {k: getattr(settings, k) for k in (
+            "weight_history", "weight_collab", "weight_sequence", "weight_sasrec")}
+        results["weights_file"] = str(tuned_path(settings)) if tuned_path(settings).is_file() else None
+    if args.llm and settings is None:
+        notes.append("LLM systems skipped: they rerank the agent's retriever, which did not run")
+        args.llm = False
     for sc in tqdm(systems, desc="systems"):
         results["systems"][sc.name] = eval_scorer(sc, split, args.target, users, args.seed)
     if args.llm:
@@ -486,7 +547,16 @@ def main(argv: list[str] | None = None) -> int:
             results["systems"][name] = asyncio.run(eval_llm_rerank(
                 split, args.target, mode_users, pop.counts, args.model, ranking=mode, lora=lora,
                 prior_weights=sweep if mode == "one-pass" else (), explain_users=args.explain_users,
-                references=refs, judge=judge, journal=journal_path(args.out, name)))
+                references=refs, judge=judge, journal=journal_path(args.out, name), settings=settings))
+            sw = results["systems"][name].get("prior_sweep")
+            if args.save_prior and sw and args.target == "val" and not lora:
+                from agent.tuning import write_tuned
+
+                w_best = max(sw, key=lambda w: (sw[w]["ndcg@10"], -float(w)))
+                path = write_tuned(settings, {"rank_prior_weight": float(w_best)}, {
+                    "data": args.data, "split_checksum": split.checksum, "target": "val", "users": len(mode_users),
+                    "model": args.model or settings.model, "ndcg@10": sw[w_best]["ndcg@10"], "commit": git_commit()})
+                print(f"[evals] rank prior weight {w_best} (validation NDCG@10 {sw[w_best]['ndcg@10']:.4f}) saved to {path}")
         # the same users without the LLM, for a like-for-like comparison
         fused = [sc for sc in systems if sc.name == "agent retriever (fused)"]
         modes = {m for m, _ in runs}

@@ -49,7 +49,8 @@ from agent.types import HistoryEntry, Item, UserHistory
 
 @dataclass
 class DataArgs:
-    data: str = field(default="movielens-small", metadata={"help": "movielens-small, a MovieLens CSV dir, an ML-100K dir, or a log file"})
+    data: str = field(default="movielens-small", metadata={"help": "movielens-small, a MovieLens CSV dir, an ML-100K or ML-1M dir, a dir with catalog.jsonl + interactions.jsonl|csv, or a catalog .jsonl with --interactions (agent/protocol/data.py)"})
+    interactions: str = field(default="", metadata={"help": "the interaction log of a catalog .jsonl given as --data"})
     users: int = field(default=0, metadata={"help": "use the first N users (sorted ids); 0 = all"})
     positions_per_user: int = field(default=4, metadata={"help": "training positions per user, latest first"})
     max_rank_examples: int = field(default=2000, metadata={"help": "stop after this many rank examples"})

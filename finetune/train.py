@@ -266,7 +266,7 @@ class RankProbe:
         import torch
 
         from agent.ranking import order_by_label_scores
-        from evals.metrics import all_metrics
+        from agent.protocol.metrics import all_metrics
 
         was_training = model.training
         model.eval()
@@ -332,8 +332,8 @@ def run(margs: ModelArgs, dargs: DataArgs, targs: TrainArgs) -> int:
     import torch
     from transformers import set_seed
 
-    from evals.data import leave_last_two, load_events
-    from evals.pipeline import split_recommender
+    from agent.protocol.data import leave_last_two, load_events, resolve_dataset
+    from agent.protocol.pipeline import dataset_settings, split_recommender
 
     t0 = time.time()
     set_seed(dargs.seed)
@@ -341,22 +341,25 @@ def run(margs: ModelArgs, dargs: DataArgs, targs: TrainArgs) -> int:
         torch.set_num_threads(targs.threads)
     out = Path(targs.out)
     out.mkdir(parents=True, exist_ok=True)
-    split = leave_last_two(load_events(dargs.data))
+    ds = resolve_dataset(dargs.data, dargs.interactions or None)
+    settings = dataset_settings(ds)  # the demo's own, or the catalog's content-hash collection (built on first use)
+    split = leave_last_two(load_events(ds))
     users = sorted(split.train, key=lambda u: (len(u), u))
     # Validation users: taken from the end of the sorted list, so that `--users N` runs (which
     # take the first N for training) do not overlap them. Their validation items never train.
     probe_users = users[-targs.eval_users:] if targs.eval_users else []
-    rec = split_recommender(split, "val", probe_users)  # the probe scores validation users as the evals do
+    rec = split_recommender(split, "val", probe_users, settings=settings)  # the probe scores validation users as the evals do
 
     data_path = out / "train.jsonl"
-    data_key = hashlib.sha256(json.dumps([asdict(dargs), split.checksum, DATA_FORMAT], sort_keys=True).encode()).hexdigest()[:16]
+    data_key = hashlib.sha256(json.dumps([{k: v for k, v in asdict(dargs).items() if v or k != "interactions"}, split.checksum, DATA_FORMAT], sort_keys=True).encode()).hexdigest()[:16]
     key_path = out / "train.key"
     if data_path.exists() and key_path.exists() and key_path.read_text() == data_key:
         examples = read_jsonl(data_path)
         print(f"[finetune] reusing {len(examples)} examples in {data_path}", flush=True)
     else:
         # the examples' retriever: fit out of sample unless asked otherwise (finetune/data.py, "Leakage")
-        ex_rec = rec if dargs.retriever_fit == "all" else split_recommender(positions_split(split, dargs.positions_per_user), "val", [])
+        ex_rec = rec if dargs.retriever_fit == "all" else split_recommender(positions_split(split, dargs.positions_per_user), "val", [],
+                                                                                settings=settings)
         examples = build_examples(ex_rec, split, dargs)
         write_jsonl(examples, data_path)
         key_path.write_text(data_key)
