@@ -57,7 +57,9 @@ from agent.ranking import LABELS, StreamParser, Validator, order_by_label_scores
 from agent.retrieval import CoOccurrence, RetrievalWeights, Retriever, Transitions
 from agent.store import ItemStore
 from agent.titles import TitleIndex, TitleMatch, has_content
+from agent.quality import Quality
 from agent.types import Candidate, HistoryEntry, Item, RankedItem, Ranking, Recommendation, UserHistory
+from agent.vocab import Vocabulary, read_soft
 
 NO_MATCH = "no film matches"  # starts the note of an answer the constraints left empty
 
@@ -107,6 +109,8 @@ class Recommender:
         prompts: Prompts | None = None,
         media_store: ItemStore | None = None,
         profiles: ProfileStore | None = None,
+        quality: Quality | None = None,
+        vocab: Vocabulary | None = None,
     ):
         self.settings = settings
         self.items = {it.item_id: it for it in items}
@@ -122,9 +126,13 @@ class Recommender:
             store, embedder, self.items, collab, sequence,
             history_in_query=settings.history_in_query, rrf_k=settings.rrf_k,
             weights=RetrievalWeights(settings.weight_query, settings.weight_history,
-                                     settings.weight_collab, settings.weight_sequence, profile=settings.weight_profile),
+                                     settings.weight_collab, settings.weight_sequence, profile=settings.weight_profile,
+                                     genre=settings.weight_genre, theme=settings.weight_theme,
+                                     quality=settings.weight_quality, quality_history=settings.weight_quality_history,
+                                     quality_cue=settings.weight_quality_cue),
             media_store=media_store,
             dislike_push=settings.dislike_push,
+            quality=quality, vocab=vocab,
         )
 
     @classmethod
@@ -164,8 +172,10 @@ class Recommender:
 
             llm = load_llm(settings)
         profiles = ProfileStore(settings.profiles_file)
+        quality = Quality(interactions, prior_count=settings.quality_prior_count) if interactions else None
+        vocab = Vocabulary.build(items, embedder, settings.home / "vocab")
         return cls(settings, items, histories, store, embedder, llm, collab=collab, sequence=sequence,
-                   media_store=media_store, profiles=profiles)
+                   media_store=media_store, profiles=profiles, quality=quality, vocab=vocab)
 
     def stored_history(self, user: str) -> UserHistory | None:
         """The catalog's history of `user` merged with their stored interaction events, with their
@@ -270,8 +280,9 @@ class Recommender:
         anchors = tuple(a for a in anchors if a in self.items)
         repeat = set(conv.shown) - set(constraints.only_items) - history.seen
         diverse = list(conv.last_answer) if conv.diverse else None
+        soft = read_soft(search, self.retriever.vocab)  # until the understanding stage hands one over
         candidates = self.retriever.retrieve(search, history, max(s.k_candidates, n), exclude=repeat,
-                                             constraints=constraints, anchors=anchors, diverse=diverse)
+                                             constraints=constraints, anchors=anchors, diverse=diverse, soft=soft)
         notes += self.constraint_notes(constraints, candidates, n)
         if not candidates and repeat:  # the films left were all shown already: say so, as for constraints
             summary = "; ".join(x for x in (constraints.describe(self.items),

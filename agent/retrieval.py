@@ -10,6 +10,17 @@ Ranked lists, each optional, fused with weighted reciprocal-rank fusion:
   sequence  what people watched right after the user's last 3 items (transition counts at
             distance 1 and 2; weights 1, 0.5, 0.25) -- on MovieLens the order of recent items
             carries much of the signal (see evals/)
+Soft preferences (agent/types.SoftPreferences: genres, mood/theme words, "popular" / "obscure",
+a decade), each list only when the request has them:
+  genre     films of the preferred genres, most of them matched first, then by the quality prior
+  theme     films carrying the catalog tags, keywords or genres nearest to the request's words
+            (agent/vocab: the vocabulary embedded once; "light" -> "lighthearted", "feel-good"),
+            best matched first, then by the quality prior; a film of the preferred decade counts
+            one term more in both
+  quality   every film the other lists found, re-ordered by the quality prior (agent/quality:
+            Bayesian mean rating); weight `quality` without history, `quality_history` with it,
+            `quality_cue` when the request says "popular" or "hidden gem" (the prior then
+            favours crowd-pleasers, or well-liked but rarely rated films)
 Seen items and the history's `excluded` ones (recently skipped) never come back (excluded in
 every list). With a per-media collection (MARQUEE_MEDIA_VECTORS, agent.ingest.ingest_media) the
 two semantic lists score an item by its best similarity over its document and each of its media
@@ -20,7 +31,8 @@ for every candidate: the semantic lists ask Chroma with a `where` filter when th
 filterable metadata (`meta_version` >= agent.ingest.METADATA_VERSION) and otherwise fetch deeper
 and filter; the collaborative lists skip non-matching items; every list is checked against the
 catalog item. When the signals find fewer than k matching items, matching catalog items fill up
-by popularity (source "catalog"), so fewer than k come back only when fewer exist. A choice set
+by the quality prior (popularity without one; source "catalog"), so fewer than k come back only
+when fewer exist. A choice set
 ("which of A, B or C?") ranks exactly those films.
 
 Conversation signals (agent/conversation): `anchors` ("more like #2") add a fifth list, the
@@ -43,7 +55,9 @@ from agent.constraints import Constraints
 from agent.embedding import Embedder
 from agent.ingest import METADATA_VERSION, genre_flag
 from agent.store import ItemStore
-from agent.types import Candidate, Interaction, Item, UserHistory
+from agent.quality import Quality
+from agent.types import Candidate, Interaction, Item, SoftPreferences, UserHistory
+from agent.vocab import Vocabulary
 
 Keep = Callable[[str], bool]  # item_id -> may it be a candidate?
 ANCHOR_MIX = 0.7  # anchor list vector: 0.7 * anchors' mean + 0.3 * query (when there is a query)
@@ -206,6 +220,11 @@ class RetrievalWeights:
     sequence: float = 1.0
     anchor: float = 2.0  # "more like #2": the conversation's own pointer outweighs the other lists
     profile: float = 0.0  # off unless asked for: evals and finetune never carry a profile anyway
+    genre: float = 0.0  # soft preferences and the quality prior: off unless asked for (Settings turns them on)
+    theme: float = 0.0
+    quality: float = 0.0  # the quality list for a request without history
+    quality_history: float = 0.0  # ... with history: a weak prior beside the collaborative lists
+    quality_cue: float = 0.0  # ... when the request asks for popular films or hidden gems
 
 
 class Retriever:
@@ -222,6 +241,8 @@ class Retriever:
         weights: RetrievalWeights | None = None,
         media_store: ItemStore | None = None,
         dislike_push: float = 0.0,
+        quality: Quality | None = None,
+        vocab: Vocabulary | None = None,
     ):
         self.store = store
         self.media_store = media_store
@@ -234,7 +255,15 @@ class Retriever:
         self.weights = weights or RetrievalWeights()
         self.dislike_push = dislike_push
         self.popularity = collab.popularity if collab is not None else {}
+        self.quality = quality
+        self.vocab = vocab
         self._filterable: bool | None = None
+
+    def prior(self, item_id: str, mode: str | None = None) -> float:
+        """The quality prior of a film (agent/quality), its viewer count without one."""
+        if self.quality is not None:
+            return self.quality.score(item_id, mode)
+        return float(self.popularity.get(item_id, 0))
 
     def _history_weights(self, history: UserHistory) -> dict[str, float]:
         """Recent liked items (all recent items but disliked ones if none is liked), newer ones weigh more."""
@@ -294,7 +323,8 @@ class Retriever:
         return [(ids[j], float(sims[j])) for j in order]
 
     def lists(self, query: str, history: UserHistory, k: int, exclude: set[str],
-              constraints: Constraints | None = None, anchors: Sequence[str] = ()) -> dict[str, list[tuple[str, float]]]:
+              constraints: Constraints | None = None, anchors: Sequence[str] = (),
+              soft: SoftPreferences | None = None) -> dict[str, list[tuple[str, float]]]:
         """Each signal's ranked (item_id, score) list; the raw material of `retrieve`."""
         depth = max(k * 3, 50)
         out: dict[str, list[tuple[str, float]]] = {}
@@ -334,7 +364,46 @@ class Retriever:
             top = self.sequence.top(recent, depth, exclude, keep)
             if top:
                 out["sequence"] = top
+        if soft is not None:
+            out.update(self._soft_lists(soft, depth, exclude, keep))
+        if out and self._quality_weight(history, soft) > 0:
+            # last, so that every list above (and any added later) is in the pool it re-orders
+            pool = dict.fromkeys(i for ranked in out.values() for i, _ in ranked if i in self.items)
+            out["quality"] = self._by_prior(pool, depth, soft.popularity if soft else None)
         return out
+
+    def _by_prior(self, ids, n: int, mode: str | None) -> list[tuple[str, float]]:
+        scored = [(i, self.prior(i, mode)) for i in ids]
+        return sorted(scored, key=lambda kv: (-kv[1], kv[0]))[:n]
+
+    def _soft_lists(self, soft: SoftPreferences, depth: int, exclude: set[str],
+                    keep: Keep | None) -> dict[str, list[tuple[str, float]]]:
+        """The genre and theme lists (module docstring); a list is left out when it finds nothing."""
+        out: dict[str, list[tuple[str, float]]] = {}
+        ok = lambda i: i not in exclude and (keep is None or keep(i))  # noqa: E731
+        decade = (lambda i: 1.0 if self.items[i].year is not None and soft.decade <= self.items[i].year  # noqa: E731
+                  < soft.decade + 10 else 0.0) if soft.decade else (lambda i: 0.0)
+        mode = soft.popularity
+        scored: dict[str, dict[str, float]] = {}
+        wanted = set(soft.genres)
+        if wanted and self.weights.genre > 0:
+            scored["genre"] = {i: len(wanted & set(it.genres)) / len(wanted) + decade(i)
+                               for i, it in self.items.items() if wanted & set(it.genres) and ok(i)}
+        if soft.terms and self.vocab is not None and self.weights.theme > 0:
+            scored["theme"] = {i: v + decade(i) for i, v in self.vocab.themes(soft.terms).items()
+                               if i in self.items and ok(i)}
+        for name, sc in scored.items():
+            ranked = sorted(sc, key=lambda i: (-round(sc[i], 6), -self.prior(i, mode), i))[:depth]
+            if ranked:
+                out[name] = [(i, sc[i]) for i in ranked]
+        return out
+
+    def _quality_weight(self, history: UserHistory, soft: SoftPreferences | None) -> float:
+        if self.quality is None and not self.popularity:
+            return 0.0
+        if soft is not None and soft.popularity:
+            return self.weights.quality_cue
+        return self.weights.quality_history if history.entries else self.weights.quality
 
     def _push_away(self, v: np.ndarray, history: UserHistory) -> np.ndarray:
         """v - dislike_push * mean(disliked vectors), renormalised; v itself when nothing is disliked."""
@@ -349,21 +418,22 @@ class Retriever:
 
     def retrieve(self, query: str, history: UserHistory, k: int, exclude: set[str] | None = None,
                  constraints: Constraints | None = None, *, anchors: Sequence[str] = (),
-                 diverse: Sequence[Item] | None = None) -> list[Candidate]:
+                 diverse: Sequence[Item] | None = None, soft: SoftPreferences | None = None) -> list[Candidate]:
         """Up to k fused candidates, never seen or excluded; all of them satisfy `constraints`.
-        `anchors`: item ids to find more like; `diverse`: pick k of 3k by genre MMR, away from these films."""
+        `anchors`: item ids to find more like; `diverse`: pick k of 3k by genre MMR, away from these films;
+        `soft`: preferences that add the genre, theme and quality lists (module docstring)."""
         exclude = (set(exclude or ()) | history.seen | history.excluded
                    | set(constraints.exclude_items if constraints else ()))
         if constraints and constraints.only_items:
             k = max(k, len(constraints.only_items))
-        lists = self.lists(query, history, k, exclude, constraints, anchors)
+        lists = self.lists(query, history, k, exclude, constraints, anchors, soft)
         if not lists and not (constraints and constraints.only_items):
             diverse = diverse if diverse is not None else ()  # nothing to go on: popular, but varied
         final_k, k = k, (k * 3 if diverse is not None else k)
         fused: dict[str, float] = defaultdict(float)
         sources: dict[str, list[str]] = defaultdict(list)
         for name, ranked in lists.items():
-            w = getattr(self.weights, name)
+            w = self._quality_weight(history, soft) if name == "quality" else getattr(self.weights, name)
             for rank, (iid, _) in enumerate(ranked):
                 if iid in self.items:  # the store may hold items a newer catalog dropped
                     fused[iid] += w / (self.rrf_k + rank + 1)
@@ -371,14 +441,16 @@ class Retriever:
         best = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
         out = [Candidate(self.items[i], s, tuple(sources[i])) for i, s in best]
         if (constraints or not lists) and len(out) < k:
-            out += self._fill(constraints or Constraints(), exclude | {c.item.item_id for c in out}, k - len(out))
+            out += self._fill(constraints or Constraints(), exclude | {c.item.item_id for c in out}, k - len(out),
+                              soft.popularity if soft else None)
         return diversify(out, final_k, diverse) if diverse is not None else out
 
-    def _fill(self, constraints: Constraints, exclude: set[str], n: int) -> list[Candidate]:
-        """Matching catalog items no signal found: a choice set in the order named, else by popularity."""
+    def _fill(self, constraints: Constraints, exclude: set[str], n: int, mode: str | None = None) -> list[Candidate]:
+        """Matching catalog items no signal found: a choice set in the order named, else by the
+        quality prior (`mode`: "popular" / "obscure"; popularity without a prior)."""
         if constraints.only_items:
             ids = [i for i in constraints.only_items if i in self.items]
         else:
-            ids = sorted(self.items, key=lambda i: -self.popularity.get(i, 0))  # stable: catalog order on ties
+            ids = sorted(self.items, key=lambda i: -self.prior(i, mode))  # stable: catalog order on ties
         picked = [i for i in ids if i not in exclude and constraints.allows(self.items[i])][:n]
         return [Candidate(self.items[i], 0.0, ("catalog",)) for i in picked]

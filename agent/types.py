@@ -6,6 +6,7 @@
     Candidate       an item proposed by retrieval, with its fused score and provenance
     RankedItem      a recommendation with its explanation
     Recommendation  the full answer to one request
+    SoftPreferences what a request would like but does not require (genres, themes, moods, popularity, era)
 """
 
 from __future__ import annotations
@@ -61,6 +62,14 @@ class UserHistory:
 
     def recent(self, n: int) -> tuple[HistoryEntry, ...]:
         return self.entries[-n:] if n > 0 else ()
+
+
+@dataclass(frozen=True)
+class SoftPreferences:
+    genres: tuple[str, ...] = ()  # catalog genre names, e.g. ("Animation", "Comedy")
+    terms: tuple[str, ...] = ()  # mood/theme words of the request, e.g. ("light", "heist")
+    popularity: str | None = None  # "popular" | "obscure" (a hidden gem) | None
+    decade: int | None = None  # e.g. 1990
 
 
 @dataclass(frozen=True)
