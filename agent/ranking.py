@@ -9,8 +9,11 @@ a truncated generation may stop mid-list, so every answer is validated anyway:
   * unknown / non-candidate ids, already-seen ids and duplicates are dropped (and recorded);
   * explanations that fail agent/grounding.check are replaced by a fact-only explanation and
     marked explanation_source="facts";
-  * if fewer than n valid items remain, the rest is filled from retrieval order (from_llm=False)
-    and the response says how many were filled.
+  * if fewer than n valid items remain, the rest is filled from retrieval order and the response
+    says how many were filled.
+`from_llm` is true exactly when the LLM wrote the explanation shown (explanation_source "llm");
+`score` is the score the order was made with (one-pass: the label softmax with the retrieval
+prior, see order_by_label_scores), or None when the LLM wrote the order itself (generate).
 """
 
 from __future__ import annotations
@@ -31,23 +34,24 @@ LABELS: tuple[str, ...] = tuple(string.ascii_uppercase)
 
 def order_by_label_scores(candidates: list[Candidate], logprobs: list[float],
                           prior_weight: float = 0.0) -> list[tuple[Candidate, float]]:
-    """Candidates sorted by the LLM's label log-probabilities, best first, with the softmax over
-    the labels as the score. `prior_weight` > 0 adds the retrieval order as a Zipf log-prior,
-    -w * log(rank) with rank 1, 2, ...; ties keep retrieval order. Candidates without a label (more than
-    len(LABELS)) follow in retrieval order with score 0.
+    """Candidates sorted by the LLM's label log-probabilities, best first. `prior_weight` > 0 adds
+    the retrieval order as a Zipf log-prior, -w * log(rank) with rank 1, 2, ...; ties keep retrieval
+    order. The score is the softmax over the labels of that same sum, so it is the score the order
+    was made with: non-increasing down the list (with w = 0, the label softmax). Candidates without
+    a label (more than len(LABELS)) follow in retrieval order with score 0.
 
     >>> from agent.types import Item
     >>> cs = [Candidate(Item(str(i), f"F{i}"), 1.0) for i in range(3)]
     >>> [(c.item.item_id, round(p, 2)) for c, p in order_by_label_scores(cs, [-2.0, -0.5, -2.0])]
     [('1', 0.69), ('0', 0.15), ('2', 0.15)]
-    >>> [c.item.item_id for c, _ in order_by_label_scores(cs, [-2.0, -0.5, -2.0], prior_weight=4.0)]
-    ['0', '1', '2']
+    >>> [(c.item.item_id, round(p, 2)) for c, p in order_by_label_scores(cs, [-2.0, -0.5, -2.0], prior_weight=4.0)]
+    [('0', 0.77), ('1', 0.22), ('2', 0.01)]
     """
     k = len(logprobs)
-    m = max(logprobs) if logprobs else 0.0
-    z = sum(math.exp(x - m) for x in logprobs) or 1.0
-    probs = [math.exp(x - m) / z for x in logprobs]
     key = [lp - prior_weight * math.log(r + 1) for r, lp in enumerate(logprobs)]
+    m = max(key) if key else 0.0
+    z = sum(math.exp(x - m) for x in key) or 1.0
+    probs = [math.exp(x - m) / z for x in key]
     order = sorted(range(k), key=lambda i: -key[i])  # stable: ties keep retrieval order
     return [(candidates[i], probs[i]) for i in order] + [(c, 0.0) for c in candidates[k:]]
 
@@ -179,8 +183,9 @@ class Validator:
         return len(self.accepted) >= self.n
 
     def accept(self, obj: dict, *, score: float | None = None, quiet: bool = False) -> RankedItem | None:
-        """Validate one LLM object; `score` overrides the retrieval score, `quiet` skips the note
-        for an empty explanation that is expected (ranking without explanations)."""
+        """Validate one LLM object; `score`: what the order was made with (None: the LLM's own
+        order, which has no score), `quiet` skips the note for an empty explanation that is
+        expected (ranking without explanations)."""
         if self.full:
             self.dropped.append(f"extra:{obj.get('item_id')}")
             return None
@@ -208,8 +213,7 @@ class Validator:
             if not quiet:
                 self.notes.append(f"explanation for {iid} replaced ({'; '.join(problems[:3])})")
             expl, source = facts_explanation(cand.item, self.history_items, self.prompts, self.max_chars), "facts"
-        ranked = RankedItem(cand.item, len(self.accepted) + 1, expl, source,
-                            cand.score if score is None else score, from_llm=True)
+        ranked = RankedItem(cand.item, len(self.accepted) + 1, expl, source, score, from_llm=source == "llm")
         self.accepted.append(ranked)
         return ranked
 
@@ -224,7 +228,8 @@ class Validator:
                 continue
             cand = self.by_id[iid]
             expl = facts_explanation(cand.item, self.history_items, self.prompts, self.max_chars)
-            r = RankedItem(cand.item, len(self.accepted) + 1, expl, "facts", cand.score, from_llm=False)
+            # after the LLM's own (unscored) picks: a retrieval score here would look comparable and is not
+            r = RankedItem(cand.item, len(self.accepted) + 1, expl, "facts", None, from_llm=False)
             self.accepted.append(r)
             added.append(r)
         return added

@@ -85,8 +85,8 @@ class RankedItem:
     rank: int  # 1-based
     explanation: str
     explanation_source: str  # "llm" | "facts" (LLM text failed the grounding check, see agent/grounding.py)
-    score: float | None = None
-    from_llm: bool = True  # False when filled in from retrieval order
+    score: float | None = None  # what the order was made with (non-increasing by rank); None: the LLM's own order
+    from_llm: bool = True  # True exactly when the LLM wrote the explanation (explanation_source == "llm")
 
 
 @dataclass(frozen=True)

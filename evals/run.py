@@ -130,19 +130,20 @@ def validity_counts(out, counts: dict) -> None:
                "not_in_catalog": "out_of_catalog", "malformed": "parse_failures"}.get(kind)
         if key:
             counts[key] += 1
-    if not any(r.from_llm for r in out.items):
+    if out.items and out.filled == len(out.items):  # not one valid item from the LLM
         counts["parse_failures"] += 1
     counts["filled"] += out.filled
 
 
-def prior_order(out, weight: float) -> list[str]:
+def prior_order(out, weight: float, served: float = 0.0) -> list[str]:
     """Re-sort a one-pass answer with the retrieval order as a log-prior (the same formula as
-    agent.ranking.order_by_label_scores; log of the label softmax differs from the label
-    log-probability by a per-request constant, so the order is the same)."""
+    agent.ranking.order_by_label_scores). The served score is the softmax of label log-probability
+    - served * log(rank), so adding `served` * log(rank) back gives the label log-probability up to
+    a per-request constant, and the order is the same as ranking with `weight` directly."""
     import math
 
     pos = {c.item.item_id: r for r, c in enumerate(out.candidates)}
-    key = {r.item.item_id: math.log(max(r.score or 0.0, 1e-30)) - weight * math.log(pos[r.item.item_id] + 1)
+    key = {r.item.item_id: math.log(max(r.score or 0.0, 1e-30)) + (served - weight) * math.log(pos[r.item.item_id] + 1)
            for r in out.items}
     return sorted(key, key=lambda i: -key[i])
 
@@ -221,7 +222,8 @@ async def eval_llm_rerank(split: Split, target: str, users: list[str], popularit
             c = dict.fromkeys(VALIDITY_KEYS, 0)
             validity_counts(out, c)
             done[u] = {"user": u, "kind": "rank", "metrics": all_metrics(full([r.item.item_id for r in out.items]), tgt),
-                       "sweep": {str(w): all_metrics(full(prior_order(out, w)), tgt) for w in prior_weights},
+                       "sweep": {str(w): all_metrics(full(prior_order(out, w, s.rank_prior_weight)), tgt)
+                                 for w in prior_weights},
                        "latency": elapsed, "tokens_in": out.prompt_tokens, "tokens_out": out.completion_tokens,
                        "counts": c, "n_items": len(out.items),
                        "records": [] if ranking == "one-pass" else [
