@@ -7,7 +7,8 @@ request's words mean in it.
     read_soft("a funny animated film for the whole family", vocab)
         -> SoftPreferences(genres=("Comedy", "Animation"), terms=("funny", "animated", "family"))
 
-A term is a genre, a tag or a keyword carried by at least `min_films` films (each a film set).
+A term is a genre, or a tag or keyword (one term when both spell it alike: Heat's tag "heist"
+and Ronin's keyword "heist") carried by at least `min_films` films; each term has its film set.
 Terms and request words are embedded in the same frame, "a {word} movie": in that frame
 "light" lands next to "lighthearted" and "light-hearted", "gentle" next to "calm", "funny" next to
 "Comedy" (all-MiniLM-L6-v2; measured, the bare words were much further apart). A word matches
@@ -91,7 +92,7 @@ class Vocabulary:
         films: dict[tuple[str, str], set[str]] = defaultdict(set)
         shown: dict[tuple[str, str], str] = {}
         for it in items:
-            for kind, terms in (("genre", it.genres), ("tag", it.tags), ("keyword", it.keywords)):
+            for kind, terms in (("genre", it.genres), ("theme", it.tags), ("theme", it.keywords)):
                 for t in terms:
                     key = (kind, normal(t))
                     if key[1] and key[1] != "(no genres listed)":
