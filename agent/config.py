@@ -58,6 +58,7 @@ class Settings(BaseSettings):
     weight_quality: float = Field(1.0, ge=0, description="RRF weight of the quality prior (Bayesian mean rating) re-ordering the other lists' films, for a request without history")
     weight_quality_history: float = Field(0.0, ge=0, description="the same with history")
     weight_quality_cue: float = Field(2.0, ge=0, description="the same when the request asks for popular films or hidden gems")
+    title_penalty: float = Field(0.0, ge=0, description="request-text list: a film's document similarity less this times its title's similarity (0: off)")
     quality_prior_count: float = Field(10.0, gt=0, description="Bayesian mean rating: the count of global-mean ratings every film starts with")
 
     # --- living user profiles (POST /v1/users/{id}/interactions, GET/PUT /v1/users/{id}/profile) ----------

@@ -59,7 +59,7 @@ from agent.store import ItemStore
 from agent.titles import TitleIndex, TitleMatch, has_content
 from agent.quality import Quality
 from agent.types import Candidate, HistoryEntry, Item, RankedItem, Ranking, Recommendation, UserHistory
-from agent.vocab import Vocabulary, read_soft
+from agent.vocab import TitleVectors, Vocabulary, read_soft
 
 NO_MATCH = "no film matches"  # starts the note of an answer the constraints left empty
 
@@ -111,6 +111,7 @@ class Recommender:
         profiles: ProfileStore | None = None,
         quality: Quality | None = None,
         vocab: Vocabulary | None = None,
+        titles: TitleVectors | None = None,
     ):
         self.settings = settings
         self.items = {it.item_id: it for it in items}
@@ -132,7 +133,7 @@ class Recommender:
                                      quality_cue=settings.weight_quality_cue),
             media_store=media_store,
             dislike_push=settings.dislike_push,
-            quality=quality, vocab=vocab,
+            quality=quality, vocab=vocab, titles=titles, title_penalty=settings.title_penalty,
         )
 
     @classmethod
@@ -174,8 +175,9 @@ class Recommender:
         profiles = ProfileStore(settings.profiles_file)
         quality = Quality(interactions, prior_count=settings.quality_prior_count) if interactions else None
         vocab = Vocabulary.build(items, embedder, settings.home / "vocab")
+        titles = TitleVectors(items, embedder, settings.home / "vocab") if settings.title_penalty > 0 else None
         return cls(settings, items, histories, store, embedder, llm, collab=collab, sequence=sequence,
-                   media_store=media_store, profiles=profiles, quality=quality, vocab=vocab)
+                   media_store=media_store, profiles=profiles, quality=quality, vocab=vocab, titles=titles)
 
     def stored_history(self, user: str) -> UserHistory | None:
         """The catalog's history of `user` merged with their stored interaction events, with their

@@ -1,7 +1,9 @@
 """Query + history -> candidates: semantic (Chroma) and collaborative signals, fused by RRF.
 
 Ranked lists, each optional, fused with weighted reciprocal-rank fusion:
-  query     the request text embedded, nearest items in Chroma
+  query     the request text embedded, nearest items in Chroma, each less `title_penalty` times
+            the similarity of its title alone (agent/vocab.TitleVectors): what a film is about
+            counts, a title word does not ("a family film" is not "A Family Thing")
   history   recency-weighted mean of the stored vectors of the user's recent liked items, minus
             `dislike_push` times the mean vector of the films they disliked (pushed away)
   profile   the user's profile text embedded (agent/profiles; only users with a stored profile)
@@ -57,7 +59,7 @@ from agent.ingest import METADATA_VERSION, genre_flag
 from agent.store import ItemStore
 from agent.quality import Quality
 from agent.types import Candidate, Interaction, Item, SoftPreferences, UserHistory
-from agent.vocab import Vocabulary
+from agent.vocab import TitleVectors, Vocabulary
 
 Keep = Callable[[str], bool]  # item_id -> may it be a candidate?
 ANCHOR_MIX = 0.7  # anchor list vector: 0.7 * anchors' mean + 0.3 * query (when there is a query)
@@ -243,6 +245,8 @@ class Retriever:
         dislike_push: float = 0.0,
         quality: Quality | None = None,
         vocab: Vocabulary | None = None,
+        titles: TitleVectors | None = None,
+        title_penalty: float = 0.0,
     ):
         self.store = store
         self.media_store = media_store
@@ -257,6 +261,8 @@ class Retriever:
         self.popularity = collab.popularity if collab is not None else {}
         self.quality = quality
         self.vocab = vocab
+        self.titles = titles
+        self.title_penalty = title_penalty
         self._filterable: bool | None = None
 
     def prior(self, item_id: str, mode: str | None = None) -> float:
@@ -311,6 +317,17 @@ class Retriever:
                 return self._exact(vector, depth, exclude, keep)
             n = min(total, n * 4)
 
+    def _about(self, vector: np.ndarray, depth: int, exclude: set[str], where: dict | None,
+               keep: Keep | None) -> list[tuple[str, float]]:
+        """The query list: nearest documents, each less `title_penalty` times the similarity of its
+        title alone, so a film matches by what it is about rather than by a word of its title."""
+        if self.titles is None or self.title_penalty <= 0:
+            return self._semantic(vector, depth, exclude, where, keep)
+        hits = self._semantic(vector, depth * 3, exclude, where, keep)
+        ts = self.titles.similarity(vector, [i for i, _ in hits])
+        scored = [(i, s - self.title_penalty * float(t)) for (i, s), t in zip(hits, ts, strict=True)]
+        return sorted(scored, key=lambda kv: (-kv[1], kv[0]))[:depth]
+
     def _exact(self, vector: np.ndarray, depth: int, exclude: set[str], keep: Keep) -> list[tuple[str, float]]:
         """Cosine similarity of every stored item that `keep` accepts, best first (ties: item id)."""
         vecs = self.store.vectors([i for i in self.items if i not in exclude and keep(i)])
@@ -336,7 +353,7 @@ class Retriever:
                 where = where_filter(constraints, flags=self.filterable)
         qv = self.embedder.embed_one(query) if query.strip() else None
         if qv is not None and weights.query > 0:
-            out["query"] = self._semantic(qv, depth, exclude, where, keep)
+            out["query"] = self._about(qv, depth, exclude, where, keep)
         if anchors and weights.anchor > 0:
             avecs = self.store.vectors(anchors)
             if avecs:

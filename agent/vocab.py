@@ -143,9 +143,26 @@ class Vocabulary:
         return tuple(out)
 
 
-def _cached_embed(texts: list[str], embedder: Embedder, cache_dir: Path | None) -> np.ndarray:
+class TitleVectors:
+    """Every film's title embedded on its own (cached like the vocabulary), so that retrieval can
+    tell a document that matches the request by its title ("A Family Thing" for "a family film")
+    from one that matches by what it is about."""
+
+    def __init__(self, items: Iterable[Item], embedder: Embedder, cache_dir: Path | None = None):
+        items = list(items)
+        self.index = {it.item_id: j for j, it in enumerate(items)}
+        self.vectors = _cached_embed([it.title for it in items], embedder, cache_dir, "titles")
+
+    def similarity(self, vector: np.ndarray, ids: Sequence[str]) -> np.ndarray:
+        """Cosine similarity of each film's title to `vector` (0 for films it does not know)."""
+        rows = [self.index.get(i, -1) for i in ids]
+        sims = self.vectors[[max(r, 0) for r in rows]] @ (vector / (np.linalg.norm(vector) + 1e-9)) if rows else np.zeros(0)
+        return np.where(np.asarray(rows) >= 0, sims, 0.0)
+
+
+def _cached_embed(texts: list[str], embedder: Embedder, cache_dir: Path | None, what: str = "vocab") -> np.ndarray:
     key = hashlib.sha256((embedder.name + "\n" + "\n".join(texts)).encode()).hexdigest()[:16]
-    path = cache_dir / f"vocab-{key}.npy" if cache_dir is not None else None
+    path = cache_dir / f"{what}-{key}.npy" if cache_dir is not None else None
     if path is not None and path.exists():
         vecs = np.load(path)
         if vecs.shape[0] == len(texts):

@@ -173,6 +173,8 @@ def choice_requests(items: dict, counts: dict, rng: random.Random, n: int) -> li
         names[normalise(it.title)].append(i)
     odd = [i for i in known if PUNCT.search(items[i].title)]
     plain = [i for i in known if i not in set(odd)]
+    if len(plain) < 4:
+        return []
 
     def typed(i: str) -> str:
         it = items[i]
@@ -257,7 +259,7 @@ def build_recommender(settings, cache_dir: Path):
     from agent.quality import Quality
     from agent.recommender import Recommender
     from agent.retrieval import CoOccurrence, Transitions
-    from agent.vocab import Vocabulary
+    from agent.vocab import TitleVectors, Vocabulary
 
     s = settings
     items = load_catalog(s.catalog, s.tmdb, s.media)
@@ -268,7 +270,8 @@ def build_recommender(settings, cache_dir: Path):
     vocab = Vocabulary.build(items, emb, cache_dir)
     rec = Recommender(s, items, histories, store, emb, None, collab=CoOccurrence(inter),
                       sequence=Transitions([[e.item_id for e in h.entries] for h in histories.values()]),
-                      quality=Quality(inter, prior_count=s.quality_prior_count), vocab=vocab)
+                      quality=Quality(inter, prior_count=s.quality_prior_count), vocab=vocab,
+                      titles=TitleVectors(items, emb, cache_dir))  # built always: systems switch the penalty
     return rec, inter
 
 
@@ -283,7 +286,14 @@ def weights_for(settings, **override):
     return RetrievalWeights(**w)
 
 
-BEFORE = dict(genre=0.0, theme=0.0, quality=0.0, quality_history=0.0, quality_cue=0.0)
+BEFORE = dict(genre=0.0, theme=0.0, quality=0.0, quality_history=0.0, quality_cue=0.0, title_penalty=0.0)
+
+
+def configure(rec, settings, **override) -> None:
+    """Set the retriever's weights (and title penalty) to the settings' values with `override`."""
+    penalty = override.pop("title_penalty", settings.title_penalty)
+    rec.retriever.weights = weights_for(settings, **override)
+    rec.retriever.title_penalty = penalty
 
 
 def answer(rec, r: Req, k: int = 10) -> tuple[list[str], float]:
@@ -294,8 +304,8 @@ def answer(rec, r: Req, k: int = 10) -> tuple[list[str], float]:
     return [c.item.item_id for c in prep.candidates[:max(k, len(r.named))]], time.perf_counter() - t
 
 
-def run_system(rec, reqs: list[Req], weights, name: str) -> list[dict]:
-    rec.retriever.weights = weights
+def run_system(rec, reqs: list[Req], settings, name: str, **override) -> list[dict]:
+    configure(rec, settings, **override)
     rows = []
     for r in reqs:
         got, dt = answer(rec, r)
@@ -351,7 +361,13 @@ ISSUE_REQUESTS = [("A funny animated film for the whole family?", None), ("Somet
                   ("A documentary about music?", None), ("Something light, under two hours.", "68"),
                   ("Something for a quiet Sunday evening?", "42")]
 
-GRID = [dict(genre=g, theme=t, quality=q) for g in (0.5, 1.0, 2.0) for t in (0.5, 1.0, 2.0) for q in (0.5, 1.0, 2.0)]
+# coordinate search from the settings' values: each knob over its values, the others fixed, twice
+KNOBS = {"genre": (0.0, 0.5, 1.0, 2.0, 3.0), "theme": (0.0, 0.5, 1.0, 2.0, 3.0), "quality": (0.0, 0.5, 1.0, 2.0, 3.0),
+         "title_penalty": (0.0, 0.25, 0.5, 1.0)}
+
+
+def objective(m: dict) -> float:
+    return m["ndcg@10"] + m["precision@5"]
 
 
 def titles(rec, ids: list[str], n: int = 5) -> str:
@@ -398,19 +414,28 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     if args.tune:
         tune = [r for r in reqs if r.half == "tune" and r.kind != "choice"][: args.limit]
-        table = []
-        for g in GRID:
-            m = score(run_system(rec, tune, weights_for(s, **g), "t"), by_id, rec, gain, pct)
-            table.append({**g, **{k: m[k] for k in ("precision@5", "ndcg@10", "median popularity percentile (no history)")}})
-            print(json.dumps(table[-1]), flush=True)
-        (args.out / "tune.json").write_text(json.dumps(table, indent=1))
-        best = max(table, key=lambda t: t["ndcg@10"] + t["precision@5"])
-        print("[requests] best on the tuning half:", best)
+        cur = {"genre": s.weight_genre, "theme": s.weight_theme, "quality": s.weight_quality,
+               "title_penalty": s.title_penalty}
+        table, memo = [], {}
+        for _ in range(2):
+            for knob, values in KNOBS.items():
+                for v in values:
+                    trial = {**cur, knob: v}
+                    key = tuple(sorted(trial.items()))
+                    if key not in memo:
+                        memo[key] = score(run_system(rec, tune, s, "t", **trial), by_id, rec, gain, pct)
+                        m = memo[key]
+                        table.append({**trial, **{k: m[k] for k in ("precision@5", "ndcg@10",
+                                                                    "median popularity percentile (no history)")}})
+                        print(json.dumps(table[-1]), flush=True)
+                cur[knob] = max(values, key=lambda v: objective(memo[tuple(sorted({**cur, knob: v}.items()))]))
+        (args.out / "tune.json").write_text(json.dumps({"chosen": cur, "trials": table}, indent=1))
+        print("[requests] chosen on the tuning half (NDCG@10 + precision@5):", cur)
         return 0
     chosen = [r for r in reqs if args.half == "all" or r.half == args.half][: args.limit]
     systems = {"popular among matching": oracle_rows(rec, chosen, counts),
-               "before (soft/quality weights 0)": run_system(rec, chosen, weights_for(s, **BEFORE), "before"),
-               "marquee": run_system(rec, chosen, weights_for(s), "marquee")}
+               "before (soft/quality weights 0)": run_system(rec, chosen, s, "before", **BEFORE),
+               "marquee": run_system(rec, chosen, s, "marquee")}
     results = {"half": args.half, "requests": len(chosen), "choice_requests": sum(r.kind == "choice" for r in chosen),
                "systems": {name: score(rows, by_id, rec, gain, pct) for name, rows in systems.items()}}
     rng = random.Random(args.seed)
@@ -422,12 +447,13 @@ def main(argv: list[str] | None = None) -> int:
     issue = []
     for text, user in ISSUE_REQUESTS:
         r = Req("issue", text, "issue", user, [])
-        rec.retriever.weights = weights_for(s, **BEFORE)
+        configure(rec, s, **BEFORE)
         b = answer(rec, r)[0]
-        rec.retriever.weights = weights_for(s)
+        configure(rec, s)
         issue.append(f"| {text}{f' (user {user})' if user else ''} | {titles(rec, b)} | {titles(rec, answer(rec, r)[0])} |")
     issue = ["| request | before | marquee |", "|---|---|---|", *issue]
-    (args.out / "results.json").write_text(json.dumps({**results, "weights": asdict(weights_for(s))}, indent=1))
+    (args.out / "results.json").write_text(json.dumps({**results, "weights": asdict(weights_for(s)),
+                                                       "title_penalty": s.title_penalty}, indent=1))
     with open(args.out / "answers.jsonl", "w") as f:
         for name, rows in systems.items():
             for row in rows:

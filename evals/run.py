@@ -97,13 +97,26 @@ def agent_retrievers(split: Split, target: str, popularity: np.ndarray, weights=
     from agent.retrieval import RetrievalWeights, Retriever
 
     s, items, emb, store, co, tr = agent_parts(split, target)
-    w = weights or RetrievalWeights(s.weight_query, s.weight_history, s.weight_collab, s.weight_sequence)
+    w = weights or RetrievalWeights(s.weight_query, s.weight_history, s.weight_collab, s.weight_sequence,
+                                    quality_history=s.weight_quality_history)
     media = media_store(s, items, emb)
     content = Retriever(store, emb, items, None, weights=RetrievalWeights(query=0, history=1, collab=0, sequence=0),
                         media_store=media)
-    fused = Retriever(store, emb, items, co, tr, weights=w, rrf_k=s.rrf_k, media_store=media)
+    fused = Retriever(store, emb, items, co, tr, weights=w, rrf_k=s.rrf_k, media_store=media,
+                      quality=split_quality(split, target, s.quality_prior_count) if w.quality_history > 0 else None)
     return [AgentRetrieverScorer(content, split.items, popularity, "content (embeddings)"),
             AgentRetrieverScorer(fused, split.items, popularity, "agent retriever (fused)")]
+
+
+def split_quality(split: Split, target: str, prior_count: float):
+    """The quality prior (agent/quality) from the ratings of the events the split fits on before
+    `target` (never the target itself); the demo's ratings.csv, as agent_parts' store is the demo's."""
+    from agent.quality import Quality
+    from agent.types import Interaction
+
+    fit = {(u, i) for u, seq in split.fit_sequences(target).items() for i in seq}
+    events = load_events("movielens-small")
+    return Quality([Interaction(u, i, r, t) for u, i, r, t in events if (u, i) in fit], prior_count=prior_count)
 
 
 def tune_retriever(split: Split, users: list[str], seed: int) -> list[tuple[dict, float]]:
