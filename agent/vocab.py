@@ -13,7 +13,8 @@ Terms and request words are embedded in the same frame, "a {word} movie": in tha
 "light" lands next to "lighthearted" and "light-hearted", "gentle" next to "calm", "funny" next to
 "Comedy" (all-MiniLM-L6-v2; measured, the bare words were much further apart). A word matches
 its `per_word` nearest terms whose similarity is at least `min_sim` and within `margin` of its best
-one; a film scores, per word, the best similarity among the matched terms it carries, summed over
+one, a term that spells the word inside it counting SPELLED more (an embedding puts "light" as
+near "dark" as "lighthearted"; the letters tell them apart); a film scores, per word, the best similarity among the matched terms it carries, summed over
 the words. The embeddings are cached under `cache_dir` by a hash of the embedder name and the
 term texts, so a restart embeds nothing and a catalog change embeds the vocabulary again.
 Only the request's few words are embedded per request.
@@ -22,8 +23,8 @@ Only the request's few words are embedded per request.
 it a SoftPreferences: content words (stop words dropped; a two-word catalog term such as "time
 travel" kept whole), genre words (agent/phrases' lexicon, or a word whose nearest genre is very
 close), "popular" / "hidden gem" cues. Left out: negation ("not scary" is a hard constraint and is
-cut from the text before it gets here), antonyms (an embedding puts "light" near "dark" too; the
-margin keeps the nearest only), and phrases longer than two words.
+cut from the text before it gets here), antonyms the spelling does not separate ("sad" lands near
+"funny"), and phrases longer than two words.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from agent.embedding import Embedder
 from agent.types import Item, SoftPreferences
 
 FRAME = "a {} movie"
+SPELLED = 0.1  # similarity added to a term that spells the word inside it: "lighthearted" for "light", not "dark"
 _GENRE_TEXT = {"Sci-Fi": "science fiction", "Film-Noir": "film noir", "Children": "children's"}
 _WORD = re.compile(r"[a-z][a-z'-]*[a-z]|[a-z]")
 STOP = frozenset("""
@@ -83,6 +85,7 @@ class Vocabulary:
         self.per_word, self.min_sim, self.margin, self.genre_sim = per_word, min_sim, margin, genre_sim
         self.index = {(k, normal(t)): j for j, (k, t) in enumerate(zip(kinds, texts, strict=True))}
         self.phrases = frozenset(normal(t) for t in texts if " " in normal(t))
+        self._squashed: list[str] | None = None
 
     @classmethod
     def build(cls, items: Iterable[Item], embedder: Embedder, cache_dir: Path | None = None, *,
@@ -114,11 +117,21 @@ class Vocabulary:
             return [[] for _ in words]
         sims = self.embedder.embed([FRAME.format(w) for w in words]) @ self.vectors.T
         out = []
-        for row in sims:
+        for w, row in zip(words, sims, strict=True):
+            row = row + SPELLED * self._spelled(normal(w))
             top = np.argsort(-row, kind="stable")[: self.per_word]
             best = float(row[top[0]])
             out.append([(int(j), float(row[j])) for j in top if row[j] >= max(self.min_sim, best - self.margin)])
         return out
+
+    def _spelled(self, word: str) -> np.ndarray:
+        """1 for the terms that contain the word's letters ("light" in "lighthearted"), else 0."""
+        key = word.replace(" ", "")
+        if len(key) < 4:
+            return np.zeros(len(self.texts), dtype=np.float32)
+        if self._squashed is None:
+            self._squashed = [normal(t).replace(" ", "") for t in self.texts]
+        return np.fromiter((key in t for t in self._squashed), dtype=np.float32, count=len(self.texts))
 
     def themes(self, words: Sequence[str]) -> dict[str, float]:
         """item_id -> sum over the words of the best similarity among the word's terms the film carries."""
