@@ -13,8 +13,9 @@ Terms and request words are embedded in the same frame, "a {word} movie": in tha
 "light" lands next to "lighthearted" and "light-hearted", "gentle" next to "calm", "funny" next to
 "Comedy" (all-MiniLM-L6-v2; measured, the bare words were much further apart). A word matches
 its `per_word` nearest terms whose similarity is at least `min_sim` and within `margin` of its best
-one, a term that spells the word inside it counting SPELLED more (an embedding puts "light" as
-near "dark" as "lighthearted"; the letters tell them apart); a film scores, per word, the best similarity among the matched terms it carries, summed over
+one; a mood word the vocabulary has no term for ("light", "quiet") is read as the few words of
+MOODS (a small hand list of seeds: "light" -> lighthearted, feel-good, comedy), whose terms the
+embedding finds in the same way; a film scores, per word, the best similarity among the matched terms it carries, summed over
 the words. The embeddings are cached under `cache_dir` by a hash of the embedder name and the
 term texts, so a restart embeds nothing and a catalog change embeds the vocabulary again.
 Only the request's few words are embedded per request.
@@ -23,8 +24,8 @@ Only the request's few words are embedded per request.
 it a SoftPreferences: content words (stop words dropped; a two-word catalog term such as "time
 travel" kept whole), genre words (agent/phrases' lexicon, or a word whose nearest genre is very
 close), "popular" / "hidden gem" cues. Left out: negation ("not scary" is a hard constraint and is
-cut from the text before it gets here), antonyms the spelling does not separate ("sad" lands near
-"funny"), and phrases longer than two words.
+cut from the text before it gets here), antonyms (an embedding puts "gentle" near "brutal": the
+seeds avoid the worst of it for the moods they cover), and phrases longer than two words.
 """
 
 from __future__ import annotations
@@ -41,7 +42,19 @@ from agent.embedding import Embedder
 from agent.types import Item, SoftPreferences
 
 FRAME = "a {} movie"
-SPELLED = 0.1  # similarity added to a term that spells the word inside it: "lighthearted" for "light", not "dark"
+# Mood words the catalog's vocabulary has no term for (no film is tagged "light" in the sense of
+# "lighthearted"), each read as a few words it does have; the embedding then finds their terms.
+# A word's group scores a film by its best term, so a mood with three seeds counts once.
+MOODS: dict[str, tuple[str, ...]] = {
+    "light": ("lighthearted", "feel-good", "comedy"), "lighthearted": ("feel-good", "comedy"),
+    "fun": ("comedy", "feel-good"), "gentle": ("heartwarming", "feel-good", "calm"),
+    "quiet": ("calm", "meditative", "slow-paced"), "calm": ("meditative", "slow-paced"),
+    "cozy": ("heartwarming", "feel-good", "family"), "cosy": ("heartwarming", "feel-good", "family"),
+    "relaxing": ("feel-good", "heartwarming", "calm"), "uplifting": ("feel-good", "inspirational", "heartwarming"),
+    "heartwarming": ("heartwarming", "feel-good", "friendship"), "tense": ("tense", "suspense", "thriller"),
+    "sad": ("tearjerker", "tragedy", "melancholy"), "mind-bending": ("twist ending", "surreal", "psychological"),
+    "thoughtful": ("philosophical", "thought-provoking"), "exciting": ("action", "adventure"),
+}
 _GENRE_TEXT = {"Sci-Fi": "science fiction", "Film-Noir": "film noir", "Children": "children's"}
 _WORD = re.compile(r"[a-z][a-z'-]*[a-z]|[a-z]")
 STOP = frozenset("""
@@ -55,6 +68,7 @@ though through to too under tonight tomorrow today up us very want wanna was wat
 whatever when where which while who whole why will with without would yes yet you your
 film films movie movies flick flicks picture pictures one ones suggest suggestion suggestions
 two three four five six seven eight nine ten hour hours minute minutes min mins long short
+evening night tonight weekend sunday saturday friday afternoon morning
 """.split())
 _POPULAR = re.compile(r"\b(?:popular|well[- ]known|crowd[- ]pleas\w*|blockbusters?|everyone\s+(?:has\s+)?(?:seen|loves)"
                       r"|mainstream|famous|big\s+hits?|(?:a\s+)?classics?)\b", re.I)
@@ -85,7 +99,6 @@ class Vocabulary:
         self.per_word, self.min_sim, self.margin, self.genre_sim = per_word, min_sim, margin, genre_sim
         self.index = {(k, normal(t)): j for j, (k, t) in enumerate(zip(kinds, texts, strict=True))}
         self.phrases = frozenset(normal(t) for t in texts if " " in normal(t))
-        self._squashed: list[str] | None = None
 
     @classmethod
     def build(cls, items: Iterable[Item], embedder: Embedder, cache_dir: Path | None = None, *,
@@ -117,42 +130,37 @@ class Vocabulary:
             return [[] for _ in words]
         sims = self.embedder.embed([FRAME.format(w) for w in words]) @ self.vectors.T
         out = []
-        for w, row in zip(words, sims, strict=True):
-            row = row + SPELLED * self._spelled(normal(w))
+        for row in sims:
             top = np.argsort(-row, kind="stable")[: self.per_word]
             best = float(row[top[0]])
             out.append([(int(j), float(row[j])) for j in top if row[j] >= max(self.min_sim, best - self.margin)])
         return out
 
-    def _spelled(self, word: str) -> np.ndarray:
-        """1 for the terms that contain the word's letters ("light" in "lighthearted"), else 0."""
-        key = word.replace(" ", "")
-        if len(key) < 4:
-            return np.zeros(len(self.texts), dtype=np.float32)
-        if self._squashed is None:
-            self._squashed = [normal(t).replace(" ", "") for t in self.texts]
-        return np.fromiter((key in t for t in self._squashed), dtype=np.float32, count=len(self.texts))
-
     def themes(self, words: Sequence[str]) -> dict[str, float]:
-        """item_id -> sum over the words of the best similarity among the word's terms the film carries."""
+        """item_id -> sum over the words of the best similarity among the terms of the word (of
+        its MOODS seeds, for a mood word) that the film carries."""
+        groups = [MOODS.get(normal(w), (w,)) for w in words if w.strip()]  # a mood word: its seeds instead
+        flat = [w for g in groups for w in g]
+        found = dict(zip(flat, self.matches(flat), strict=True))
         score: dict[str, float] = defaultdict(float)
-        for matched in self.matches(words):
+        for group in groups:
             best: dict[str, float] = {}
-            for j, sim in matched:
-                for iid in self.films[j]:
-                    if sim > best.get(iid, 0.0):
-                        best[iid] = sim
+            for w in group:
+                for j, sim in found[w]:
+                    for iid in self.films[j]:
+                        if sim > best.get(iid, 0.0):
+                            best[iid] = sim
             for iid, sim in best.items():
                 score[iid] += sim
         return dict(score)
 
     def genres_of(self, words: Sequence[str]) -> tuple[str, ...]:
-        """The catalog genres that words name: a word whose nearest term is a genre at >= genre_sim."""
+        """The catalog genres that words name: a word with a genre among its terms at >= genre_sim."""
         out = []
         for matched in self.matches(words):
-            for j, sim in matched[:1]:
-                if self.kinds[j] == "genre" and sim >= self.genre_sim and self.texts[j] not in out:
-                    out.append(self.texts[j])
+            g = next((self.texts[j] for j, sim in matched if self.kinds[j] == "genre" and sim >= self.genre_sim), None)
+            if g is not None and g not in out:
+                out.append(g)
         return tuple(out)
 
 

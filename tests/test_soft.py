@@ -110,3 +110,9 @@ def test_bayesian_mean_shrinks_rarely_rated_films():
     assert q.bayes["known"] > q.bayes["rare"] > q.bayes["meh"]
     assert [i for i, _ in q.top(["meh", "rare", "known"], 3)] == ["known", "rare", "meh"]
     assert [i for i, _ in q.top(["meh", "rare", "known"], 3, "obscure")][0] == "rare"
+
+
+def test_a_mood_word_is_read_as_its_seeds(tmp_path):
+    v = Vocabulary.build(SIX_FILMS, HashEmbedder(), tmp_path)
+    # no film is tagged "tense": its seeds ("suspense", "thriller") find the Thriller genre's films
+    assert set(v.themes(("tense",))) == {"2", "5"}
