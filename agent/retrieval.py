@@ -16,7 +16,8 @@ Soft preferences (agent/types.SoftPreferences: genres, mood/theme words, "popula
 a decade), each list only when the request has them:
   genre     films of the preferred genres, most of them matched first, then by the quality prior
   theme     films carrying the catalog tags, keywords or genres nearest to the request's words
-            (agent/vocab: the vocabulary embedded once; "light" -> "lighthearted", "feel-good"),
+            and preferred genres (agent/vocab: the vocabulary embedded once; "heist", "music";
+            mood words through a few seeds: "light" -> lighthearted, feel-good, comedy),
             best matched first, then by the quality prior; a film of the preferred decade counts
             one term more in both
   quality   every film the other lists found, re-ordered by the quality prior (agent/quality:
@@ -214,6 +215,19 @@ def where_filter(c: Constraints, flags: bool = True) -> dict | None:
     return None if not clauses else clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
 
+def theme_words(soft: SoftPreferences) -> tuple[str, ...]:
+    """The words the theme list looks up: the terms, and each preferred genre no term names
+    already (a reader that keeps genre words out of `terms` still gets its genres looked up).
+
+    >>> theme_words(SoftPreferences(genres=("Animation", "Comedy"), terms=("animated", "family")))
+    ('animated', 'family', 'Comedy')
+    """
+    from agent.phrases import GENRE_LEXICON
+
+    named = {GENRE_LEXICON.get(t.lower()) for t in soft.terms}
+    return (*soft.terms, *(g for g in soft.genres if g not in named))
+
+
 @dataclass
 class RetrievalWeights:
     query: float = 1.0
@@ -406,11 +420,14 @@ class Retriever:
         if wanted and self.weights.genre > 0:
             scored["genre"] = {i: len(wanted & set(it.genres)) / len(wanted) + decade(i)
                                for i, it in self.items.items() if wanted & set(it.genres) and ok(i)}
-        if soft.terms and self.vocab is not None and self.weights.theme > 0:
-            scored["theme"] = {i: v + decade(i) for i, v in self.vocab.themes(soft.terms).items()
+        words = theme_words(soft)
+        if words and self.vocab is not None and self.weights.theme > 0:
+            scored["theme"] = {i: v + decade(i) for i, v in self.vocab.themes(words).items()
                                if i in self.items and ok(i)}
         for name, sc in scored.items():
-            ranked = sorted(sc, key=lambda i: (-round(sc[i], 6), -self.prior(i, mode), i))[:depth]
+            # scores within 0.01 tie ("horror" is 1.0 to the genre and to the keyword, give or take
+            # float noise): among equally good matches the quality prior decides
+            ranked = sorted(sc, key=lambda i: (-round(sc[i], 2), -self.prior(i, mode), i))[:depth]
             if ranked:
                 out[name] = [(i, sc[i]) for i in ranked]
         return out

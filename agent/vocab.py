@@ -47,10 +47,12 @@ FRAME = "a {} movie"
 # A word's group scores a film by its best term, so a mood with three seeds counts once.
 MOODS: dict[str, tuple[str, ...]] = {
     "light": ("lighthearted", "feel-good", "comedy"), "lighthearted": ("feel-good", "comedy"),
-    "fun": ("comedy", "feel-good"), "gentle": ("heartwarming", "feel-good", "calm"),
-    "quiet": ("calm", "meditative", "slow-paced"), "calm": ("meditative", "slow-paced"),
+    # no calm-like term exists here and the embedding puts "calm" next to "panic" and "violence":
+    # the quiet moods are read as heartwarming / bittersweet films
+    "fun": ("comedy", "feel-good"), "gentle": ("heartwarming", "feel-good", "friendship"),
+    "quiet": ("heartwarming", "bittersweet", "friendship"), "calm": ("heartwarming", "feel-good"),
     "cozy": ("heartwarming", "feel-good", "family"), "cosy": ("heartwarming", "feel-good", "family"),
-    "relaxing": ("feel-good", "heartwarming", "calm"), "uplifting": ("feel-good", "inspirational", "heartwarming"),
+    "relaxing": ("feel-good", "heartwarming", "comedy"), "uplifting": ("feel-good", "inspirational", "heartwarming"),
     "heartwarming": ("heartwarming", "feel-good", "friendship"), "tense": ("tense", "suspense", "thriller"),
     "sad": ("tearjerker", "tragedy", "melancholy"), "mind-bending": ("twist ending", "surreal", "psychological"),
     "thoughtful": ("philosophical", "thought-provoking"), "exciting": ("action", "adventure"),
