@@ -37,8 +37,8 @@ class Quality:
     >>> q = Quality(log, prior_count=2, popular_mix=3.0, obscure_share=0.34, obscure_min=1)
     >>> round(q.mean, 3), round(q.bayes["a"], 3), round(q.bayes["b"], 3), round(q.bayes["c"], 3)
     (4.083, 4.542, 4.133, 3.389)
-    >>> [i for i, _ in q.top("abc", 3)], [i for i, _ in q.top("abc", 3, "popular")], [i for i, _ in q.top("abc", 3, "obscure")]
-    (['a', 'b', 'c'], ['b', 'a', 'c'], ['c', 'a', 'b'])
+    >>> [[i for i, _ in q.top("abc", 3, mode)] for mode in (None, "popular", "obscure")]
+    [['a', 'b', 'c'], ['b', 'a', 'c'], ['c', 'a', 'b']]
     """
 
     def __init__(self, interactions: Iterable[Interaction], *, prior_count: float = 10.0, popular_mix: float = 1.0,
