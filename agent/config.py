@@ -54,6 +54,13 @@ class Settings(BaseSettings):
     weight_sasrec: float = Field(1.0, ge=0, description="RRF weight of the trained sequential model's list (agent/sequential; absent when no model was trained for the collection)")
     weight_profile: float = Field(0.3, ge=0, description="RRF weight of the list nearest to the user's profile text (users with a stored profile only)")
     dislike_push: float = Field(0.5, ge=0, description="disliked films (profile events) pull the history vector away from them by this weight")
+    weight_genre: float = Field(0.0, ge=0, description="RRF weight of the list of films of the request's preferred genres (soft preferences; 0: chosen on the request suite's tuning half, where the theme list, which looks the genres up too, did better alone)")
+    weight_theme: float = Field(3.0, ge=0, description="RRF weight of the list of films whose genres/tags/keywords are nearest to the request's genre, mood and theme words (agent/vocab; 3: chosen on the request suite's tuning half, python -m evals.requests --tune)")
+    weight_quality: float = Field(0.0, ge=0, description="RRF weight of the quality prior (Bayesian mean rating) re-ordering the other lists' films, for a request without history (0: chosen on the request suite's tuning half; the prior still orders equal matches inside the soft lists and the fill)")
+    weight_quality_history: float = Field(0.0, ge=0, description="the same with history (see README 'Request relevance' for the validation sweep)")
+    weight_quality_cue: float = Field(2.0, ge=0, description="the same when the request asks for popular films or hidden gems")
+    title_penalty: float = Field(0.0, ge=0, description="request-text list: a film's document similarity less this times its title's similarity (0: off; 0.5 was no better on the request suite at the default weights, and costs embedding every title at the first start)")
+    quality_prior_count: float = Field(10.0, gt=0, description="Bayesian mean rating: the count of global-mean ratings every film starts with")
 
     # --- living user profiles (POST /v1/users/{id}/interactions, GET/PUT /v1/users/{id}/profile) ----------
     profiles_path: Path | None = Field(None, description="SQLite file of interaction events and profile texts (default <home>/profiles.sqlite)")

@@ -13,6 +13,9 @@ a truncated generation may stop mid-list, so every answer is validated anyway:
     `marquee` extension; never the text a person reads);
   * if fewer than n valid items remain, the rest is filled from retrieval order with fallback
     explanations, and the response says how many were filled.
+`from_llm` is true exactly when the LLM wrote the explanation shown (explanation_source "llm");
+`score` is the score the order was made with (one-pass: the label softmax with the retrieval
+prior, see order_by_label_scores), or None when the LLM wrote the order itself (generate).
 """
 
 from __future__ import annotations
@@ -33,23 +36,24 @@ LABELS: tuple[str, ...] = tuple(string.ascii_uppercase)
 
 def order_by_label_scores(candidates: list[Candidate], logprobs: list[float],
                           prior_weight: float = 0.0) -> list[tuple[Candidate, float]]:
-    """Candidates sorted by the LLM's label log-probabilities, best first, with the softmax over
-    the labels as the score. `prior_weight` > 0 adds the retrieval order as a Zipf log-prior,
-    -w * log(rank) with rank 1, 2, ...; ties keep retrieval order. Candidates without a label (more than
-    len(LABELS)) follow in retrieval order with score 0.
+    """Candidates sorted by the LLM's label log-probabilities, best first. `prior_weight` > 0 adds
+    the retrieval order as a Zipf log-prior, -w * log(rank) with rank 1, 2, ...; ties keep retrieval
+    order. The score is the softmax over the labels of that same sum, so it is the score the order
+    was made with: non-increasing down the list (with w = 0, the label softmax). Candidates without
+    a label (more than len(LABELS)) follow in retrieval order with score 0.
 
     >>> from agent.types import Item
     >>> cs = [Candidate(Item(str(i), f"F{i}"), 1.0) for i in range(3)]
     >>> [(c.item.item_id, round(p, 2)) for c, p in order_by_label_scores(cs, [-2.0, -0.5, -2.0])]
     [('1', 0.69), ('0', 0.15), ('2', 0.15)]
-    >>> [c.item.item_id for c, _ in order_by_label_scores(cs, [-2.0, -0.5, -2.0], prior_weight=4.0)]
-    ['0', '1', '2']
+    >>> [(c.item.item_id, round(p, 2)) for c, p in order_by_label_scores(cs, [-2.0, -0.5, -2.0], prior_weight=4.0)]
+    [('0', 0.77), ('1', 0.22), ('2', 0.01)]
     """
     k = len(logprobs)
-    m = max(logprobs) if logprobs else 0.0
-    z = sum(math.exp(x - m) for x in logprobs) or 1.0
-    probs = [math.exp(x - m) / z for x in logprobs]
     key = [lp - prior_weight * math.log(r + 1) for r, lp in enumerate(logprobs)]
+    m = max(key) if key else 0.0
+    z = sum(math.exp(x - m) for x in key) or 1.0
+    probs = [math.exp(x - m) / z for x in key]
     order = sorted(range(k), key=lambda i: -key[i])  # stable: ties keep retrieval order
     return [(candidates[i], probs[i]) for i in order] + [(c, 0.0) for c in candidates[k:]]
 
@@ -178,9 +182,9 @@ class Validator:
         return len(self.accepted) >= self.n
 
     def accept(self, obj: dict, *, score: float | None = None, explained: Explained | None = None) -> RankedItem | None:
-        """Validate one LLM object; `score` overrides the retrieval score; `explained` is an
-        explanation already verified (or fallen back) by Explainer.explain, else obj["explanation"]
-        is verified here."""
+        """Validate one LLM object; `score`: what the order was made with (None: the LLM's own
+        order, which has no score); `explained` is an explanation already verified (or fallen
+        back) by Explainer.explain, else obj["explanation"] is verified here."""
         if self.full:
             self.dropped.append(f"extra:{obj.get('item_id')}")
             return None
@@ -205,7 +209,7 @@ class Validator:
             explained = self.explainer.accept_or_fallback(expl if isinstance(expl, str) else "", self.evidence[iid])
         self.diagnostics += explained.diagnostics
         ranked = RankedItem(cand.item, len(self.accepted) + 1, explained.text, explained.source,
-                            cand.score if score is None else score, from_llm=explained.source == "llm",
+                            score, from_llm=explained.source == "llm",
                             evidence=explained.evidence)
         self.accepted.append(ranked)
         return ranked
@@ -220,8 +224,9 @@ class Validator:
             if iid in taken or iid in self.seen:
                 continue
             cand = self.by_id[iid]
+            # after the LLM's own (unscored) picks: a retrieval score here would look comparable and is not
             done = self.explainer.fallback(self.evidence[iid])
-            r = RankedItem(cand.item, len(self.accepted) + 1, done.text, "facts", cand.score, from_llm=False,
+            r = RankedItem(cand.item, len(self.accepted) + 1, done.text, "facts", None, from_llm=False,
                            evidence=done.evidence)
             self.accepted.append(r)
             added.append(r)

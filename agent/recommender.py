@@ -44,7 +44,6 @@ Left out: moods beyond the constraint words, cast (not in the data).
 from __future__ import annotations
 
 import asyncio
-import inspect
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
@@ -62,10 +61,26 @@ from agent.ranking import LABELS, StreamParser, Validator, order_by_label_scores
 from agent.retrieval import CoOccurrence, RetrievalWeights, Retriever, Transitions
 from agent.store import ItemStore
 from agent.titles import TitleIndex, TitleMatch
-from agent.types import Candidate, HistoryEntry, Item, RankedItem, Ranking, Recommendation, UserHistory
+from agent.quality import Quality
+from agent.types import Candidate, HistoryEntry, Item, RankedItem, Ranking, Recommendation, SoftPreferences, UserHistory
 from agent.understand import Understanding, search_text, understand
+from agent.vocab import TitleVectors, Vocabulary, read_soft
 
 NO_MATCH = "no film matches"  # starts the note of an answer the constraints left empty
+
+
+def merged_soft(read: SoftPreferences, understood: SoftPreferences) -> SoftPreferences:
+    """The retrieval's reading of the search text (agent/vocab.read_soft: content words and the
+    genres their vocabulary terms name; what the retrieval weights were tuned on) with what the
+    understanding stage read from the whole conversation added: its genres after the text's own,
+    its popularity cue and decade where the text gave none.
+
+    >>> merged_soft(SoftPreferences(genres=("Comedy",), terms=("light",)),
+    ...             SoftPreferences(genres=("Animation", "Comedy"), popularity="obscure", decade=1990))
+    SoftPreferences(genres=('Comedy', 'Animation'), terms=('light',), popularity='obscure', decade=1990)
+    """
+    return replace(read, genres=tuple(dict.fromkeys((*read.genres, *understood.genres))),
+                   popularity=read.popularity or understood.popularity, decade=read.decade or understood.decade)
 
 
 @dataclass(frozen=True)
@@ -115,6 +130,9 @@ class Recommender:
         media_store: ItemStore | None = None,
         profiles: ProfileStore | None = None,
         sasrec=None,  # agent.sequential.SequentialModel: its list joins the fusion
+        quality: Quality | None = None,
+        vocab: Vocabulary | None = None,
+        titles: TitleVectors | None = None,
     ):
         self.settings = settings
         self.items = {it.item_id: it for it in items}
@@ -131,10 +149,14 @@ class Recommender:
             history_in_query=settings.history_in_query, rrf_k=settings.rrf_k,
             weights=RetrievalWeights(settings.weight_query, settings.weight_history,
                                      settings.weight_collab, settings.weight_sequence, profile=settings.weight_profile,
-                                     sasrec=settings.weight_sasrec),
+                                     sasrec=settings.weight_sasrec,
+                                     genre=settings.weight_genre, theme=settings.weight_theme,
+                                     quality=settings.weight_quality, quality_history=settings.weight_quality_history,
+                                     quality_cue=settings.weight_quality_cue),
             media_store=media_store,
             dislike_push=settings.dislike_push,
             sasrec=sasrec,
+            quality=quality, vocab=vocab, titles=titles, title_penalty=settings.title_penalty,
         )
 
     @classmethod
@@ -179,8 +201,12 @@ class Recommender:
             llm = load_llm(settings)
         profiles = ProfileStore(settings.profiles_file)
         sasrec = _served_sasrec(settings, interactions)
+        quality = Quality(interactions, prior_count=settings.quality_prior_count) if interactions else None
+        vocab = Vocabulary.build(items, embedder, settings.home / "vocab")
+        titles = TitleVectors(items, embedder, settings.home / "vocab") if settings.title_penalty > 0 else None
         return cls(settings, items, histories, store, embedder, llm, collab=collab, sequence=sequence,
-                   media_store=media_store, profiles=profiles, sasrec=sasrec)
+                   media_store=media_store, profiles=profiles, sasrec=sasrec, quality=quality, vocab=vocab,
+                   titles=titles)
 
     def stored_history(self, user: str) -> UserHistory | None:
         """The catalog's history of `user` merged with their stored interaction events, with their
@@ -250,10 +276,9 @@ class Recommender:
         search, anchors = u.search, tuple(a for a in u.anchors if a in self.items)
         repeat = set(conv.shown) - set(constraints.only_items) - history.seen
         diverse = list(conv.last_answer) if conv.diverse else None
-        takes_soft = "soft" in inspect.signature(self.retriever.retrieve).parameters
-        soft = {"soft": u.soft} if takes_soft else {}  # soft preferences rank retrieval where it reads them
+        soft = merged_soft(read_soft(search, self.retriever.vocab), u.soft)
         candidates = self.retriever.retrieve(search, history, max(s.k_candidates, n), exclude=repeat,
-                                             constraints=constraints, anchors=anchors, diverse=diverse, **soft)
+                                             constraints=constraints, anchors=anchors, diverse=diverse, soft=soft)
         notes += self.constraint_notes(constraints, candidates, n)
         if not candidates and repeat:  # the films left were all shown already: say so, as for constraints
             summary = "; ".join(x for x in (constraints.describe(self.items),

@@ -1,7 +1,9 @@
 """Query + history -> candidates: semantic (Chroma) and collaborative signals, fused by RRF.
 
 Ranked lists, each optional, fused with weighted reciprocal-rank fusion:
-  query     the request text embedded, nearest items in Chroma
+  query     the request text embedded, nearest items in Chroma, each less `title_penalty` times
+            the similarity of its title alone (agent/vocab.TitleVectors): what a film is about
+            counts, a title word does not ("a family film" is not "A Family Thing")
   history   recency-weighted mean of the stored vectors of the user's recent liked items, minus
             `dislike_push` times the mean vector of the films they disliked (pushed away)
   profile   the user's profile text embedded (agent/profiles; only users with a stored profile)
@@ -12,6 +14,18 @@ Ranked lists, each optional, fused with weighted reciprocal-rank fusion:
             carries much of the signal (see evals/)
   sasrec    a trained SASRec's next-item scores over the whole recent history (agent/sequential;
             only when a model was trained for the catalog and `weights.sasrec` > 0)
+Soft preferences (agent/types.SoftPreferences: genres, mood/theme words, "popular" / "obscure",
+a decade), each list only when the request has them:
+  genre     films of the preferred genres, most of them matched first, then by the quality prior
+  theme     films carrying the catalog tags, keywords or genres nearest to the request's words
+            and preferred genres (agent/vocab: the vocabulary embedded once; "heist", "music";
+            mood words through a few seeds: "light" -> lighthearted, feel-good, comedy),
+            best matched first, then by the quality prior; a film of the preferred decade counts
+            one term more in both
+  quality   every film the other lists found, re-ordered by the quality prior (agent/quality:
+            Bayesian mean rating); weight `quality` without history, `quality_history` with it,
+            `quality_cue` when the request says "popular" or "hidden gem" (the prior then
+            favours crowd-pleasers, or well-liked but rarely rated films)
 Seen items and the history's `excluded` ones (recently skipped) never come back (excluded in
 every list). With a per-media collection (MARQUEE_MEDIA_VECTORS, agent.ingest.ingest_media) the
 two semantic lists score an item by its best similarity over its document and each of its media
@@ -22,7 +36,8 @@ for every candidate: the semantic lists ask Chroma with a `where` filter when th
 filterable metadata (`meta_version` >= agent.ingest.METADATA_VERSION) and otherwise fetch deeper
 and filter; the collaborative lists skip non-matching items; every list is checked against the
 catalog item. When the signals find fewer than k matching items, matching catalog items fill up
-by popularity (source "catalog"), so fewer than k come back only when fewer exist. A choice set
+by the quality prior (popularity without one; source "catalog"), so fewer than k come back only
+when fewer exist. A choice set
 ("which of A, B or C?") ranks exactly those films.
 
 Conversation signals (agent/conversation): `anchors` ("more like #2") add a fifth list, the
@@ -45,7 +60,9 @@ from agent.constraints import Constraints
 from agent.embedding import Embedder
 from agent.ingest import METADATA_VERSION, genre_flag
 from agent.store import ItemStore
-from agent.types import Candidate, Interaction, Item, UserHistory
+from agent.quality import Quality
+from agent.types import Candidate, Interaction, Item, SoftPreferences, UserHistory
+from agent.vocab import TitleVectors, Vocabulary
 
 Keep = Callable[[str], bool]  # item_id -> may it be a candidate?
 ANCHOR_MIX = 0.7  # anchor list vector: 0.7 * anchors' mean + 0.3 * query (when there is a query)
@@ -214,6 +231,19 @@ def where_filter(c: Constraints, flags: bool = True) -> dict | None:
     return None if not clauses else clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
 
+def theme_words(soft: SoftPreferences) -> tuple[str, ...]:
+    """The words the theme list looks up: the terms, and each preferred genre no term names
+    already (a reader that keeps genre words out of `terms` still gets its genres looked up).
+
+    >>> theme_words(SoftPreferences(genres=("Animation", "Comedy"), terms=("animated", "family")))
+    ('animated', 'family', 'Comedy')
+    """
+    from agent.phrases import GENRE_LEXICON
+
+    named = {GENRE_LEXICON.get(t.lower()) for t in soft.terms}
+    return (*soft.terms, *(g for g in soft.genres if g not in named))
+
+
 @dataclass
 class RetrievalWeights:
     query: float = 1.0
@@ -223,6 +253,11 @@ class RetrievalWeights:
     anchor: float = 2.0  # "more like #2": the conversation's own pointer outweighs the other lists
     profile: float = 0.0  # off unless asked for: evals and finetune never carry a profile anyway
     sasrec: float = 0.0  # the trained sequential model's list (agent/sequential); used only when one is given
+    genre: float = 0.0  # soft preferences and the quality prior: off unless asked for (Settings turns them on)
+    theme: float = 0.0
+    quality: float = 0.0  # the quality list for a request without history
+    quality_history: float = 0.0  # ... with history: a weak prior beside the collaborative lists
+    quality_cue: float = 0.0  # ... when the request asks for popular films or hidden gems
 
 
 class Retriever:
@@ -240,6 +275,10 @@ class Retriever:
         media_store: ItemStore | None = None,
         dislike_push: float = 0.0,
         sasrec=None,  # agent.sequential.SequentialModel or None: one more ranked list, "sasrec"
+        quality: Quality | None = None,
+        vocab: Vocabulary | None = None,
+        titles: TitleVectors | None = None,
+        title_penalty: float = 0.0,
     ):
         self.store = store
         self.media_store = media_store
@@ -253,7 +292,17 @@ class Retriever:
         self.dislike_push = dislike_push
         self.sasrec = sasrec
         self.popularity = collab.popularity if collab is not None else {}
+        self.quality = quality
+        self.vocab = vocab
+        self.titles = titles
+        self.title_penalty = title_penalty
         self._filterable: bool | None = None
+
+    def prior(self, item_id: str, mode: str | None = None) -> float:
+        """The quality prior of a film (agent/quality), its viewer count without one."""
+        if self.quality is not None:
+            return self.quality.score(item_id, mode)
+        return float(self.popularity.get(item_id, 0))
 
     def _history_weights(self, history: UserHistory) -> dict[str, float]:
         """Recent liked items (all recent items but disliked ones if none is liked), newer ones weigh more."""
@@ -301,6 +350,17 @@ class Retriever:
                 return self._exact(vector, depth, exclude, keep)
             n = min(total, n * 4)
 
+    def _about(self, vector: np.ndarray, depth: int, exclude: set[str], where: dict | None,
+               keep: Keep | None) -> list[tuple[str, float]]:
+        """The query list: nearest documents, each less `title_penalty` times the similarity of its
+        title alone, so a film matches by what it is about rather than by a word of its title."""
+        if self.titles is None or self.title_penalty <= 0:
+            return self._semantic(vector, depth, exclude, where, keep)
+        hits = self._semantic(vector, depth * 3, exclude, where, keep)
+        ts = self.titles.similarity(vector, [i for i, _ in hits])
+        scored = [(i, s - self.title_penalty * float(t)) for (i, s), t in zip(hits, ts, strict=True)]
+        return sorted(scored, key=lambda kv: (-kv[1], kv[0]))[:depth]
+
     def _exact(self, vector: np.ndarray, depth: int, exclude: set[str], keep: Keep) -> list[tuple[str, float]]:
         """Cosine similarity of every stored item that `keep` accepts, best first (ties: item id)."""
         vecs = self.store.vectors([i for i in self.items if i not in exclude and keep(i)])
@@ -313,7 +373,8 @@ class Retriever:
         return [(ids[j], float(sims[j])) for j in order]
 
     def lists(self, query: str, history: UserHistory, k: int, exclude: set[str],
-              constraints: Constraints | None = None, anchors: Sequence[str] = ()) -> dict[str, list[tuple[str, float]]]:
+              constraints: Constraints | None = None, anchors: Sequence[str] = (),
+              soft: SoftPreferences | None = None) -> dict[str, list[tuple[str, float]]]:
         """Each signal's ranked (item_id, score) list; the raw material of `retrieve`."""
         depth = max(k * 3, 50)
         out: dict[str, list[tuple[str, float]]] = {}
@@ -325,7 +386,7 @@ class Retriever:
                 where = where_filter(constraints, flags=self.filterable)
         qv = self.embedder.embed_one(query) if query.strip() else None
         if qv is not None and weights.query > 0:
-            out["query"] = self._semantic(qv, depth, exclude, where, keep)
+            out["query"] = self._about(qv, depth, exclude, where, keep)
         if anchors and weights.anchor > 0:
             avecs = self.store.vectors(anchors)
             if avecs:
@@ -357,7 +418,49 @@ class Retriever:
             top = self.sasrec.top([e.item_id for e in history.entries if not e.disliked], depth, exclude, keep)
             if top:
                 out["sasrec"] = top
+        if soft is not None:
+            out.update(self._soft_lists(soft, depth, exclude, keep))
+        if out and self._quality_weight(history, soft) > 0:
+            # last, so that every list above (and any added later) is in the pool it re-orders
+            pool = dict.fromkeys(i for ranked in out.values() for i, _ in ranked if i in self.items)
+            out["quality"] = self._by_prior(pool, depth, soft.popularity if soft else None)
         return out
+
+    def _by_prior(self, ids, n: int, mode: str | None) -> list[tuple[str, float]]:
+        scored = [(i, self.prior(i, mode)) for i in ids]
+        return sorted(scored, key=lambda kv: (-kv[1], kv[0]))[:n]
+
+    def _soft_lists(self, soft: SoftPreferences, depth: int, exclude: set[str],
+                    keep: Keep | None) -> dict[str, list[tuple[str, float]]]:
+        """The genre and theme lists (module docstring); a list is left out when it finds nothing."""
+        out: dict[str, list[tuple[str, float]]] = {}
+        ok = lambda i: i not in exclude and (keep is None or keep(i))  # noqa: E731
+        decade = (lambda i: 1.0 if self.items[i].year is not None and soft.decade <= self.items[i].year  # noqa: E731
+                  < soft.decade + 10 else 0.0) if soft.decade else (lambda i: 0.0)
+        mode = soft.popularity
+        scored: dict[str, dict[str, float]] = {}
+        wanted = set(soft.genres)
+        if wanted and self.weights.genre > 0:
+            scored["genre"] = {i: len(wanted & set(it.genres)) / len(wanted) + decade(i)
+                               for i, it in self.items.items() if wanted & set(it.genres) and ok(i)}
+        words = theme_words(soft)
+        if words and self.vocab is not None and self.weights.theme > 0:
+            scored["theme"] = {i: v + decade(i) for i, v in self.vocab.themes(words).items()
+                               if i in self.items and ok(i)}
+        for name, sc in scored.items():
+            # scores within 0.01 tie ("horror" is 1.0 to the genre and to the keyword, give or take
+            # float noise): among equally good matches the quality prior decides
+            ranked = sorted(sc, key=lambda i: (-round(sc[i], 2), -self.prior(i, mode), i))[:depth]
+            if ranked:
+                out[name] = [(i, sc[i]) for i in ranked]
+        return out
+
+    def _quality_weight(self, history: UserHistory, soft: SoftPreferences | None) -> float:
+        if self.quality is None and not self.popularity:
+            return 0.0
+        if soft is not None and soft.popularity:
+            return self.weights.quality_cue
+        return self.weights.quality_history if history.entries else self.weights.quality
 
     def _push_away(self, v: np.ndarray, history: UserHistory) -> np.ndarray:
         """v - dislike_push * mean(disliked vectors), renormalised; v itself when nothing is disliked."""
@@ -372,21 +475,22 @@ class Retriever:
 
     def retrieve(self, query: str, history: UserHistory, k: int, exclude: set[str] | None = None,
                  constraints: Constraints | None = None, *, anchors: Sequence[str] = (),
-                 diverse: Sequence[Item] | None = None) -> list[Candidate]:
+                 diverse: Sequence[Item] | None = None, soft: SoftPreferences | None = None) -> list[Candidate]:
         """Up to k fused candidates, never seen or excluded; all of them satisfy `constraints`.
-        `anchors`: item ids to find more like; `diverse`: pick k of 3k by genre MMR, away from these films."""
+        `anchors`: item ids to find more like; `diverse`: pick k of 3k by genre MMR, away from these films;
+        `soft`: preferences that add the genre, theme and quality lists (module docstring)."""
         exclude = (set(exclude or ()) | history.seen | history.excluded
                    | set(constraints.exclude_items if constraints else ()))
         if constraints and constraints.only_items:
             k = max(k, len(constraints.only_items))
-        lists = self.lists(query, history, k, exclude, constraints, anchors)
+        lists = self.lists(query, history, k, exclude, constraints, anchors, soft)
         if not lists and not (constraints and constraints.only_items):
             diverse = diverse if diverse is not None else ()  # nothing to go on: popular, but varied
         final_k, k = k, (k * 3 if diverse is not None else k)
         fused: dict[str, float] = defaultdict(float)
         sources: dict[str, list[str]] = defaultdict(list)
         for name, ranked in lists.items():
-            w = getattr(self.weights, name)
+            w = self._quality_weight(history, soft) if name == "quality" else getattr(self.weights, name)
             for rank, (iid, _) in enumerate(ranked):
                 if iid in self.items:  # the store may hold items a newer catalog dropped
                     fused[iid] += w / (self.rrf_k + rank + 1)
@@ -394,14 +498,16 @@ class Retriever:
         best = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
         out = [Candidate(self.items[i], s, tuple(sources[i])) for i, s in best]
         if (constraints or not lists) and len(out) < k:
-            out += self._fill(constraints or Constraints(), exclude | {c.item.item_id for c in out}, k - len(out))
+            out += self._fill(constraints or Constraints(), exclude | {c.item.item_id for c in out}, k - len(out),
+                              soft.popularity if soft else None)
         return diversify(out, final_k, diverse) if diverse is not None else out
 
-    def _fill(self, constraints: Constraints, exclude: set[str], n: int) -> list[Candidate]:
-        """Matching catalog items no signal found: a choice set in the order named, else by popularity."""
+    def _fill(self, constraints: Constraints, exclude: set[str], n: int, mode: str | None = None) -> list[Candidate]:
+        """Matching catalog items no signal found: a choice set in the order named, else by the
+        quality prior (`mode`: "popular" / "obscure"; popularity without a prior)."""
         if constraints.only_items:
             ids = [i for i in constraints.only_items if i in self.items]
         else:
-            ids = sorted(self.items, key=lambda i: -self.popularity.get(i, 0))  # stable: catalog order on ties
+            ids = sorted(self.items, key=lambda i: -self.prior(i, mode))  # stable: catalog order on ties
         picked = [i for i in ids if i not in exclude and constraints.allows(self.items[i])][:n]
         return [Candidate(self.items[i], 0.0, ("catalog",)) for i in picked]

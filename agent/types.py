@@ -95,8 +95,8 @@ class RankedItem:
     rank: int  # 1-based
     explanation: str
     explanation_source: str  # "llm": LLM-written, passed agent/explain/verify; "facts": the evidence fallback
-    score: float | None = None
-    from_llm: bool = True  # == (explanation_source == "llm"): the explanation was written by the LLM
+    score: float | None = None  # what the order was made with (non-increasing by rank); None: the LLM's own order
+    from_llm: bool = True  # True exactly when the LLM wrote the explanation (explanation_source == "llm")
     evidence: Evidence | None = None  # the facts the explanation was written from (agent/explain/evidence)
 
 

@@ -111,11 +111,13 @@ def agent_retrievers(split: Split, target: str, popularity: np.ndarray, weights=
         notes.append("sasrec rows skipped: no trained sequential model for this catalog "
                      "(python -m agent.sequential --data ...)")
     w = weights or RetrievalWeights(s.weight_query, s.weight_history, s.weight_collab, s.weight_sequence,
-                                    sasrec=s.weight_sasrec)
+                                    sasrec=s.weight_sasrec, quality_history=s.weight_quality_history)
     media = media_store(s, items, emb)
     content = Retriever(store, emb, items, None, weights=RetrievalWeights(query=0, history=1, collab=0, sequence=0),
                         media_store=media)
-    fused = Retriever(store, emb, items, co, tr, weights=w, rrf_k=s.rrf_k, media_store=media, sasrec=seq)
+    quality = split_quality(split, target, s.quality_prior_count) if w.quality_history > 0 else None
+    fused = Retriever(store, emb, items, co, tr, weights=w, rrf_k=s.rrf_k, media_store=media, sasrec=seq,
+                      quality=quality)
     out = [AgentRetrieverScorer(content, split.items, popularity, "content (embeddings)")]
     if seq is not None:
         from dataclasses import replace
@@ -125,6 +127,17 @@ def agent_retrievers(split: Split, target: str, popularity: np.ndarray, weights=
             plain = Retriever(store, emb, items, co, tr, weights=replace(w, sasrec=0.0), rrf_k=s.rrf_k, media_store=media)
             out.append(AgentRetrieverScorer(plain, split.items, popularity, "agent retriever without sasrec"))
     return out + [AgentRetrieverScorer(fused, split.items, popularity, "agent retriever (fused)")]
+
+
+def split_quality(split: Split, target: str, prior_count: float):
+    """The quality prior (agent/quality) from the ratings of the events the split fits on before
+    `target` (never the target itself); the demo's ratings.csv, as agent_parts' store is the demo's."""
+    from agent.quality import Quality
+    from agent.types import Interaction
+
+    fit = {(u, i) for u, seq in split.fit_sequences(target).items() for i in seq}
+    events = load_events("movielens-small")
+    return Quality([Interaction(u, i, r, t) for u, i, r, t in events if (u, i) in fit], prior_count=prior_count)
 
 
 def tune_retriever(split: Split, users: list[str], settings, data: str, out: Path) -> dict:
@@ -162,14 +175,15 @@ def validity_counts(out, counts: dict) -> None:
     counts["filled"] += out.filled
 
 
-def prior_order(out, weight: float) -> list[str]:
+def prior_order(out, weight: float, served: float = 0.0) -> list[str]:
     """Re-sort a one-pass answer with the retrieval order as a log-prior (the same formula as
-    agent.ranking.order_by_label_scores; log of the label softmax differs from the label
-    log-probability by a per-request constant, so the order is the same)."""
+    agent.ranking.order_by_label_scores). The served score is the softmax of label log-probability
+    - served * log(rank), so adding `served` * log(rank) back gives the label log-probability up to
+    a per-request constant, and the order is the same as ranking with `weight` directly."""
     import math
 
     pos = {c.item.item_id: r for r, c in enumerate(out.candidates)}
-    key = {r.item.item_id: math.log(max(r.score or 0.0, 1e-30)) - weight * math.log(pos[r.item.item_id] + 1)
+    key = {r.item.item_id: math.log(max(r.score or 0.0, 1e-30)) + (served - weight) * math.log(pos[r.item.item_id] + 1)
            for r in out.items}
     return sorted(key, key=lambda i: -key[i])
 
@@ -249,7 +263,8 @@ async def eval_llm_rerank(split: Split, target: str, users: list[str], popularit
             c = dict.fromkeys(VALIDITY_KEYS, 0)
             validity_counts(out, c)
             done[u] = {"user": u, "kind": "rank", "metrics": all_metrics(full([r.item.item_id for r in out.items]), tgt),
-                       "sweep": {str(w): all_metrics(full(prior_order(out, w)), tgt) for w in prior_weights},
+                       "sweep": {str(w): all_metrics(full(prior_order(out, w, s.rank_prior_weight)), tgt)
+                                 for w in prior_weights},
                        "latency": elapsed, "tokens_in": out.prompt_tokens, "tokens_out": out.completion_tokens,
                        "counts": c, "n_items": len(out.items),
                        "records": [] if ranking == "one-pass" else [

@@ -108,3 +108,34 @@ def test_check_flags(text, problem):
 )
 def test_check_passes_grounded(text):
     assert check(text, Facts(ITEMS["3"], (ITEMS["1"],)), TITLES) == []
+
+
+GOOD_ALIENS = "A 1986 sci-fi action film where Ripley returns with space marines, after Alien."
+
+
+@pytest.mark.parametrize("explanation, source", [
+    (GOOD_ALIENS, "llm"),
+    ("Aliens (1986) is a sequel to Toy Story with Tom Cruise.", "facts"),  # fails the grounding check
+    ("", "facts"),  # no explanation written (ranking only)
+])
+def test_from_llm_means_the_llm_wrote_the_explanation(explanation, source):
+    r = make_validator().accept({"item_id": "3", "explanation": explanation}, score=0.5)
+    assert (r.explanation_source, r.from_llm, r.score) == (source, source == "llm", 0.5)
+
+
+def test_generated_order_and_filled_items_carry_no_score():
+    v = make_validator(n=3)
+    v.accept({"item_id": "6", "explanation": GOOD_ALIENS})
+    v.fill()
+    assert [r.score for r in v.accepted] == [None, None, None]  # the LLM's own order has no score
+
+
+@pytest.mark.parametrize("logprobs, weight", [
+    ([-2.0, -0.5, -2.0, -0.1], 0.0), ([-2.0, -0.5, -2.0, -0.1], 4.0), ([-0.1, -3.0, -0.2, -0.3, -5.0], 8.0),
+])
+def test_one_pass_scores_follow_the_order(logprobs, weight):
+    from agent.ranking import order_by_label_scores
+
+    cands = [Candidate(ITEMS[str(i)], 0.0) for i in range(1, len(logprobs) + 1)]
+    scores = [p for _, p in order_by_label_scores(cands, logprobs, weight)]
+    assert scores == sorted(scores, reverse=True) and sum(scores) == pytest.approx(1.0)

@@ -72,9 +72,11 @@ def to_rec_request(body: ChatCompletionRequest, settings: Settings, adapters: tu
 
 
 def item_out(r: RankedItem) -> RecommendationOut:
+    """One list entry: `score` is what the order was made with (None: the LLM's own order), and
+    `from_llm` says whether the LLM wrote the explanation (explanation_source "llm")."""
     return RecommendationOut(
         rank=r.rank, item_id=r.item.item_id, title=r.item.title, year=r.item.year, genres=list(r.item.genres),
-        explanation=r.explanation, explanation_source=r.explanation_source, from_llm=r.from_llm, score=r.score,
+        explanation=r.explanation, explanation_source=r.explanation_source, from_llm=r.explanation_source == "llm", score=r.score,
         evidence=r.evidence.as_dict() if r.evidence is not None else None,
     )
 
