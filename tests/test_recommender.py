@@ -224,6 +224,8 @@ def test_soft_preferences_reach_a_retriever_that_reads_them(make_recommender):
     real = rec.retriever.retrieve
 
     class Reading:
+        vocab = real.__self__.vocab
+
         def retrieve(self, query, history, k, *, soft=None, **kw):
             seen.append(soft)
             return real(query, history, k, **kw)
