@@ -238,5 +238,9 @@ class ModelList(BaseModel):
 
 
 def error_body(message: str, type_: str, *, param: str | None = None, code: str | int | None = None) -> dict[str, Any]:
-    """The one error JSON shape every failure uses (OpenAI's)."""
-    return {"error": {"message": message, "type": type_, "param": param, "code": code}}
+    """The one error JSON shape every failure uses (OpenAI's). Text echoed from the request that
+    no UTF-8 can carry (lone surrogates) is shown as `\\ud800`, so the error itself always encodes."""
+    def safe(v):
+        return v.encode("utf-8", "backslashreplace").decode("utf-8") if isinstance(v, str) else v
+
+    return {"error": {"message": safe(message), "type": type_, "param": safe(param), "code": code}}
