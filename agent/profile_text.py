@@ -202,10 +202,12 @@ class ProfileUpdater:
         old = self._timers.pop(user_id, None)
         if old is not None:
             old.cancel()
-        elif len(self._tasks) >= self.max_pending:
-            log.warning("profile rewrite for user %r not scheduled: %d pending (MARQUEE_MAX_PROFILE_REWRITES)",
-                        user_id, len(self._tasks))
-            return False
+        else:
+            live = sum(1 for t in self._tasks if not t.cancelling())  # a re-armed timer's old task may linger
+            if live >= self.max_pending:
+                log.warning("profile rewrite for user %r not scheduled: %d pending (MARQUEE_MAX_PROFILE_REWRITES)",
+                            user_id, live)
+                return False
         task = asyncio.get_running_loop().create_task(self._run(user_id, self.debounce_s if delay is None else delay))
         self._timers[user_id] = task
         self._tasks.add(task)
