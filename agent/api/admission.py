@@ -53,8 +53,8 @@ class Admission:
     def retry_after(self) -> int:
         """Seconds until a slot is likely free for a new request.
 
-        >>> a = Admission(2, 2); a.waiting = 2; a._mean_s = 3.0; a.retry_after()
-        6
+        >>> a = Admission(2, 2); a.waiting = 2; a._mean_s = 3.0; a.retry_after()  # 3 ahead x 3 s / 2 slots
+        5
         """
         ahead = self.waiting + 1
         return max(1, math.ceil(self._mean_s * ahead / self.max_active))
