@@ -42,7 +42,7 @@ import agent
 from agent.api import logic
 from agent.api.admission import Admission, Busy, DeadlineExceeded
 from agent.api.protocol import BadJSON, ChatCompletionRequest, ModelCard, ModelList, error_body, parse_json
-from agent.api.security import Guard, default_hosts
+from agent.api.security import LOOPBACK_NAMES, Guard, default_hosts
 from agent.config import Settings
 from agent.errors import InvalidRequest, MarqueeError, NotReady, PosterNotFound, RequestTooLarge
 
@@ -348,16 +348,13 @@ def create_app(settings: Settings, recommender=None, *, builder=None) -> FastAPI
     return app
 
 
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
-
-
 def exposure(settings: Settings) -> list[str]:
     """What the start-up says about who can reach the server (printed before it binds)."""
     hosts = settings.allowed_hosts or default_hosts(settings.host)
     said = [f"[marquee] Host headers served: {', '.join(hosts)} (MARQUEE_ALLOWED_HOSTS)"]
     if settings.api_key:
         return said + [f"[marquee] API key required on /v1/* ({len(settings.api_key)} key(s) configured)"]
-    if settings.host in LOOPBACK:
+    if settings.host in LOOPBACK_NAMES:
         return said + [f"[marquee] no API key: binding {settings.host} (loopback) only; anyone on this machine can "
                        "read and change every user's data. Set --api-key / MARQUEE_API_KEY before exposing it."]
     return said + [f"[marquee] WARNING: no API key and binding {settings.host}: anyone who can reach this port can "
