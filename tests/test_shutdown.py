@@ -37,7 +37,7 @@ def test_sigterm_during_engine_start_leaves_no_process(tmp_path):
         port = s.getsockname()[1]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "MARQUEE_MODEL": "pack:smollm2-135m",
            "MARQUEE_CHROMA_PATH": str(tmp_path / "chroma"), "MARQUEE_COLLECTION": "shutdown",
-           "MARQUEE_HOME": str(tmp_path / "home"), "MARQUEE_INTERACTIONS": ""}
+           "MARQUEE_PROFILES_PATH": str(tmp_path / "profiles.sqlite"), "MARQUEE_INTERACTIONS": ""}
     log = tmp_path / "serve.log"
     proc = subprocess.Popen([sys.executable, "serve.py", "--port", str(port), "--catalog", str(catalog)], cwd=REPO,
                             env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True)
@@ -45,9 +45,10 @@ def test_sigterm_during_engine_start_leaves_no_process(tmp_path):
     try:
         deadline = time.time() + 300
         while time.time() < deadline and proc.poll() is None:  # wait for the engine core process to exist
+            assert "marquee failed to start" not in log.read_text(), log.read_text()[-3000:]
             kids = psutil.Process(proc.pid).children(recursive=True)
             seen |= {k.pid for k in kids}
-            if any("EngineCore" in " ".join(k.cmdline()) or "EngineCore" in k.name() for k in kids if k.is_running()):
+            if any("EngineCor" in " ".join(k.cmdline()) + k.name() for k in kids if k.is_running()):
                 break
             time.sleep(0.2)
         assert proc.poll() is None, log.read_text()[-3000:]
