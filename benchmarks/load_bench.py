@@ -54,6 +54,24 @@ def rss_mb(pid: int | None) -> float | None:
         return None
 
 
+def title(p: psutil.Process) -> str:
+    try:
+        return " ".join(p.cmdline())[:80] or p.name()
+    except psutil.Error:
+        return "?"
+
+
+def alive(pids) -> list[int]:
+    out = []
+    for p in pids:
+        try:
+            if psutil.Process(p).status() != psutil.STATUS_ZOMBIE:
+                out.append(p)
+        except psutil.Error:
+            pass
+    return out
+
+
 def pct(xs: list[float], q: float) -> float | None:
     if not xs:
         return None
@@ -153,16 +171,20 @@ def main() -> None:
     finally:
         left = None
         if proc is not None:  # shutdown: the server waits for the engine core to exit; nothing is left behind
-            tree = [c.pid for c in psutil.Process(proc.pid).children(recursive=True)]
+            tree = {c.pid: title(c) for c in psutil.Process(proc.pid).children(recursive=True)}
             t = time.time()
-            os.kill(proc.pid, signal.SIGTERM)
+            os.kill(proc.pid, signal.SIGTERM)  # uvicorn re-raises it after a graceful shutdown: exit -15
             try:
                 proc.wait(120)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
-            left = [p for p in tree if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
-            print(f"shutdown: exit {proc.returncode} in {time.time() - t:.1f} s; {len(tree)} child processes before, "
-                  f"{len(left)} left after", flush=True)
+            took = time.time() - t
+            left = alive(tree)
+            time.sleep(5)  # a child may need a moment to see its parent gone (multiprocessing's resource tracker)
+            later = alive(tree)
+            print(f"shutdown: exit {proc.returncode} in {took:.1f} s; child processes before: {sorted(tree.values())}; "
+                  f"alive right after: {[tree[p] for p in left]}; 5 s later: {[tree[p] for p in later]}", flush=True)
+            left = [tree[p] for p in later]
 
     f = lambda v, d=1: "-" if v is None else f"{v:.{d}f}"  # noqa: E731
     print(f"\nmachine: {platform.node()} {os.cpu_count()} cores, {platform.processor() or platform.machine()}; "
