@@ -13,6 +13,12 @@ The web chat page: GET / (static files in agent/web/, under /web/) and GET /v1/i
 
 Users (beyond the OpenAI spec; logic in agent/api/users.py): POST /v1/users/{user_id}/interactions,
 GET and PUT /v1/users/{user_id}/profile.
+
+The edge (README "Security and limits"): agent/api/security.Guard checks the Host header, the API
+key (`--api-key`, every /v1/* route) and the content type of user writes before any route runs;
+chat requests pass agent/api/admission (bounded slots and queue: 429 with Retry-After) under a
+per-request deadline (504, the LLM work is cancelled); bodies are parsed with limits
+(agent/api/protocol.parse_json). Without a key the server binds loopback only.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ import asyncio
 import json
 import logging
 import sys
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -34,7 +40,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import agent
 from agent.api import logic
-from agent.api.protocol import ChatCompletionRequest, ModelCard, ModelList, error_body
+from agent.api.admission import Admission, Busy, DeadlineExceeded
+from agent.api.protocol import BadJSON, ChatCompletionRequest, ModelCard, ModelList, error_body, parse_json
+from agent.api.security import LOOPBACK_NAMES, Guard, default_hosts
 from agent.config import Settings
 from agent.errors import InvalidRequest, MarqueeError, NotReady, PosterNotFound, RequestTooLarge
 
@@ -53,10 +61,36 @@ def _validation_message(e: ValidationError | RequestValidationError) -> tuple[st
     return (f"{loc}: {first.get('msg')}" if loc else str(first.get("msg"))), (loc or None)
 
 
+class GatedStream(StreamingResponse):
+    """A stream that gives back its admission slot however it ends (finished, failed, client gone),
+    closing its generator first so the LLM work behind it is cancelled."""
+
+    def __init__(self, content, release, **kw):
+        super().__init__(content, **kw)
+        self._release = release
+
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            try:
+                await self.body_iterator.aclose()
+            finally:
+                await self._release()
+
+
+def deadline_error(settings: Settings) -> DeadlineExceeded:
+    return DeadlineExceeded(
+        f"the answer was not ready within the {settings.request_timeout_s:g} s deadline "
+        "(MARQUEE_REQUEST_TIMEOUT_S) and was cancelled: the server is busy; retry later, or ask with "
+        '"explain": false for a faster answer')
+
+
 def create_app(settings: Settings, recommender=None, *, builder=None) -> FastAPI:
     """`recommender` given: serve it (tests). Otherwise `builder()` (default: Recommender.build)
     runs in the background at start-up and the app reports ready when it returns."""
     state: dict = {"rec": recommender, "error": None}
+    gate = Admission(settings.max_active_requests, settings.max_queued_requests)
 
     async def load() -> None:
         try:
@@ -78,7 +112,15 @@ def create_app(settings: Settings, recommender=None, *, builder=None) -> FastAPI
                     await asyncio.gather(engine, return_exceptions=True)
                     await llm.close()
                     raise
-                await engine
+                try:
+                    await asyncio.shield(engine)  # a shutdown during start waits for the engine, then closes it
+                except asyncio.CancelledError:
+                    await asyncio.gather(engine, return_exceptions=True)
+                    await llm.close()
+                    raise
+            from agent.prompts import protect_special_tokens
+
+            protect_special_tokens(rec.prompts, rec.llm)  # the tokenizer's control tokens never come from data
             state["rec"] = rec
             log.warning("marquee ready: model %s", settings.model)
         except Exception as e:  # reported by /health and every route
@@ -92,7 +134,9 @@ def create_app(settings: Settings, recommender=None, *, builder=None) -> FastAPI
             task = asyncio.create_task(load())
         yield
         if task is not None and not task.done():
-            task.cancel()
+            task.cancel()  # load() closes an engine it had started (see its except)
+        if task is not None:
+            await asyncio.gather(task, return_exceptions=True)
         if state.get("users") is not None:
             await state["users"].updater.close()  # pending profile rewrites resume on the next GET
         rec = state["rec"]
@@ -100,6 +144,9 @@ def create_app(settings: Settings, recommender=None, *, builder=None) -> FastAPI
             await rec.llm.close()
 
     app = FastAPI(title="Marquee", version="0.1.0", lifespan=lifespan)
+    app.add_middleware(Guard, api_keys=settings.api_key,
+                       allowed_hosts=settings.allowed_hosts or default_hosts(settings.host))
+    app.state.admission = gate
 
     def ready():
         if state["rec"] is not None:
@@ -113,7 +160,10 @@ def create_app(settings: Settings, recommender=None, *, builder=None) -> FastAPI
 
     @app.exception_handler(MarqueeError)
     async def _marquee_error(_: Request, e: MarqueeError):
-        return _err(e.status, e.message, e.type, e.param, e.code)
+        resp = _err(e.status, e.message, e.type, e.param, e.code)
+        if isinstance(e, Busy):
+            resp.headers["Retry-After"] = str(e.retry_after)
+        return resp
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, e: RequestValidationError):
@@ -140,10 +190,9 @@ def create_app(settings: Settings, recommender=None, *, builder=None) -> FastAPI
             if len(raw) > settings.max_request_bytes:
                 raise RequestTooLarge(f"request body exceeds the limit of {settings.max_request_bytes} bytes")
         try:
-            data = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise InvalidRequest(f"request body is not valid JSON: {e}") from None
-        return data
+            return parse_json(bytes(raw), settings.max_json_depth, settings.max_json_number_chars)
+        except BadJSON as e:
+            raise InvalidRequest(str(e), param=e.param) from None
 
     async def parse_body(request: Request) -> ChatCompletionRequest:
         data = await read_json(request)
@@ -211,24 +260,48 @@ def create_app(settings: Settings, recommender=None, *, builder=None) -> FastAPI
         rec = ready()
         body = await parse_body(request)
         req = logic.to_rec_request(body, settings, rec.llm.adapters if rec.llm else ())
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + settings.request_timeout_s  # queue wait included
         if not body.stream:
-            return await logic.complete(rec, body, req)
-        # Resolve and retrieve before the first byte, so bad input still gets a proper HTTP error.
-        prep = await asyncio.to_thread(rec.prepare, req)
+            try:
+                async with asyncio.timeout_at(deadline):
+                    async with gate.slot():
+                        return await logic.complete(rec, body, req)
+            except TimeoutError:
+                raise deadline_error(settings) from None
+        held = AsyncExitStack()
+        try:
+            async with asyncio.timeout_at(deadline):
+                await held.enter_async_context(gate.slot())
+                # Resolve and retrieve before the first byte, so bad input still gets a proper HTTP error.
+                prep = await asyncio.to_thread(rec.prepare, req)
+        except BaseException as e:
+            await held.aclose()
+            if isinstance(e, TimeoutError):
+                raise deadline_error(settings) from None
+            raise
         events = logic.stream_events(rec, body, req, prep)
 
         async def sse():
             try:
-                async for ev in events:
+                while True:
+                    try:
+                        ev = await asyncio.wait_for(anext(events), max(0.0, deadline - loop.time()))
+                    except StopAsyncIteration:
+                        break
+                    except TimeoutError:
+                        raise deadline_error(settings) from None
                     yield f"data: {json.dumps(ev, ensure_ascii=False)}\n\n"
             except MarqueeError as e:
                 yield f"data: {json.dumps(error_body(e.message, e.type, param=e.param, code=e.code))}\n\n"
             except Exception as e:  # headers are sent: report in-band, as OpenAI does
                 log.exception("stream failed")
                 yield f"data: {json.dumps(error_body(f'internal error: {type(e).__name__}', 'server_error'))}\n\n"
+            finally:
+                await events.aclose()  # cancels the LLM work of an abandoned stream
             yield "data: [DONE]\n\n"
 
-        return StreamingResponse(sse(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+        return GatedStream(sse(), held.aclose, media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
     @app.get("/", include_in_schema=False)
     async def page():
@@ -281,6 +354,19 @@ def create_app(settings: Settings, recommender=None, *, builder=None) -> FastAPI
     return app
 
 
+def exposure(settings: Settings) -> list[str]:
+    """What the start-up says about who can reach the server (printed before it binds)."""
+    hosts = settings.allowed_hosts or default_hosts(settings.host)
+    said = [f"[marquee] Host headers served: {', '.join(hosts)} (MARQUEE_ALLOWED_HOSTS)"]
+    if settings.api_key:
+        return said + [f"[marquee] API key required on /v1/* ({len(settings.api_key)} key(s) configured)"]
+    if settings.host in LOOPBACK_NAMES:
+        return said + [f"[marquee] no API key: binding {settings.host} (loopback) only; anyone on this machine can "
+                       "read and change every user's data. Set --api-key / MARQUEE_API_KEY before exposing it."]
+    return said + [f"[marquee] WARNING: no API key and binding {settings.host}: anyone who can reach this port can "
+                   "read and change every user's data. Set --api-key / MARQUEE_API_KEY."]
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Marquee OpenAI-compatible recommender server")
     ap.add_argument("--host", default=None, help="bind address (default 127.0.0.1)")
@@ -294,6 +380,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--interactions", help="interaction log for user histories")
     ap.add_argument("--collection", help="Chroma collection name")
     ap.add_argument("--chroma-url", help="Chroma server URL (default: embedded on disk)")
+    ap.add_argument("--api-key", action="append", help="key clients send as `Authorization: Bearer <key>` on /v1/*; "
+                    "repeat or comma-separate for several (default: MARQUEE_API_KEY; none: loopback only)")
+    ap.add_argument("--allowed-host", action="append", dest="allowed_hosts",
+                    help="Host header name to serve (repeatable; default: loopback names and the bound host; * any)")
     args = ap.parse_args(argv)
     overrides = {k: v for k, v in vars(args).items() if v is not None and k != "llm_url"}
     if args.llm_url:
@@ -323,6 +413,8 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         settings = settings.model_copy(update={"collection": collection_name(items, settings.embedder)})
         print(f"[marquee] catalog {settings.catalog}: collection {settings.collection!r}", file=sys.stderr)
+    for line in exposure(settings):
+        print(line, file=sys.stderr, flush=True)
     import uvicorn
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -107,6 +107,18 @@ class Settings(BaseSettings):
     posters_dir: Path | None = Field(None, description="folder of poster images served at GET /v1/items/{id}/poster "
                                      "(only files named by the item's poster records or <item_id>.jpg|png|...); "
                                      "None: ../shared/data/posters for the demo catalog when it exists")
+    # --- the serving edge: auth, hosts, admission, input limits (README "Security and limits") ---
+    api_key: list[str] | None = Field(None, description="bearer key(s) every /v1/* route needs (`Authorization: Bearer <key>`); "
+                                      "several comma-separated or repeated --api-key; None: no key, and the server binds loopback only")
+    allowed_hosts: list[str] | None = Field(None, description="Host header names served (DNS-rebinding guard); None: localhost, "
+                                            "127.0.0.1, ::1 and the bound host; [\"*\"]: any")
+    max_active_requests: int = Field(2, ge=1, description="chat requests in the pipeline (retrieval + LLM) at once (2 on 2 cores: "
+                                     "4 active + 8 queued let admitted requests wait up to the deadline, README 'Security and limits')")
+    max_queued_requests: int = Field(2, ge=0, description="chat requests waiting for a slot; beyond this, 429 with Retry-After")
+    request_timeout_s: float = Field(60.0, gt=0, description="per-request deadline (queue wait included): 504 and the LLM work is aborted")
+    max_json_depth: int = Field(32, ge=2, description="nesting depth of JSON bodies (deeper: 400)")
+    max_json_number_chars: int = Field(40, ge=8, description="characters of one JSON number (longer: 400)")
+    max_profile_rewrites: int = Field(1000, ge=1, description="users with a background profile rewrite pending at once (more: the next GET resumes theirs)")
 
     @field_validator("tmdb", "interactions", "lora", "chroma_path", "chroma_url", "llm_url", "profiles_path", mode="before")
     @classmethod
@@ -119,6 +131,17 @@ class Settings(BaseSettings):
     def _empty_dir_is_none(cls, v):
         # MARQUEE_POSTERS_DIR= means "no posters", never the current directory
         return None if isinstance(v, str) and not v.strip() else v
+
+    @field_validator("api_key", "allowed_hosts", mode="before")
+    @classmethod
+    def _comma_list(cls, v):
+        # MARQUEE_API_KEY=k1,k2 or ["k1", "k2"]; empty means none
+        if isinstance(v, str):
+            v = [x for x in (p.strip() for p in v.split(",")) if x] if not v.strip().startswith("[") else v
+        if isinstance(v, list):
+            v = [x for p in v for x in (str(p).split(",") if isinstance(p, str) else [p]) if str(x).strip()]
+            v = [str(x).strip() for x in v] or None
+        return v
 
     @field_validator("chroma_url")
     @classmethod

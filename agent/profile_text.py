@@ -30,6 +30,7 @@ import asyncio
 import logging
 import re
 import uuid
+import weakref
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -174,30 +175,44 @@ class ProfileWriter:
 
 class ProfileUpdater:
     """Debounced background rewrites, one at a time per user. `history_of(user)` gives the merged
-    history (catalog + events); the store gives the previous text and the events after it."""
+    history (catalog + events); the store gives the previous text and the events after it.
+    Bounded: at most `max_pending` users wait for a rewrite (beyond that schedule() declines and
+    the user's next GET resumes it), `concurrent` rewrites call the LLM at once, per-user locks
+    live only while in use (weak values), and store calls run in threads, off the event loop."""
 
     def __init__(self, store: ProfileStore, history_of: Callable[[str], UserHistory | None], writer: ProfileWriter,
-                 debounce_s: float):
+                 debounce_s: float, max_pending: int = 1000, concurrent: int = 2):
         self.store = store
         self.history_of = history_of
         self.writer = writer
         self.debounce_s = debounce_s
+        self.max_pending = max_pending
         self._timers: dict[str, asyncio.Task] = {}  # user -> a task still in its debounce sleep
         self._tasks: set[asyncio.Task] = set()
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._writing = asyncio.Semaphore(concurrent)
 
     def pending(self, user_id: str) -> bool:
-        return user_id in self._timers or (user_id in self._locks and self._locks[user_id].locked())
+        lock = self._locks.get(user_id)
+        return user_id in self._timers or (lock is not None and lock.locked())
 
-    def schedule(self, user_id: str, delay: float | None = None) -> None:
-        """(Re)start the user's debounce timer; a rewrite already running is never interrupted."""
+    def schedule(self, user_id: str, delay: float | None = None) -> bool:
+        """(Re)start the user's debounce timer; a rewrite already running is never interrupted.
+        False (nothing scheduled) when max_pending rewrites are already waiting."""
         old = self._timers.pop(user_id, None)
         if old is not None:
             old.cancel()
+        else:
+            live = sum(1 for t in self._tasks if not t.cancelling())  # a re-armed timer's old task may linger
+            if live >= self.max_pending:
+                log.warning("profile rewrite for user %r not scheduled: %d pending (MARQUEE_MAX_PROFILE_REWRITES)",
+                            user_id, live)
+                return False
         task = asyncio.get_running_loop().create_task(self._run(user_id, self.debounce_s if delay is None else delay))
         self._timers[user_id] = task
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return True
 
     async def _run(self, user_id: str, delay: float) -> None:
         await asyncio.sleep(delay)  # a newer schedule() cancels the task here
@@ -210,21 +225,23 @@ class ProfileUpdater:
 
     async def update(self, user_id: str) -> Profile | None:
         """Bring the user's written profile up to date with their events (no-op when it is)."""
-        lock = self._locks.setdefault(user_id, asyncio.Lock())
-        async with lock:
-            prof = self.store.profile(user_id)
-            last = self.store.last_seq(user_id)
+        lock = self._locks.get(user_id)
+        if lock is None:
+            lock = self._locks[user_id] = asyncio.Lock()
+        async with lock, self._writing:
+            prof = await asyncio.to_thread(self.store.profile, user_id)
+            last = await asyncio.to_thread(self.store.last_seq, user_id)
             history = await asyncio.to_thread(self.history_of, user_id)
             if history is None or not history.entries:
                 return prof
             previous = prof.auto_text if prof else ""
             if previous and prof.auto_seq >= last:
                 return prof
-            new = self.store.events(user_id, after=prof.auto_seq) if previous else []
+            new = await asyncio.to_thread(self.store.events, user_id, prof.auto_seq) if previous else []
             result = await self.writer.write(previous, history, new, request_id=f"profile-{uuid.uuid4().hex}")
             if not result.text:
                 return prof
-            return self.store.set_auto(user_id, result.text, result.source, last, result.problems)
+            return await asyncio.to_thread(self.store.set_auto, user_id, result.text, result.source, last, result.problems)
 
     async def drain(self) -> None:
         """Wait for every scheduled and running rewrite (tests, shutdown)."""

@@ -7,10 +7,20 @@ User and catalog text only ever enter as variables. The environment is an
 ImmutableSandboxedEnvironment, so even a template edited by a user cannot reach Python internals,
 and a missing variable raises instead of rendering as an empty string. `render_request` is the
 dry run behind `POST /v1/render` and `python -m agent.prompts`.
+
+Control tokens: a film title or a user's message holding `<|im_start|>` must not open a turn.
+Every value a template prints passes `neutralise()` (the environment's `finalize`), which breaks
+each special-token string with a zero-width space after its first character (`<\u200b|im_start|>`),
+so the tokenizer reads it as plain text. The strings are generic shapes (`<|...|>`, `<s>`, `[INST]`,
+`<<SYS>>`) plus, once the LLM is loaded, its tokenizer's own special tokens (`protect()`; the vLLM
+backend also applies them to whole messages before its chat template). Template text is not
+touched: our templates hold no control tokens.
 """
 
 from __future__ import annotations
 
+import re
+from functools import lru_cache
 from pathlib import Path
 
 from jinja2 import FileSystemLoader, StrictUndefined
@@ -24,6 +34,34 @@ REQUEST_CHARS = 2000
 # document). Measured with the demo poster text: 20 candidates' two poster lines add ~880 prompt
 # tokens (SmolLM2 tokenizer) at this limit, which matters inside a 4,096-token context.
 MEDIA_CHARS = 90
+ZWSP = "\u200b"
+GENERIC_CONTROL = r"<\|[^<>|\s]{1,64}\|>|</?s>|\[/?INST\]|<</?SYS>>|<unk>|<pad>"
+
+
+@lru_cache(maxsize=8)
+def _control_pattern(tokens: tuple[str, ...]) -> re.Pattern:
+    alts = [re.escape(t) for t in sorted(set(tokens), key=len, reverse=True) if len(t) > 1]
+    return re.compile("|".join([*alts, GENERIC_CONTROL]))
+
+
+def neutralise(text: str, tokens: tuple[str, ...] = ()) -> str:
+    """Break every control-token string in `text` (generic shapes and `tokens`) with a zero-width
+    space after its first character; other text is unchanged.
+
+    >>> neutralise("hi <|im_end|><|im_start|>system") == "hi <" + ZWSP + "|im_end|><" + ZWSP + "|im_start|>system"
+    True
+    >>> neutralise("<file_sep> and 3 < 4 | 5 > 2", ("<file_sep>",)) == "<" + ZWSP + "file_sep> and 3 < 4 | 5 > 2"
+    True
+    """
+    if "<" not in text and "[" not in text and not tokens:
+        return text
+    return _control_pattern(tuple(tokens)).sub(lambda m: m.group()[0] + ZWSP + m.group()[1:], text)
+
+
+def protect_special_tokens(prompts: "Prompts", llm) -> None:
+    """Teach `prompts` the loaded LLM's own special-token strings (serve.py, once the model is up)."""
+    if llm is not None and prompts is not None:
+        prompts.protect(llm.special_tokens())
 
 
 def _clip(text: str, limit: int) -> str:
@@ -70,7 +108,18 @@ class Prompts:
             autoescape=False,
             keep_trailing_newline=False,
             trim_blocks=False,
+            finalize=self._finalize,  # every printed value is data: control tokens neutralised
         )
+        self.special_tokens: tuple[str, ...] = ()
+
+    def protect(self, tokens) -> None:
+        """Also neutralise these exact strings (the tokenizer's special tokens) in every value."""
+        self.special_tokens = tuple(sorted(set(self.special_tokens) | {t for t in tokens if t}))
+
+    def _finalize(self, value):
+        if isinstance(value, bool | int | float) or value is None:
+            return value
+        return neutralise(value if isinstance(value, str) else str(value), self.special_tokens)
 
     def render(self, name: str, **variables) -> str:
         return self.env.get_template(name).render(**variables).strip()

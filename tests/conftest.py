@@ -153,6 +153,7 @@ def settings(tmp_path: Path, catalog_jsonl: Path, ratings_csv: Path) -> Settings
         chroma_path=tmp_path / "chroma", collection="test", k_candidates=4, n_recommendations=2,
         llm_backend="vllm", model="unused-in-unit-tests",
         rank_prior_weight=0.0,  # unit tests read the (fake) LLM's order; the prior has its own tests
+        allowed_hosts=["localhost", "127.0.0.1", "::1", "t"],  # "t": the tests' ASGI base URL http://t
     )
 
 

@@ -275,7 +275,8 @@ async def test_routes_post_get_put(http):
     ("put", "/v1/users/u/profile", {"txt": "hi"}, 400, None, "text"),
 ])
 async def test_bad_input_gets_a_typed_error(http, method, path, body, status, code, param):
-    kw = {} if body is None else {"content": body} if isinstance(body, bytes) else {"json": body}
+    kw = ({} if body is None else {"content": body, "headers": {"content-type": "application/json"}}
+          if isinstance(body, bytes) else {"json": body})  # a write without a JSON content type is a 415 (tests/test_security.py)
     r = await http.request(method.upper(), path, **kw)
     assert r.status_code == status, r.text
     err = r.json()["error"]

@@ -265,3 +265,47 @@ def test_chat_errors_are_shown(server, page, status, body, shown):
     with page.expect_request("**/v1/chat/completions") as retry:
         page.get_by_role("button", name="Send").click()
     assert retry.value.post_data_json["messages"] == [{"role": "user", "content": "a heist film"}]
+
+
+def test_the_page_asks_for_the_api_key_once_and_keeps_it(make_recommender, settings, tmp_path, page):
+    """A server with --api-key: the page's first requests get 401, it asks for the key once (a
+    native prompt), keeps it in localStorage, sends it on every request and fetches the poster
+    with it (an <img> cannot carry the header). A wrong stored key is asked for again."""
+    from PIL import Image
+
+    expect = sync_api.expect
+    folder = tmp_path / "keyed"
+    folder.mkdir()
+    Image.new("RGB", (170, 256), POSTER_RGB).save(folder / "3.png")  # named <item_id>.png
+    s = settings.model_copy(update={"api_key": ["k-web"], "posters_dir": folder, "media": []})
+    srv, thread, base = serve_in_thread(create_app(s, make_recommender(
+        ScriptedLLM([answer_json(("3", GOOD_3), ("6", GOOD_6))]), media=[])))
+    asked, unauthorised = [], []
+    page.on("dialog", lambda d: (asked.append(d.message), d.accept("k-web")))
+    page.on("response", lambda r: unauthorised.append(r.url) if r.status == 401 else None)
+    try:
+        page.goto(base + "/")
+        expect(page.locator("#status")).to_have_text("")  # /v1/models answered once the key was given
+        assert len(asked) == 1 and "API key" in asked[0]
+        assert page.evaluate("localStorage.getItem('marquee.apiKey')") == "k-web"
+        with page.expect_request("**/v1/chat/completions") as chat:
+            page.get_by_label("Ask for a film").fill("I loved Alien. What next?")
+            page.get_by_label("Ask for a film").press("Enter")
+        assert chat.value.headers["authorization"] == "Bearer k-web"
+        cards = page.get_by_role("log").locator("article.film")
+        expect(cards).to_have_count(2)
+        poster = cards.nth(0).get_by_role("img", name="Poster of Aliens (1986)")
+        page.wait_for_function("img => img.complete && img.naturalWidth === 170", arg=poster.element_handle())
+        assert len(asked) == 1  # the chat and the poster used the kept key
+
+        page.reload()
+        expect(page.locator("#status")).to_have_text("")
+        assert len(asked) == 1  # kept across reloads, like the user id
+        page.evaluate("localStorage.setItem('marquee.apiKey', 'stale')")
+        page.reload()
+        expect(page.locator("#status")).to_have_text("")
+        assert len(asked) == 2 and page.evaluate("localStorage.getItem('marquee.apiKey')") == "k-web"
+        assert unauthorised and all("/v1/" in u for u in unauthorised)
+    finally:
+        srv.should_exit = True
+        thread.join(20)

@@ -2,16 +2,116 @@
 
 Fields beyond the OpenAI spec are marked `# extension`. Unknown request fields that official
 clients send (top_p, seed, ...) are accepted and ignored, as vLLM does; wrong values of fields
-we do use are rejected with HTTP 400.
+we do use are rejected with HTTP 400, and so are strings where our booleans or integers belong
+(`"stream": "0"`, `"explain": "0"`): those fields are strict.
+
+parse_json(raw, max_depth, max_number_chars) reads a request body with limits, so hostile bodies
+are 400s rather than 500s: nesting deeper than max_depth, numbers longer than max_number_chars
+(Python refuses ints over 4,300 digits with ValueError), NaN/Infinity, and strings holding lone
+UTF-16 surrogates ("\\ud800", which no UTF-8 text can carry): those are rejected, not replaced,
+with the JSON path of the first one in `param`.
 """
 
 from __future__ import annotations
 
+import json
+import re
 import time
 import uuid
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, StrictBool, field_validator
+
+StrictInt = Annotated[int, Strict()]
+_BRACKETS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')  # strings (skipped) and brackets outside them
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class BadJSON(ValueError):
+    """A body parse_json refuses; `param` is the JSON path of the offending value, when known."""
+
+    def __init__(self, message: str, param: str | None = None):
+        super().__init__(message)
+        self.param = param
+
+
+def json_depth(raw: bytes) -> int:
+    """Deepest nesting of arrays/objects, brackets inside strings ignored (one regex pass).
+
+    >>> json_depth(b'{"a": [1, {"b": "[[["}]}'), json_depth(b'3')
+    (3, 0)
+    """
+    depth = deepest = 0
+    for m in _BRACKETS.finditer(raw):
+        c = m.group()
+        if c in (b"[", b"{"):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif c in (b"]", b"}"):
+            depth -= 1
+    return deepest
+
+
+def parse_json(raw: bytes, max_depth: int = 32, max_number_chars: int = 40):
+    """JSON with limits; raises BadJSON (-> HTTP 400).
+
+    >>> parse_json(b'{"n": 5}')
+    {'n': 5}
+    >>> parse_json(b'[[[1]]]', max_depth=2)
+    Traceback (most recent call last):
+    ...
+    agent.api.protocol.BadJSON: JSON nested 3 deep; the limit is 2
+    """
+    if json_depth(raw) > max_depth:
+        raise BadJSON(f"JSON nested {json_depth(raw)} deep; the limit is {max_depth}")
+
+    def number(kind):
+        def parse(text: str):
+            if len(text) > max_number_chars:
+                raise BadJSON(f"a JSON number has {len(text)} characters; the limit is {max_number_chars}")
+            return kind(text)
+        return parse
+
+    def constant(name: str):
+        raise BadJSON(f"{name} is not valid JSON")
+
+    try:
+        data = json.loads(raw, parse_int=number(int), parse_float=number(float), parse_constant=constant)
+    except BadJSON:
+        raise
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise BadJSON(f"request body is not valid JSON: {e}") from None
+    except (ValueError, RecursionError) as e:  # belt and braces: the limits above should catch these first
+        raise BadJSON(f"request body is not acceptable JSON: {type(e).__name__}") from None
+    where = surrogate_path(data)
+    if where is not None:
+        raise BadJSON("text holds a lone UTF-16 surrogate (\\ud800-\\udfff), which is not a character: "
+                      "send valid Unicode", param=where or None)
+    return data
+
+
+def surrogate_path(data, path: str = "") -> str | None:
+    """The dotted path of the first string (key or value) holding a lone surrogate, else None.
+
+    >>> surrogate_path({"messages": [{"content": "ok"}, {"content": "bad" + chr(0xD800)}]})
+    'messages.1.content'
+    """
+    if isinstance(data, str):
+        return path if _SURROGATE.search(data) else None
+    if isinstance(data, dict):
+        for k, v in data.items():
+            sub = f"{path}.{k}" if path else str(k)
+            if _SURROGATE.search(k):
+                return sub
+            found = surrogate_path(v, sub)
+            if found is not None:
+                return found
+    elif isinstance(data, list):
+        for i, v in enumerate(data):
+            found = surrogate_path(v, f"{path}.{i}" if path else str(i))
+            if found is not None:
+                return found
+    return None
 
 
 class TextPart(BaseModel):
@@ -40,7 +140,7 @@ class ResponseFormat(BaseModel):
 
 class StreamOptions(BaseModel):
     model_config = ConfigDict(extra="allow")
-    include_usage: bool = False
+    include_usage: StrictBool = False
 
 
 class ChatCompletionRequest(BaseModel):
@@ -49,15 +149,15 @@ class ChatCompletionRequest(BaseModel):
     messages: list[ChatMessage] = Field(min_length=1)
     user: str | None = Field(None, max_length=256)
     temperature: float | None = Field(None, ge=0.0, le=2.0)
-    max_tokens: int | None = Field(None, ge=1)
-    max_completion_tokens: int | None = Field(None, ge=1)
-    n: int = Field(1, ge=1)
-    stream: bool = False
+    max_tokens: StrictInt | None = Field(None, ge=1)
+    max_completion_tokens: StrictInt | None = Field(None, ge=1)
+    n: StrictInt = Field(1, ge=1)
+    stream: StrictBool = False
     stream_options: StreamOptions | None = None
     response_format: ResponseFormat | None = None
-    num_recommendations: int | None = Field(None, ge=1, le=20)  # extension
+    num_recommendations: StrictInt | None = Field(None, ge=1, le=20)  # extension
     ranking: Literal["one-pass", "generate"] | None = None  # extension: default from the server's settings
-    explain: bool | None = None  # extension: False = ranking only (one forward pass), fact-only explanations
+    explain: StrictBool | None = None  # extension: False = ranking only (one forward pass), fact-only explanations
 
     @field_validator("n")
     @classmethod
@@ -140,5 +240,9 @@ class ModelList(BaseModel):
 
 
 def error_body(message: str, type_: str, *, param: str | None = None, code: str | int | None = None) -> dict[str, Any]:
-    """The one error JSON shape every failure uses (OpenAI's)."""
-    return {"error": {"message": message, "type": type_, "param": param, "code": code}}
+    """The one error JSON shape every failure uses (OpenAI's). Text echoed from the request that
+    no UTF-8 can carry (lone surrogates) is shown as `\\ud800`, so the error itself always encodes."""
+    def safe(v):
+        return v.encode("utf-8", "backslashreplace").decode("utf-8") if isinstance(v, str) else v
+
+    return {"error": {"message": safe(message), "type": type_, "param": safe(param), "code": code}}

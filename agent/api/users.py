@@ -14,6 +14,10 @@ an item not in the catalog -> 404 item_not_found; an event id reused with anothe
 event_conflict; a user nobody knows (GET) -> 404 user_not_found. A batch is all or nothing.
 The user id is the OpenAI `user` of chat requests: an id from the interaction log (MovieLens
 userId) gets its catalog history merged with the events.
+Every SQLite call runs in a worker thread (asyncio.to_thread), never on the event loop: a write
+holds `BEGIN IMMEDIATE` with synchronous=FULL (an fsync) and must not stall other requests.
+Strings with lone surrogates are refused by the body parser (agent/api/protocol.parse_json);
+the typed fields here are strict (`"timestamp": "1"` or `"rating": "4"` are 400s).
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ import asyncio
 import time
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, field_validator, model_validator
+from typing import Annotated
 
 from agent.errors import InvalidRequest, NotFound, RequestTooLarge
 from agent.profile_text import ProfileUpdater, ProfileWriter
@@ -40,8 +45,8 @@ class EventIn(BaseModel):
     event_id: str = Field(min_length=1, max_length=MAX_ID, description="client-chosen; the same id is stored once")
     item_id: str = Field(min_length=1, max_length=MAX_ID, description="a catalog item id")
     type: Literal["watched", "rated", "liked", "disliked", "skipped"]
-    rating: float | None = Field(None, ge=0, le=5, description="rated only: 0-5 (MovieLens' scale)")
-    timestamp: int | None = Field(None, ge=0, description="unix seconds; null: when the server receives it")
+    rating: Annotated[float, Strict()] | None = Field(None, ge=0, le=5, description="rated only: 0-5 (MovieLens' scale)")
+    timestamp: Annotated[int, Strict()] | None = Field(None, ge=0, description="unix seconds; null: when the server receives it")
 
     @field_validator("item_id", "event_id", mode="before")
     @classmethod
@@ -124,7 +129,8 @@ class Users:
         self.rec = rec
         self.store: ProfileStore = rec.profiles
         self.writer = ProfileWriter(rec.settings, rec.items, rec.titles, rec.prompts, rec.llm)
-        self.updater = ProfileUpdater(self.store, rec.stored_history, self.writer, rec.settings.profile_debounce_s)
+        self.updater = ProfileUpdater(self.store, rec.stored_history, self.writer, rec.settings.profile_debounce_s,
+                                      max_pending=rec.settings.max_profile_rewrites)
 
     async def add(self, user_id: str, data) -> dict:
         s = self.rec.settings
@@ -146,27 +152,29 @@ class Users:
 
     async def get(self, user_id: str) -> dict:
         user_id = check_user(user_id)
-        history = await asyncio.to_thread(self.rec.stored_history, user_id)
-        prof = self.store.profile(user_id)
+
+        def read():
+            return self.rec.stored_history(user_id), self.store.profile(user_id), self.store.last_seq(user_id)
+
+        history, prof, last = await asyncio.to_thread(read)
         if history is None:
             raise NotFound(f"no history or profile for user {user_id!r}: post interactions to "
                            f"/v1/users/{{user}}/interactions or write a profile with PUT", param="user",
                            code="user_not_found")
-        last = self.store.last_seq(user_id)
         stale = bool(history.entries) and (prof is None or not prof.auto_text or prof.auto_seq < last)
         if stale and not self.updater.pending(user_id):
             self.updater.schedule(user_id, delay=0)  # e.g. a catalog user's first look, or after a restart
-        return self.view(user_id, prof, history, stale)
+        return await asyncio.to_thread(self.view, user_id, prof, history, stale)
 
     async def put(self, user_id: str, data) -> dict:
         user_id = check_user(user_id)
         text = parse_profile(data, self.rec.settings.profile_chars)
         prof = await asyncio.to_thread(self.store.set_user_text, user_id, text)
         history = await asyncio.to_thread(self.rec.stored_history, user_id)
-        return self.view(user_id, prof, history, self.updater.pending(user_id))
+        return await asyncio.to_thread(self.view, user_id, prof, history, self.updater.pending(user_id))
 
     def view(self, user_id: str, prof: Profile | None, history, pending: bool) -> dict:
-        """The GET answer. Before the first written text exists, `text` is the fact-built profile
+        """The GET answer (reads the store: call it in a thread). Before the first written text exists, `text` is the fact-built profile
         (source "facts", not stored) and `pending` is true while the writer works."""
         entries = history.entries if history else ()
         text, source = (prof.text, prof.source) if prof and prof.text else ("", None)

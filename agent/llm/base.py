@@ -80,6 +80,11 @@ class LLM(ABC):
 
         raise LLMError(f"the {self.name} backend cannot score labels: set MARQUEE_RANKING=generate")
 
+    def special_tokens(self) -> tuple[str, ...]:
+        """The tokenizer's control-token strings (`<|im_start|>`, ...), when the backend has one;
+        prompts neutralise them in data (agent/prompts.neutralise)."""
+        return ()
+
     def count_tokens(self, messages: list[dict[str, str]]) -> int | None:
         """Prompt tokens for these messages, when the backend has a tokenizer (else None)."""
         return None
@@ -88,4 +93,4 @@ class LLM(ABC):
         """Load weights / check the connection. Called once before serving."""
 
     async def close(self) -> None:
-        """Release the engine."""
+        """Release the engine and its connections; returns when they are gone."""

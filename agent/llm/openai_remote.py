@@ -42,6 +42,9 @@ class OpenAIRemote(LLM):
                 raise LLMError(f"the LLM server at {self.base_url} serves no model")
             self.model = models.data[0].id
 
+    async def close(self) -> None:
+        await self._client.close()  # its HTTP connection pool (a given http_client too)
+
     async def stream(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
         if self.model is None:
             await self.start()

@@ -7,10 +7,16 @@ tokenizer renders the prompt; prefix caching reuses the shared system prompt acr
 
 vLLM starts its engine core in a subprocess: entry points that build this must sit under an
 `if __name__ == "__main__":` guard (serve.py does).
+
+Cancelling a request (deadline, client gone) aborts its vLLM request id; close() waits for the
+engine core process to exit (AsyncLLM.shutdown in a thread), and a close during start() waits
+for the engine being built and shuts it down. Every message's text has the tokenizer's special
+tokens neutralised before the chat template adds the real ones (agent/prompts.neutralise).
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -19,6 +25,7 @@ from pathlib import Path
 from agent.errors import LLMError, ModelNotFound
 from agent.llm.base import LLM, GenerationChunk, GenerationRequest, LabelRequest, LabelScores
 from agent.modelpack import resolve_model
+from agent.prompts import neutralise
 
 
 class VLLMEngine(LLM):
@@ -52,6 +59,8 @@ class VLLMEngine(LLM):
         self._engine = None
         self._tokenizer = None
         self._label_ids: dict[str, int] = {}
+        self._special: tuple[str, ...] = ()
+        self._starting: asyncio.Future | None = None
 
     @classmethod
     def from_settings(cls, s) -> VLLMEngine:
@@ -107,16 +116,32 @@ class VLLMEngine(LLM):
         )
         # Construction blocks for the whole model load; run it off the event loop so /health
         # keeps answering. AsyncLLM starts its output handler lazily on the first request.
-        import asyncio
-
-        self._engine = await asyncio.to_thread(AsyncLLM.from_engine_args, args)
+        # A cancelled start leaves the thread building the engine: close() waits for it, then shuts it down.
+        self._starting = asyncio.ensure_future(asyncio.to_thread(AsyncLLM.from_engine_args, args))
+        self._engine = await asyncio.shield(self._starting)
+        self._starting = None
         self._tokenizer = self._engine.get_tokenizer() if hasattr(self._engine, "get_tokenizer") else None
         if self._tokenizer is None:
             from transformers import AutoTokenizer
 
             self._tokenizer = AutoTokenizer.from_pretrained(self.model_path)
+        self._special = self.tokenizer_special_tokens(self._tokenizer)
+
+    @staticmethod
+    def tokenizer_special_tokens(tok) -> tuple[str, ...]:
+        """Every special (control) token string of a Hugging Face tokenizer."""
+        found = set(getattr(tok, "all_special_tokens", ()) or ())
+        for t in (getattr(tok, "added_tokens_decoder", None) or {}).values():
+            if getattr(t, "special", False):
+                found.add(str(t.content))
+        return tuple(sorted(found))
+
+    def special_tokens(self) -> tuple[str, ...]:
+        return self._special
 
     def _prompt_ids(self, messages: list[dict[str, str]]) -> list[int]:
+        messages = [{**m, "content": neutralise(m["content"], self._special)} if isinstance(m.get("content"), str)
+                    else m for m in messages]
         ids = self._tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
         if isinstance(ids, dict) or hasattr(ids, "input_ids"):
             ids = ids["input_ids"]
@@ -154,6 +179,9 @@ class VLLMEngine(LLM):
                     prompt_tokens=len(ids) if out.finished else 0,
                     completion_tokens=completion_tokens if out.finished else 0,
                 )
+        except (asyncio.CancelledError, GeneratorExit):
+            await self._abort(rid)
+            raise
         except (ModelNotFound, LLMError):
             raise
         except Exception as e:
@@ -205,10 +233,13 @@ class VLLMEngine(LLM):
         label_ids = self.label_token_ids(request.labels)
         params = SamplingParams(max_tokens=1, temperature=0.0, logprob_token_ids=label_ids)
         final = None
+        rid = request.request_id or uuid.uuid4().hex
         try:
-            async for out in self._engine.generate({"prompt_token_ids": ids}, params, request.request_id or uuid.uuid4().hex,
-                                                   lora_request=lora_request):
+            async for out in self._engine.generate({"prompt_token_ids": ids}, params, rid, lora_request=lora_request):
                 final = out
+        except (asyncio.CancelledError, GeneratorExit):
+            await self._abort(rid)
+            raise
         except (ModelNotFound, LLMError):
             raise
         except Exception as e:
@@ -221,7 +252,20 @@ class VLLMEngine(LLM):
             raise LLMError(f"vLLM returned no log-probability for label tokens {missing}")
         return LabelScores(tuple(float(lp[t].logprob) for t in label_ids), prompt_tokens=len(ids))
 
-    async def close(self) -> None:
+    async def _abort(self, rid: str) -> None:
+        """Stop the engine's work on a cancelled request (vLLM also does on cancel; aborting twice is a no-op)."""
         if self._engine is not None:
-            self._engine.shutdown()
-            self._engine = None
+            try:
+                await asyncio.shield(self._engine.abort(rid))
+            except Exception:  # the engine may be shutting down
+                pass
+
+    async def close(self) -> None:
+        """Shut the engine down and wait until its core process has exited (also one still starting)."""
+        if self._engine is None and self._starting is not None:
+            self._engine = await asyncio.gather(self._starting, return_exceptions=True)
+            self._engine = self._engine[0] if not isinstance(self._engine[0], BaseException) else None
+            self._starting = None
+        engine, self._engine = self._engine, None
+        if engine is not None:
+            await asyncio.to_thread(engine.shutdown)

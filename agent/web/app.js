@@ -4,10 +4,14 @@
 // becomes a film card; the chunks' text content is the assistant turn kept in `messages`.
 // Buttons post interactions (POST /v1/users/{id}/interactions) or ask a follow-up.
 // Catalog and model text is always inserted as text (textContent), never as HTML.
+// A server started with --api-key answers 401 without it: api() then asks for the key once,
+// keeps it in localStorage (like the user id) and sends it as `Authorization: Bearer <key>`.
 "use strict";
 
 const $ = (sel) => document.querySelector(sel);
 const USER_KEY = "marquee.user";
+const API_KEY = "marquee.apiKey";
+let asking = null; // the one key prompt in flight, shared by every request that got a 401
 const state = { model: "marquee", messages: [], busy: false };
 
 function el(tag, attrs = {}, ...children) {
@@ -30,6 +34,29 @@ function newEventId() {
   const bytes = new Uint8Array(16);
   crypto.getRandomValues(bytes);
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+// fetch() with the stored API key; on a 401, ask for the key (once, however many requests got
+// it) and retry with it. A wrong key is forgotten, so the next 401 asks again.
+async function api(path, options = {}) {
+  const call = (key) => {
+    const headers = { ...(options.headers || {}), ...(key ? { Authorization: `Bearer ${key}` } : {}) };
+    return fetch(path, { ...options, headers });
+  };
+  const used = localStorage.getItem(API_KEY);
+  const resp = await call(used);
+  if (resp.status !== 401) return resp;
+  if (asking) await asking; // another request is asking already
+  else if (localStorage.getItem(API_KEY) === used) { // no newer key than the one refused: ask
+    asking = Promise.resolve().then(() => {
+      localStorage.removeItem(API_KEY);
+      const key = window.prompt("This Marquee server needs an API key. Enter it (it is kept in this browser):");
+      if (key && key.trim()) localStorage.setItem(API_KEY, key.trim());
+    }).finally(() => { asking = null; });
+    await asking;
+  }
+  const key = localStorage.getItem(API_KEY);
+  return key && key !== used ? call(key) : resp;
 }
 
 // An OpenAI-shaped error body's message, or the HTTP status when the body is something else.
@@ -76,12 +103,19 @@ function label(rec) {
 }
 
 function posterFor(rec) {
+  const src = `/v1/items/${encodeURIComponent(rec.item_id)}/poster`;
+  const keyed = localStorage.getItem(API_KEY); // an <img> cannot send the key: fetch the image with it
   const img = el("img", {
-    class: "poster", src: `/v1/items/${encodeURIComponent(rec.item_id)}/poster`,
+    class: "poster", ...(keyed ? {} : { src }),
     alt: `Poster of ${label(rec)}`, width: "85", height: "128", loading: "lazy", decoding: "async",
   });
   // No poster for this film (404) or an unreadable file: a text placeholder of the same size.
-  img.addEventListener("error", () => img.replaceWith(el("div", { class: "poster placeholder", text: "No poster" })), { once: true });
+  const none = () => img.replaceWith(el("div", { class: "poster placeholder", text: "No poster" }));
+  img.addEventListener("error", none, { once: true });
+  if (keyed) {
+    api(src).then((r) => (r.ok ? r.blob() : Promise.reject(new Error(r.status))))
+      .then((b) => { img.src = URL.createObjectURL(b); }).catch(none);
+  }
   return img;
 }
 
@@ -140,7 +174,7 @@ async function mark(rec, action, button, feedback) {
   button.dataset.sending = "1";
   feedback.textContent = "Saving…";
   try {
-    const resp = await fetch(`/v1/users/${encodeURIComponent(user)}/interactions`, {
+    const resp = await api(`/v1/users/${encodeURIComponent(user)}/interactions`, {
       method: "POST", headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ events: [button._event.body] }),
     });
@@ -189,7 +223,7 @@ async function send(text) {
     const request = { model: state.model, messages: state.messages, stream: true };
     const user = userId();
     if (user) request.user = user;
-    const resp = await fetch("/v1/chat/completions", {
+    const resp = await api("/v1/chat/completions", {
       method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(request),
     });
     if (!resp.ok) throw new Error(await errorMessage(resp));
@@ -239,7 +273,7 @@ async function loadProfile() {
     return;
   }
   try {
-    const resp = await fetch(`/v1/users/${encodeURIComponent(user)}/profile`);
+    const resp = await api(`/v1/users/${encodeURIComponent(user)}/profile`);
     if (resp.status === 404) {
       out.textContent = "No profile yet: mark films you have seen, or ask for some.";
       return;
@@ -256,7 +290,7 @@ async function loadProfile() {
 // The served model's name (GET /v1/models); while the model loads, say so and retry.
 async function loadModel() {
   try {
-    const resp = await fetch("/v1/models");
+    const resp = await api("/v1/models");
     if (!resp.ok) throw new Error(await errorMessage(resp));
     const data = await resp.json();
     if (data.data && data.data.length) state.model = data.data[0].id;
