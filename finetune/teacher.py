@@ -5,7 +5,9 @@
 
 For training positions of training-split users (finetune/data.py's split, out-of-sample
 retriever and `Recommender.explain_prompt`, so the prompt is exactly the served one: the
-evidence of the film watched next, built from the history before it), the teacher
+evidence of the film watched next, built from the history before it, and of the top
+`--candidates` unseen films the retriever proposes there, whose evidence carries the retrieval
+reasons a served explanation has), the teacher
 (`pack:qwen2.5-coder-1.5b` through the offline vLLM engine) writes `--samples` texts at
 `--temperature`, cut to the served length by agent/explain.finish. A sample is kept only when
 
@@ -102,9 +104,14 @@ def work_items(args) -> list[dict]:
             if target not in rec.items or not before:
                 continue
             history = UserHistory(u, tuple(HistoryEntry(i, liked=True) for i in before))
-            ev = builder.build(Candidate(rec.items[target], 0.0), history, args.request)
-            out.append({"key": f"{u}:{target}", "user": u, "target": target, "ev": ev,
-                        "messages": rec.explain_prompt(args.request, history, rec.items[target], evidence=ev)})
+            cands = rec.retriever.retrieve(rec.search_text(args.request), history, 50) if args.candidates else []
+            by_id = {c.item.item_id: c for c in cands}
+            films = [by_id.get(target, Candidate(rec.items[target], 0.0))]  # with its retrieval sources when retrieved
+            films += [c for c in cands if c.item.item_id not in history.seen and c.item.item_id != target][: args.candidates]
+            for c in films:
+                ev = builder.build(c, history, args.request)
+                out.append({"key": f"{u}:{pos}:{c.item.item_id}", "user": u, "target": c.item.item_id, "ev": ev,
+                            "messages": rec.explain_prompt(args.request, history, c.item, evidence=ev)})
     return out, rec
 
 
@@ -153,11 +160,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--eval_users", type=int, default=60, help="last sorted users left out (finetune.train's probe)")
     ap.add_argument("--positions_per_user", type=int, default=1)
     ap.add_argument("--history_len", type=int, default=20)
+    ap.add_argument("--candidates", type=int, default=1, help="also explain the top N unseen retrieval candidates "
+                    "at each position (serving explains those: their evidence has the retrieval reasons)")
     ap.add_argument("--request", default="What should I watch next?")
     ap.add_argument("--samples", type=int, default=3)
     ap.add_argument("--temperature", type=float, default=0.7)
     ap.add_argument("--max_tokens", type=int, default=70)
     ap.add_argument("--limit", type=int, default=0, help="label at most this many new examples this run (0: all)")
+    ap.add_argument("--max_minutes", type=float, default=0, help="stop after the batch that passes this many minutes of generation (0: none)")
     ap.add_argument("--batch", type=int, default=16, help="examples sent to the engine at once")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
@@ -203,6 +213,8 @@ def main(argv: list[str] | None = None) -> int:
                 f.flush()
                 bar.update(len(chunk))
                 bar.set_postfix(gen_s=round(gen_s))
+                if args.max_minutes and gen_s > 60 * args.max_minutes:
+                    break
         bar.close()
 
     attempts = [json.loads(x) for x in att_path.read_text().splitlines() if x.strip()]
