@@ -10,6 +10,8 @@ the evals' metrics (NDCG@10 / Recall@10 of the one-pass order, computed with the
 trained), saves the adapter to OUT, checks that it is non-empty and changes the logits, and
 records its config and data checksum in OUT/marquee_train.json. Interrupted runs resume from the
 last checkpoint in OUT/checkpoints. `--merge_to DIR` also writes base+adapter as one model.
+`--examples FILE` trains on a given JSONL of Examples instead (the verbalizer adapter trains on
+finetune.teacher's examples.jsonl; a teacher.json beside it goes into the training record).
 
 CPU: bf16 autocast where the CPU has AVX512-BF16 (this one does), else fp32; gradient
 checkpointing; batch 1 with accumulation. CUDA: the same, and `--quantize 4bit` for QLoRA
@@ -72,6 +74,9 @@ class TrainArgs:
     gradient_checkpointing: bool = field(default=True)
     merge_to: str = field(default="", metadata={"help": "also save base+adapter merged into one model here"})
     threads: int = field(default=0, metadata={"help": "torch CPU threads (0: all cores)"})
+    examples: str = field(default="", metadata={
+        "help": "train on this JSONL of finetune.data Examples (e.g. finetune.teacher's examples.jsonl) instead of "
+                "building rank/explain examples from --data"})
     rank_loss: Literal["labels", "lm"] = field(default="labels", metadata={
         "help": "rank examples: 'labels' = cross-entropy over the shown candidates' letter log-probabilities at the "
                 "answer position (exactly the scores one-pass ranking reads); 'lm' = plain next-token loss on the letter"})
@@ -350,10 +355,13 @@ def run(margs: ModelArgs, dargs: DataArgs, targs: TrainArgs) -> int:
     probe_users = users[-targs.eval_users:] if targs.eval_users else []
     rec = split_recommender(split, "val", probe_users, settings=settings)  # the probe scores validation users as the evals do
 
-    data_path = out / "train.jsonl"
+    data_path = Path(targs.examples) if targs.examples else out / "train.jsonl"
     data_key = hashlib.sha256(json.dumps([{k: v for k, v in asdict(dargs).items() if v or k != "interactions"}, split.checksum, DATA_FORMAT], sort_keys=True).encode()).hexdigest()[:16]
     key_path = out / "train.key"
-    if data_path.exists() and key_path.exists() and key_path.read_text() == data_key:
+    if targs.examples:
+        examples = read_jsonl(data_path)
+        print(f"[finetune] {len(examples)} given examples from {data_path}", flush=True)
+    elif data_path.exists() and key_path.exists() and key_path.read_text() == data_key:
         examples = read_jsonl(data_path)
         print(f"[finetune] reusing {len(examples)} examples in {data_path}", flush=True)
     else:
@@ -369,6 +377,9 @@ def run(margs: ModelArgs, dargs: DataArgs, targs: TrainArgs) -> int:
 
     probe_factory = (lambda tok: RankProbe(rec, split, probe_users, tok, dargs.request)) if probe_users else None
     record = train_adapter(margs, targs, examples, probe_factory=probe_factory, home=rec.settings.home, seed=dargs.seed)
+    teacher = data_path.parent / "teacher.json"  # finetune.teacher's record: teacher, pass rates, cost
+    if targs.examples and teacher.exists():
+        record["teacher"] = json.loads(teacher.read_text())
     record.update({"data_args": asdict(dargs), "data_file": data_path.name, "data_sha256": data_sha,
                    # the rank loss the adapter has to beat: the retrieval prior alone (finetune.data.prior_only_loss)
                    "prior_only_loss": prior_only_loss(examples, targs.train_prior_weight),

