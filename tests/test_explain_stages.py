@@ -110,6 +110,10 @@ def test_verifier_passes_texts_the_evidence_supports(item_id, text):
     ("Ronin, directed by John Frankenheimer, has a heist.", "word:directed"),
     ("You may enjoy Heat, a heist film set in France.", "role:recommends Heat"),  # the viewer's film, not Ronin
     ("You may enjoy Ronin (1998) because you will love it.", "empty:"),
+    # texts of the 135M verbalizer that passed before (2026-12-02 eval samples), in this catalog's words
+    ("You liked Heat (1995), a heist that was both a chase and a chase.", "repetitive:chas"),
+    ("You may enjoy Ronin, a thriller film that has both thriller and heist in its story.", "repetitive:thriller"),
+    ("You may enjoy Ronin, where Mercenaries Same chase a briefcase across France.", "name:Same"),
 ])
 def test_verifier_flags(text, problem):
     problems = verify(text, evidence("5", hist=("1", "2")), TITLES)

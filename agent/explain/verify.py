@@ -7,7 +7,9 @@ Checks, each a problem kind:
   unfinished  empty, under MIN_CHARS, or not ending a sentence
   person      speaks of "the viewer" / "the user" in the third person (it must say "you")
   echo        prompt scaffolding copied ("Recommended film:", "Plot:", "facts", a field list)
-  repetitive  a 3-word phrase twice, or one content word three times
+  repetitive  a 3-word phrase twice, one content word (titles aside) twice in a sentence or thrice in all
+  name        a capitalised word inside a sentence that no evidence string capitalises
+              ("Same A", "Iron Kamikakushi": invented names made of allowed words)
   title       a catalog film named that is neither the film explained nor one of its evidence links
   role        "you liked/watched X" where X is not one of the viewer's films (e.g. the film explained),
               or "you may enjoy X" where X is not the film explained (e.g. the viewer's own film)
@@ -102,7 +104,7 @@ def verify(text: str, ev: Evidence, titles: TitleIndex | None = None) -> list[st
     rest = _without_titles(t, ev)
     if not any(lemma(w) in support and lemma(w) not in CONNECTOR_LEMMAS and not w.isdigit() for w in tokens(rest)):
         problems.append("empty:no fact beyond the titles")  # "You may enjoy Heat (1995)." says nothing
-    return problems
+    return problems + _names(rest, ev)
 
 
 _YEAR_ONLY = re.compile(r"(?:(?:the|a|an)\s+)?(?:19|20)\d\d", re.I)
@@ -159,9 +161,33 @@ def _repetition(t: str) -> list[str]:
     if len(grams) != len(set(grams)):
         return ["repetitive:a phrase repeats"]
     counts: dict[str, int] = {}
-    for w in words:
-        lw = lemma(w)
-        if lw not in CONNECTOR_LEMMAS and len(lw) > 2:
-            counts[lw] = counts.get(lw, 0) + 1
-    rep = [w for w, c in counts.items() if c >= 3]
+    for sentence in re.split(r"[.!?]\s+", t):  # twice in one sentence ("both a commonly and a commonly")
+        seen: dict[str, int] = {}
+        for w in tokens(sentence.lower()):
+            lw = lemma(w)
+            if lw not in CONNECTOR_LEMMAS and len(lw) > 2:
+                seen[lw] = seen.get(lw, 0) + 1
+                counts[lw] = counts.get(lw, 0) + 1
+        rep = [w for w, c in seen.items() if c >= 2]
+        if rep:
+            return [f"repetitive:{rep[0]}"]
+    rep = [w for w, c in counts.items() if c >= 3]  # or three times in the whole text
     return [f"repetitive:{rep[0]}"] if rep else []
+
+
+_SENTENCE_START = re.compile(r"(?:^|[.!?:])$")
+
+
+def _names(t: str, ev: Evidence) -> list[str]:
+    """Capitalised words not at a sentence start that the evidence never writes capitalised.
+
+    Titles are cut out before (see _without_titles); "You" and "I" are always fine."""
+    capitalised = {w for s in ev.texts for w in re.findall(r"\b[A-Z][\w'’-]*", s)}
+    out = []
+    for m in re.finditer(r"\b[A-Z][\w'’-]*", t):
+        w = m.group(0)
+        if w in ("You", "I", "It", "If") or w in capitalised or _SENTENCE_START.search(t[: m.start()].rstrip()):
+            continue
+        if f"name:{w}" not in out:
+            out.append(f"name:{w}")
+    return out
