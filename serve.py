@@ -27,6 +27,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
@@ -388,10 +389,12 @@ def main(argv: list[str] | None = None) -> int:
     overrides = {k: v for k, v in vars(args).items() if v is not None and k != "llm_url"}
     if args.llm_url:
         overrides.update(llm_backend="openai", llm_url=args.llm_url)
-    if args.catalog and not args.tmdb:
-        overrides["tmdb"] = None  # the demo's TMDB file only describes the demo catalog
-    if args.catalog and not args.interactions:
-        overrides["interactions"] = None  # the demo's log only describes the demo's users
+    # --catalog without --tmdb / --interactions / --collection: the demo's files describe only the demo,
+    # so they are dropped, unless the environment names them (MARQUEE_TMDB, ...: the operator's choice)
+    if args.catalog and not args.tmdb and "MARQUEE_TMDB" not in os.environ:
+        overrides["tmdb"] = None
+    if args.catalog and not args.interactions and "MARQUEE_INTERACTIONS" not in os.environ:
+        overrides["interactions"] = None
     try:
         settings = Settings(**overrides)
     except ValidationError as e:
@@ -402,7 +405,7 @@ def main(argv: list[str] | None = None) -> int:
         if path is not None and not path.exists():
             print(f"configuration error: {name} path {path} does not exist", file=sys.stderr)
             return 2
-    if args.catalog and not args.collection:  # a catalog of its own gets a collection of its own, by content hash
+    if args.catalog and not args.collection and "MARQUEE_COLLECTION" not in os.environ:  # a catalog of its own gets a collection of its own, by content hash
         from agent.catalog import load_catalog
         from agent.ingest import collection_name
 

@@ -19,8 +19,8 @@ import openai
 import pytest
 
 from agent.catalog import build_histories, load_catalog, load_interactions
-from agent.grounding import Facts, check
 from agent.titles import TitleIndex
+from evals.explain import hallucinated_titles, unsupported_words
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.integration
@@ -112,7 +112,10 @@ def stop_server(proc) -> None:
         os.killpg(proc.pid, 9)
 
 
-def _assert_valid(recs, world, seen):
+ASK = "I loved Alien and Heat. What should I watch tonight?"
+
+
+def _assert_valid(recs, world, seen, request=""):
     assert len(recs) >= 5
     ids = [r["item_id"] for r in recs]
     assert len(set(ids)) == len(ids)
@@ -121,10 +124,12 @@ def _assert_valid(recs, world, seen):
     for r in recs:
         assert len(r["explanation"]) >= 15
         item = world["items"][r["item_id"]]
-        # every explanation served passes the grounding checker against the item and the history
-        # (all of it here: a superset of the recent films the server checks against)
+        # every explanation served passes checks that share no code with the server's verifier
+        # (evals/explain): no film named beyond the item and the history, no word the item's entry,
+        # the request or the history lacks (all of the history here: a superset of the evidence)
         hist = tuple(world["items"][i] for i in sorted(seen) if i in world["items"])
-        assert check(r["explanation"], Facts(item, hist), world["titles"]) == [], r
+        assert hallucinated_titles(r["explanation"], item, hist, world["titles"]) == [], r
+        assert unsupported_words(r["explanation"], item, hist, request)[0] == [], r
 
 
 def test_models(world):
@@ -136,12 +141,12 @@ def test_ranking_only_and_generated_paths(world):
     ask = [{"role": "user", "content": "I loved Alien and Heat. What should I watch tonight?"}]
     only = c.chat.completions.create(model="marquee", messages=ask, extra_body={"explain": False})
     info = only.model_extra["marquee"]
-    _assert_valid(info["recommendations"], world, {ALIEN, HEAT})
+    _assert_valid(info["recommendations"], world, {ALIEN, HEAT}, ASK)
     assert all(r["explanation_source"] == "facts" for r in info["recommendations"])
     assert only.usage.completion_tokens == 1  # one forward pass, nothing generated
     gen = c.chat.completions.create(model="marquee", messages=ask, extra_body={"ranking": "generate"})
     ginfo = gen.model_extra["marquee"]
-    _assert_valid(ginfo["recommendations"], world, {ALIEN, HEAT})
+    _assert_valid(ginfo["recommendations"], world, {ALIEN, HEAT}, ASK)
     assert gen.usage.completion_tokens > 20
 
 
@@ -149,7 +154,7 @@ def test_named_titles_non_stream(world):
     r = world["client"].chat.completions.create(
         model="marquee", messages=[{"role": "user", "content": "I loved Alien and Heat. What should I watch tonight?"}])
     info = r.model_extra["marquee"]
-    _assert_valid(info["recommendations"], world, {ALIEN, HEAT})
+    _assert_valid(info["recommendations"], world, {ALIEN, HEAT}, ASK)
     # structured decoding admits only candidate ids: nothing outside the candidate set was generated
     assert not [d for d in info["dropped"] if d.startswith(("not_candidate", "not_in_catalog"))]
     text = r.choices[0].message.content
@@ -171,7 +176,7 @@ def test_stream_matches_final_list(world):
         for c in ch.choices:
             text += c.delta.content or ""
     assert final is not None and early == [x["item_id"] for x in final["recommendations"]]
-    _assert_valid(final["recommendations"], world, {ALIEN, HEAT})
+    _assert_valid(final["recommendations"], world, {ALIEN, HEAT}, ASK)
     assert text.count("\n") >= 5
 
 
@@ -181,7 +186,7 @@ def test_user_history_never_recommended(world):
         model="marquee", user="1", response_format={"type": "json_object"},
         messages=[{"role": "user", "content": "What should I watch next?"}])
     recs = json.loads(r.choices[0].message.content)["recommendations"]
-    _assert_valid(recs, world, seen)
+    _assert_valid(recs, world, seen, "What should I watch next?")
 
 
 def test_errors(world):

@@ -14,6 +14,7 @@ from tests.conftest import LabelLLM, serve_in_thread
 GOOD_3 = "A 1986 sci-fi action film: Ripley returns with space marines to fight the aliens, like Alien."
 GOOD_6 = "A 1982 horror sci-fi film: a research team meets a shape-shifting alien, close to Alien."
 ASK = "I loved Alien and Heat. What next?"
+TOOK = "I took Alien (1979) and Heat (1995) as films you liked.\n\n"  # said before the list
 
 
 def explain_by_film(request) -> str:
@@ -35,7 +36,7 @@ def test_invoke_returns_the_typed_answer(runnable):
     assert isinstance(out, RecommendOutput)
     assert [(r.rank, r.title, r.explanation) for r in out.recommendations] == [(1, "Aliens", GOOD_3),
                                                                             (2, "The Thing", GOOD_6)]
-    assert out.content == ("Here is what I would watch next:\n\n1. Aliens (1986): " + GOOD_3 + "\n"
+    assert out.content == (TOOK + "Here is what I would watch next:\n\n1. Aliens (1986): " + GOOD_3 + "\n"
                            "2. The Thing (1982): " + GOOD_6 + "\n")
     assert runnable.invoke(ASK).content == out.content  # a plain string is the query
     assert runnable.get_input_jsonschema()["title"] == "RecommendInput"
@@ -79,7 +80,7 @@ def test_bad_input_is_a_validation_error(runnable):
 async def test_structured_tool(runnable):
     tool = recommend_tool(runnable)
     assert tool.args_schema is RecommendInput and set(tool.args) >= {"query", "user", "messages", "n"}
-    assert tool.invoke({"query": ASK, "n": 1}) == "Here is what I would watch next:\n\n1. Aliens (1986): " + GOOD_3 + "\n"
+    assert tool.invoke({"query": ASK, "n": 1}) == TOOK + "Here is what I would watch next:\n\n1. Aliens (1986): " + GOOD_3 + "\n"
     msg = await tool.ainvoke({"type": "tool_call", "id": "c1", "name": tool.name, "args": {"query": ASK, "n": 1}})
     assert msg.tool_call_id == "c1" and msg.artifact["recommendations"][0]["item_id"] == "3"
     with pytest.raises(ValidationError):
@@ -102,7 +103,7 @@ def test_chat_openai_works_unchanged(server_url):
     langchain_openai = pytest.importorskip("langchain_openai")
     llm = langchain_openai.ChatOpenAI(base_url=server_url, api_key="none", model="marquee", max_retries=0)
     answer = llm.invoke(ASK)
-    assert answer.content.startswith("Here is what I would watch next:\n\n1. Aliens (1986): " + GOOD_3)
+    assert answer.content.startswith(TOOK + "Here is what I would watch next:\n\n1. Aliens (1986): " + GOOD_3)
     assert "2. The Thing (1982)" in answer.content
     streamed = "".join(chunk.content for chunk in llm.stream(ASK))
     assert streamed == answer.content
