@@ -63,6 +63,7 @@ _CHOICE_CUE = re.compile(
     r"\bwhich\b|\b(?:choose|pick|decide)\s+between\b|\bbetween\b"
     r"|\bshould\s+I\s+(?:watch|see|pick|choose|go\s+(?:for|with))\b", re.I)
 _COLON = re.compile(r":(?=\s|$)")  # "11:14" is a title, no list
+_CHOICE_AFTER = re.compile(r"which\s+(?:one|film|movie|first)\b", re.I)  # right after a list of films
 _CHOICE_STRONG = re.compile(r"\bwhich\s+(?:one\s+)?of\s+(?:these|those|them|the\s+following|the\s+\w+)\b", re.I)
 _CHOICE_SPLIT = re.compile(r",|;|/|\n|\bor\b|\band\b|\bvs\.?|\bversus\b|\beither\b", re.I)
 _CHOICE_FILLER = re.compile(
@@ -350,8 +351,11 @@ def choice(text: str, masked: str, matches: list[TitleMatch], titles: TitleIndex
             inside = [t for t in matches if sent_start <= t.span[0] < sent_end]
             if len(inside) >= 2 and _CHOICE_STRONG.search(masked[cue.start(): sent_end]):
                 return [t.item.item_id for t in inside], [], []
-            a, b = sent_start, sent_end
-            if not re.search(r"\bor\b", masked[a:b], re.I):
+            # "Alien, Heat and Ronin: which one tonight?": a list right before the cue may be joined by "and"
+            after_list = (len(inside) >= 2 and _CHOICE_AFTER.match(masked, cue.start())
+                          and re.search(r"[:,;\u2013\u2014-]\s*$", masked[sent_start: cue.start()]))
+            a, b = (sent_start, cue.start()) if after_list else (sent_start, sent_end)
+            if not after_list and not re.search(r"\bor\b", masked[a:b], re.I):
                 continue
         ids, unknown, listed = [], [], []
         bounds = [a, *[x for m in _CHOICE_SPLIT.finditer(masked, a, b) for x in m.span()], b]

@@ -214,6 +214,8 @@ BIG_TITLES = TitleIndex(BIG, popularity={"2": 70, "36": 5, "11": 50})
         ("Should I watch 10 or Heat?", ("33", "2")),
         ("Airplane!, Always or Dune (2021), which one should I watch?", ("22", "32", "12")),
         ("Which of these: Heat (1995), Dune (1984) or Dune (2021)?", ("2", "11", "12")),
+        ("Seven (a.k.a. Se7en), Heat and Airplane!: which one tonight?", ("25", "2", "22")),  # the cue after the list
+        ("The Hidden Fortress, Argo (2012) and Heat - which film first?", ("26", "31", "2")),
     ],
 )
 def test_which_of_these_reads_the_set_exactly(text, expected):
