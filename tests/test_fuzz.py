@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, event as tally, given, settings as hsettings
 from serve import create_app  # noqa: E402
 from tests.conftest import LabelLLM  # noqa: E402
 
-FUZZ = hsettings(max_examples=120, deadline=None, derandomize=True,
+FUZZ = hsettings(max_examples=120, deadline=None, derandomize=True, database=None,  # no .hypothesis/ in the repo
                  suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 odd_text = st.one_of(
