@@ -163,25 +163,6 @@ class Prompts:
                 profile=history.profile)},
         ]
 
-    def render_explain(
-        self,
-        *,
-        request: str,
-        history: UserHistory,
-        item: Item,
-        items: dict[str, Item],
-        history_limit: int,
-        max_chars: int,
-    ) -> list[dict[str, str]]:
-        """One film's explanation prompt; everything before the film is shared by the request's films."""
-        return [
-            {"role": "system", "content": self.render("explain_system.j2", max_chars=max_chars)},
-            {"role": "user", "content": self.render(
-                "explain_user.j2", request=_clip(request, REQUEST_CHARS),
-                history=history_view(history, items, history_limit), film=candidate_view(item),
-                profile=history.profile)},
-        ]
-
     def render_request(
         self,
         *,
