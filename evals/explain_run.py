@@ -116,7 +116,7 @@ async def run(args) -> Path:
     return path
 
 
-def report(path: Path, seed: int, machine: str, model: str, judge=None) -> str:
+def report(path: Path, seed: int, machine: str, model: str, judge=None, judge_limit: int = 0) -> str:
     from agent.catalog import load_catalog
     from agent.config import Settings
     from evals.explain import explanation_report
@@ -134,7 +134,9 @@ def report(path: Path, seed: int, machine: str, model: str, judge=None) -> str:
         from evals.judge import judge_report
 
         llm_rows = [r for r in rows if r["source"] == "llm" and r.get("baseline")]
-        res["judge_vs_fallback"] = judge_report(judge, llm_rows, items, histories, errors="count")
+        if judge_limit and len(llm_rows) > judge_limit:  # a seeded sample: a CPU judge costs seconds a call
+            llm_rows = random.Random(seed).sample(llm_rows, judge_limit)
+        res["judge_vs_fallback"] = judge_report(judge, llm_rows, items, histories, errors="count", rubric=False)
     lat = {}
     for r in rows:
         lat[r["user"]] = r["latency_s"]
@@ -193,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--report-only", action="store_true", help="grade DIR/records.jsonl again without the LLM")
     ap.add_argument("--judge-url", help="OpenAI-compatible URL of a judge (e.g. the 1.5B pack served by vLLM: a weak judge)")
     ap.add_argument("--judge-model", default="default")
+    ap.add_argument("--judge-limit", type=int, default=0, help="judge a seeded sample of this many LLM-written texts (0: all)")
     args = ap.parse_args(argv)
     path = args.out / "records.jsonl"
     if not args.report_only:
@@ -205,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         from evals.judge import Judge, JudgeConfig
 
         judge = Judge(JudgeConfig(args.judge_url, args.judge_model))
-    print(report(path, args.seed, machine, args.model or "pack:smollm2-135m", judge))
+    print(report(path, args.seed, machine, args.model or "pack:smollm2-135m", judge, args.judge_limit))
     return 0
 
 

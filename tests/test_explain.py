@@ -388,3 +388,11 @@ def test_judge_errors_are_clear_and_not_retried():
     r = judge_report(make_judge(lambda p: next(answers), []), RECORDS[:3], ITEMS, pairwise=False, errors="count")
     assert r["judge_n"] == 2 and r["judge_failures"] == 1 and r["judge_informativeness"] == 2.0
     assert "judge_win_rate" not in r
+
+
+def test_judge_report_pairwise_only_asks_one_question_per_record():
+    seen = []
+    records = [{"user": "7", "item_id": "2", "explanation": f"A heist film, take {i}."} for i in range(6)]
+    r = judge_report(make_judge(_pairwise_judge, seen), records, ITEMS, HISTORIES, rubric=False)
+    assert len(seen) == 6 and all("Explanation A:" in b["messages"][0]["content"] for b in seen)
+    assert r["judge_wins"] == 6 and r["judge_informativeness"] is None

@@ -43,3 +43,12 @@ def test_pick_shortest_passing_and_dedup_across_examples():
     kept = pick([a, b, c])
     assert [(e.user, e.answer) for e in kept] == [("u1", "You liked Heat, so try Ronin.")]
     assert kept[0].kind == "explain"
+
+
+def test_teacher_requests_are_not_the_graded_chat_requests():
+    from evals.explain_run import CHAT
+    from finetune.teacher import REQUESTS
+
+    graded = {t.lower().strip(" ?.!") for t, _ in CHAT}
+    assert not graded & {r.lower().strip(" ?.!") for r in REQUESTS if r != "What should I watch next?"}
+    assert REQUESTS.count("What should I watch next?") * 2 == len(REQUESTS)  # half plain, half moods/genres
