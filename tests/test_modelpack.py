@@ -56,3 +56,48 @@ def test_verify_and_resolve(tmp_path):
     assert modelpack.resolve_model("Qwen/Qwen2.5-1.5B-Instruct") == "Qwen/Qwen2.5-1.5B-Instruct"
     with pytest.raises(ModelPackError, match="unknown model pack"):
         modelpack.build("nope", tmp_path)
+
+
+def test_derived_pack_merges_the_adapter_and_rebuilds_when_it_changes(tmp_path, monkeypatch):
+    """A tiny random Llama as the base pack, a real peft LoRA beside it: the derived pack is the
+    merged model (its logits equal base+adapter's), and a changed adapter triggers a rebuild."""
+    import torch
+    from peft import LoraConfig, PeftModel, get_peft_model
+    from tokenizers import Tokenizer, models
+    from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    torch.manual_seed(0)
+    base_hf = modelpack.pack_dir("tinybase", tmp_path) / "hf"
+    LlamaForCausalLM(LlamaConfig(vocab_size=64, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                                 num_attention_heads=2, num_key_value_heads=2)).save_pretrained(base_hf)
+    PreTrainedTokenizerFast(tokenizer_object=Tokenizer(models.WordLevel({"a": 0, "[UNK]": 1}, unk_token="[UNK]"))
+                            ).save_pretrained(base_hf)
+    (base_hf.parent / "pack.json").write_text(json.dumps({"files": modelpack._manifest(base_hf)}))
+    adapter = tmp_path / "adapter"
+
+    def save_adapter(scale):
+        m = get_peft_model(AutoModelForCausalLM.from_pretrained(base_hf), LoraConfig(r=2, target_modules=["q_proj", "v_proj"]))
+        for n, p in m.named_parameters():
+            if "lora_B" in n:
+                p.data.fill_(scale)
+        m.save_pretrained(adapter)
+
+    save_adapter(0.5)
+    monkeypatch.setitem(modelpack.PACKS, "tinyderived", modelpack.PackSpec(
+        name="tinyderived", upstream="t", wheels=(), members=(), gguf_sha256="", gguf_size=0, licence="MIT",
+        base="tinybase", adapter=str(adapter)))
+    monkeypatch.setitem(modelpack.PACKS, "tinybase", modelpack.PackSpec(
+        name="tinybase", upstream="t", wheels=(), members=(), gguf_sha256="", gguf_size=0, licence="MIT"))
+    hf = modelpack.build("tinyderived", tmp_path)
+    ids = torch.tensor([[0, 1, 0]])
+    want = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base_hf, dtype=torch.bfloat16), str(adapter))
+    got = AutoModelForCausalLM.from_pretrained(hf, dtype=torch.bfloat16)
+    base = AutoModelForCausalLM.from_pretrained(base_hf, dtype=torch.bfloat16)
+    with torch.no_grad():
+        assert torch.allclose(got(ids).logits, want(ids).logits, atol=1e-2)
+        assert not torch.allclose(got(ids).logits, base(ids).logits, atol=1e-3)
+    first = json.loads((hf.parent / "pack.json").read_text())["adapter_files"]
+    assert modelpack.build("tinyderived", tmp_path) == hf  # unchanged adapter: nothing rebuilt
+    save_adapter(-0.5)
+    modelpack.build("tinyderived", tmp_path)
+    assert json.loads((hf.parent / "pack.json").read_text())["adapter_files"] != first
