@@ -23,7 +23,9 @@ passing one is the example's answer. Users: from the sorted training users, the 
 `--skip_users` (the explanation evals' test users) and the last `--eval_users` (finetune.train's
 validation probe) are left out, so no evaluated user is in the data.
 
-Writes OUT/attempts.jsonl (every example: its samples and their problems; appended as it goes),
+Writes OUT/attempts.jsonl (every example: its samples and their problems; appended as it goes;
+every stored sample is judged again at the end of each run, so the kept set follows today's
+verifier),
 OUT/examples.jsonl (the kept examples in finetune/data.py's Example format, rebuilt from the
 attempts after every chunk) and OUT/teacher.json (teacher id and pack.json sha256, samples, pass
 rates per sample and per example, data sha256, wall time, machine).
@@ -247,6 +249,10 @@ def main(argv: list[str] | None = None) -> int:
         bar.close()
 
     attempts = [json.loads(x) for x in att_path.read_text().splitlines() if x.strip()]
+    by_key = {w["key"]: w for w in items}
+    for a in attempts:  # judged again by today's verifier and style filter: the kept set follows the checks
+        if a["key"] in by_key:
+            a["samples"] = judge([s["raw"] for s in a["samples"]], by_key[a["key"]]["ev"], rec)
     kept = pick(attempts)
     ex_path = args.out / "examples.jsonl"
     with open(ex_path, "w") as f:

@@ -226,3 +226,18 @@ async def test_explainer_asks_for_constrained_decoding():
 def test_reason_texts():
     assert Reason("sequence", "Heat (1995)").text == "commonly watched after Heat (1995)"
     assert isinstance(evidence("5"), Evidence)
+
+
+def test_films_and_names_the_evidence_states_are_not_inventions():
+    """Teacher samples (2026-12-02) rejected wrongly: a reason's film is evidence, a keyword's
+    proper name may be capitalised; films and names the evidence lacks still fail."""
+    from dataclasses import replace
+
+    base = evidence("5", hist=("1", "2"))
+    ev = replace(base, reasons=(Reason("collab", "Alien (1979)"),), themes=base.themes + ("disney",))
+    ok = "You may enjoy Ronin (1998), often watched by people who watched Alien, a heist film across France by Disney."
+    assert verify(ok, ev, TITLES) == []
+    problems = verify("You may enjoy Ronin (1998), a heist film like Toy Story.", ev, TITLES)
+    assert "title:Toy Story" in problems
+    plain = replace(base, plot=base.plot + " by disney")  # "disney" stated, but no keyword: "Disney" is no name of it
+    assert "name:Disney" in verify(ok.replace("often watched by people who watched Alien, ", ""), plain, TITLES)

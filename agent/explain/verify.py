@@ -8,9 +8,11 @@ Checks, each a problem kind:
   person      speaks of "the viewer" / "the user" in the third person (it must say "you")
   echo        prompt scaffolding copied ("Recommended film:", "Plot:", "facts", a field list)
   repetitive  a 3-word phrase twice, one content word (titles aside) twice in a sentence or thrice in all
-  name        a capitalised word inside a sentence that no evidence string capitalises
-              ("Same A", "Iron Kamikakushi": invented names made of allowed words)
-  title       a catalog film named that is neither the film explained nor one of its evidence links
+  name        a capitalised word inside a sentence that no evidence string capitalises and that is
+              no word of a keyword ("Same A", "Iron Kamikakushi": invented names made of allowed
+              words; "Disney" from the keyword "disney" is fine)
+  title       a catalog film named that is neither the film explained nor one of its evidence links,
+              unless the evidence states those words (a reason's film, "a true story" in the plot)
   role        "you liked/watched X" where X is not one of the viewer's films (e.g. the film explained),
               or "you may enjoy X" where X is not the film explained (e.g. the viewer's own film)
   number      a number (year, runtime) the evidence does not state
@@ -69,10 +71,13 @@ def verify(text: str, ev: Evidence, titles: TitleIndex | None = None) -> list[st
     named_spans: list[tuple[int, int]] = []
     if titles is not None:
         link_ids = {x.item_id for x in ev.links}
+        stated = " " + "  ".join(normalise(x) for x in ev.texts) + " "  # word-bounded, never across two strings
         for m in titles.find(t):
             named_spans.append(m.span)
             if m.item.item_id == ev.item_id or m.item.item_id in link_ids or normalise(m.text) in names:
                 continue
+            if normalise(m.text) and f" {normalise(m.text)} " in stated:
+                continue  # the evidence says it: a reason's film ("often watched after Total Recall"), a plot phrase ("a true story")
             if _YEAR_ONLY.fullmatch(m.text.strip()) and int(m.text.strip()[-4:]) in _years(ev):
                 continue  # "a 1995 comedy" names no film "1995"
             problems.append(f"title:{m.text}")
@@ -183,10 +188,14 @@ def _names(t: str, ev: Evidence) -> list[str]:
 
     Titles are cut out before (see _without_titles); "You" and "I" are always fine."""
     capitalised = {w for s in ev.texts for w in re.findall(r"\b[A-Z][\w'’-]*", s)}
+    # a keyword's own words, capitalised, are its proper name ("disney" -> Disney, "chicago" -> Chicago);
+    # allowed words strung into a new name ("Same A") are not
+    keyword_words = {w for k in (*ev.themes, *(th for x in ev.links for th in x.themes)) for w in k.lower().split()}
     out = []
     for m in re.finditer(r"\b[A-Z][\w'’-]*", t):
         w = m.group(0)
-        if w in ("You", "I", "It", "If") or w in capitalised or _SENTENCE_START.search(t[: m.start()].rstrip()):
+        if w in ("You", "I", "It", "If") or w in capitalised or w.lower() in keyword_words or \
+                _SENTENCE_START.search(t[: m.start()].rstrip()):
             continue
         if f"name:{w}" not in out:
             out.append(f"name:{w}")
