@@ -53,13 +53,16 @@ _SCAFFOLD = re.compile(r"[:|*#\[\]{}<>]|^\s*[-\d]+[.)]?\s|\n")
 _YOU = re.compile(r"\byou(r|'ll|'ve|'d|'re)?\b", re.I)
 
 
-def style_problems(text: str, max_chars: int) -> list[str]:
-    """Why `text` does not read like a served explanation (empty: it does).
+def style_problems(text: str, max_chars: int, names: tuple[str, ...] | list[str] = ()) -> list[str]:
+    """Why `text` does not read like a served explanation (empty: it does). `names`: film labels
+    and titles the text may name (their colons are no scaffold).
 
     >>> style_problems("Since you liked Heat (1995), you may enjoy Ronin (1998), another heist film.", 240)
     []
     >>> style_problems("Ronin: a heist film. It has cars. It has guns.", 240)
     ['you:missing', 'sentences:3', 'scaffold:colon or list']
+    >>> style_problems("You may enjoy Star Wars: Episode V (1980), a space adventure.", 240, ["Star Wars: Episode V (1980)"])
+    []
     """
     out = []
     if not _YOU.search(text):
@@ -67,7 +70,10 @@ def style_problems(text: str, max_chars: int) -> list[str]:
     n = len(_SENT_END.findall(text.replace("(", " ").replace(")", " ")))
     if n > 2:
         out.append(f"sentences:{n}")
-    if _SCAFFOLD.search(text):
+    bare = text
+    for name in sorted({n for n in names if n}, key=len, reverse=True):
+        bare = bare.replace(name, " ")
+    if _SCAFFOLD.search(bare):
         out.append("scaffold:colon or list")
     if len(text) > max_chars:
         out.append(f"length:{len(text)}")
@@ -133,6 +139,12 @@ def work_items(args) -> list[dict]:
     return out, rec
 
 
+def film_names(ev) -> list[str]:
+    """The labels and titles an explanation of `ev` may name: the film, its links, its reasons' films."""
+    labels = [ev.label, *(x.label for x in ev.links), *(r.film for r in ev.reasons if r.film)]
+    return [ev.title, *labels, *(lab.rsplit(" (", 1)[0] for lab in labels)]
+
+
 def judge(texts: list[str], ev, rec) -> list[dict]:
     from agent.explain.verbalize import finish
     from agent.explain.verify import verify
@@ -142,7 +154,7 @@ def judge(texts: list[str], ev, rec) -> list[dict]:
     for raw in texts:
         shown = finish(raw, cap)
         rows.append({"raw": raw, "text": shown, "verify": verify(shown, ev, rec.titles),
-                     "style": style_problems(shown, cap)})
+                     "style": style_problems(shown, cap, film_names(ev))})
     return rows
 
 
@@ -189,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--frequency_penalty", type=float, default=0.3)
     ap.add_argument("--limit", type=int, default=0, help="label at most this many new examples this run (0: all)")
     ap.add_argument("--max_minutes", type=float, default=0, help="stop after the batch that passes this many minutes of generation (0: none)")
+    ap.add_argument("--judge_only", action="store_true", help="no generation: judge the stored samples again and rebuild examples.jsonl")
     ap.add_argument("--batch", type=int, default=16, help="examples sent to the engine at once")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
@@ -203,6 +216,8 @@ def main(argv: list[str] | None = None) -> int:
     todo = [w for w in items if w["key"] not in done]
     if args.limit:
         todo = todo[: args.limit]
+    if args.judge_only:
+        todo = []
     print(f"[teacher] {len(items)} examples, {len(done)} done, {len(todo)} this run", flush=True)
     gen_s = 0.0
     if todo:
@@ -236,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
                 gen_s += time.time() - t
                 for w, o in zip(chunk, outs):
                     ev = w["ev"]
-                    names = [ev.label, ev.title, *(x.label for x in ev.links), *(x.label.rsplit(" (", 1)[0] for x in ev.links)]
+                    names = film_names(ev)
                     row = {"key": w["key"], "user": w["user"], "target": w["target"], "messages": w["messages"],
                            "names": names, "samples": judge([c.text for c in o.outputs], ev, rec),
                            "completion_tokens": sum(len(c.token_ids) for c in o.outputs)}
