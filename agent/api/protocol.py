@@ -22,7 +22,7 @@ import time
 import uuid
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, Strict, StrictBool, field_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, StrictBool, TypeAdapter, field_validator
 
 StrictInt = Annotated[int, Strict()]
 _BRACKETS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')  # strings (skipped) and brackets outside them
@@ -150,8 +150,8 @@ class StreamOptions(BaseModel):
 
 class ChatCompletionRequest(BaseModel):
     model_config = ConfigDict(extra="allow")
-    model: str
-    messages: list[ChatMessage] = Field(min_length=1)
+    model: str = Field(examples=["marquee"])  # examples: what /docs and schema fuzzers start from
+    messages: list[ChatMessage] = Field(min_length=1, examples=[[{"role": "user", "content": "I loved Alien. What next?"}]])
     user: str | None = Field(None, max_length=256)
     temperature: Annotated[float, Strict()] | None = Field(None, ge=0.0, le=2.0)  # strict: 1 and 0.7, not "0.7" or true
     max_tokens: StrictInt | None = Field(None, ge=1)
@@ -251,3 +251,16 @@ def error_body(message: str, type_: str, *, param: str | None = None, code: str 
         return v.encode("utf-8", "backslashreplace").decode("utf-8") if isinstance(v, str) else v
 
     return {"error": {"message": safe(message), "type": type_, "param": safe(param), "code": code}}
+
+
+def openapi_body(tp) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The OpenAPI `requestBody` of a route that reads its body itself (parse_json's limits, then
+    the model), so /openapi.json and /docs still describe it; and the component schemas it refers to.
+
+    >>> extra, defs = openapi_body(StreamOptions)
+    >>> extra["requestBody"]["content"]["application/json"]["schema"]["properties"]["include_usage"]["type"], defs
+    ('boolean', {})
+    """
+    schema = TypeAdapter(tp).json_schema(ref_template="#/components/schemas/{model}")
+    defs = schema.pop("$defs", {})
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}, defs

@@ -43,7 +43,7 @@ class EventIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     event_id: str = Field(min_length=1, max_length=MAX_ID, description="client-chosen; the same id is stored once")
-    item_id: str = Field(min_length=1, max_length=MAX_ID, description="a catalog item id")
+    item_id: str = Field(min_length=1, max_length=MAX_ID, description="a catalog item id", examples=["1"])
     type: Literal["watched", "rated", "liked", "disliked", "skipped"]
     rating: Annotated[float, Strict()] | None = Field(None, ge=0, le=5, description="rated only: 0-5 (MovieLens' scale)")
     timestamp: Annotated[int, Strict()] | None = Field(None, ge=0, description="unix seconds; null: when the server receives it")
