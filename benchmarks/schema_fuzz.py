@@ -67,7 +67,7 @@ def main() -> int:
     print("$ " + " ".join(cmd), flush=True)
     t0, load0 = time.time(), os.getloadavg()[0]
     try:
-        run = subprocess.run(cmd, capture_output=True, text=True)
+        run = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp.name)  # its .schemathesis/ cache stays out of the repo
     finally:
         if proc is not None:
             os.kill(proc.pid, signal.SIGTERM)
