@@ -42,7 +42,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 import agent
 from agent.api import logic
 from agent.api.admission import Admission, Busy, DeadlineExceeded
-from agent.api.protocol import BadJSON, ChatCompletionRequest, ModelCard, ModelList, error_body, parse_json
+from agent.api.protocol import BadJSON, ChatCompletionRequest, ModelCard, ModelList, error_body, openapi_body, parse_json
 from agent.api.security import LOOPBACK_NAMES, Guard, default_hosts
 from agent.config import Settings
 from agent.errors import InvalidRequest, MarqueeError, NotReady, PosterNotFound, RequestTooLarge
@@ -145,6 +145,23 @@ def create_app(settings: Settings, recommender=None, *, builder=None) -> FastAPI
             await rec.llm.close()
 
     app = FastAPI(title="Marquee", version="0.1.0", lifespan=lifespan)
+    from agent.api.users import EventIn, InteractionsIn, ProfileIn
+
+    # The routes read their bodies themselves (size and JSON limits first); the schema still says what they take.
+    chat_body, defs = openapi_body(ChatCompletionRequest)
+    served = [settings.served_model_name, *([settings.lora_name] if settings.lora else [])]
+    chat_body["requestBody"]["content"]["application/json"]["schema"]["properties"]["model"]["enum"] = served
+    events_body, more = openapi_body(InteractionsIn | EventIn | list[EventIn])
+    profile_body, _ = openapi_body(ProfileIn)
+    defs.update(more)
+    fastapi_openapi = app.openapi
+
+    def openapi():
+        if app.openapi_schema is None:
+            fastapi_openapi().setdefault("components", {}).setdefault("schemas", {}).update(defs)
+        return app.openapi_schema
+
+    app.openapi = openapi
     app.add_middleware(Guard, api_keys=settings.api_key,
                        allowed_hosts=settings.allowed_hosts or default_hosts(settings.host))
     app.state.admission = gate
@@ -221,7 +238,7 @@ def create_app(settings: Settings, recommender=None, *, builder=None) -> FastAPI
         cards += [ModelCard(id=a, root=str(settings.lora), parent=settings.served_model_name) for a in adapters]
         return ModelList(data=cards)
 
-    @app.post("/v1/render")
+    @app.post("/v1/render", openapi_extra=chat_body)
     async def render(request: Request):
         rec = ready()
         body = await parse_body(request)
@@ -256,7 +273,7 @@ def create_app(settings: Settings, recommender=None, *, builder=None) -> FastAPI
             "notes": list(prep.notes),
         }
 
-    @app.post("/v1/chat/completions")
+    @app.post("/v1/chat/completions", openapi_extra=chat_body)
     async def chat(request: Request):
         rec = ready()
         body = await parse_body(request)
@@ -337,7 +354,7 @@ def create_app(settings: Settings, recommender=None, *, builder=None) -> FastAPI
             state["users"] = Users(rec)
         return state["users"]
 
-    @app.post("/v1/users/{user_id}/interactions")
+    @app.post("/v1/users/{user_id}/interactions", openapi_extra=events_body)
     async def interactions(user_id: str, request: Request):
         u = users()
         return await u.add(user_id, await read_json(request))
@@ -346,7 +363,7 @@ def create_app(settings: Settings, recommender=None, *, builder=None) -> FastAPI
     async def get_profile(user_id: str):
         return await users().get(user_id)
 
-    @app.put("/v1/users/{user_id}/profile")
+    @app.put("/v1/users/{user_id}/profile", openapi_extra=profile_body)
     async def put_profile(user_id: str, request: Request):
         u = users()
         return await u.put(user_id, await read_json(request))

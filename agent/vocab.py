@@ -19,7 +19,9 @@ MOODS (a small hand list of seeds: "light" -> lighthearted, feel-good, comedy), 
 embedding finds in the same way; a film scores, per word, the best similarity among the matched
 terms it carries, summed over the words. The embeddings are cached under `cache_dir` by a hash of the embedder name and the
 term texts, so a restart embeds nothing and a catalog change embeds the vocabulary again.
-Only the request's few words are embedded per request.
+Only the request's few words are embedded per request: at most MAX_WORDS of them (the first ones),
+so a long message costs no more than a short one (an 8,000-character message of capitalised words
+has ~1,000 content words, and embedding them all took 6-8 s of CPU per request on 2 cores).
 
 `read_soft` is the small text reader retrieval uses until the request-understanding stage hands
 it a SoftPreferences: content words (stop words dropped; a two-word catalog term such as "time
@@ -93,6 +95,9 @@ def normal(term: str) -> str:
     return " ".join(re.sub(r"[_\-/]+", " ", term.lower()).split())
 
 
+MAX_WORDS = 32  # request words looked up (embedded) per call; a real request has a handful
+
+
 class Vocabulary:
     def __init__(self, texts: list[str], kinds: list[str], films: list[frozenset[str]], vectors: np.ndarray,
                  embedder: Embedder, *, per_word: int = 8, min_sim: float = 0.68, margin: float = 0.1,
@@ -143,7 +148,7 @@ class Vocabulary:
     def themes(self, words: Sequence[str]) -> dict[str, float]:
         """item_id -> sum over the words of the best similarity among the terms of the word (of
         its MOODS seeds, for a mood word) that the film carries."""
-        groups = [MOODS.get(normal(w), (w,)) for w in words if w.strip()]  # a mood word: its seeds instead
+        groups = [MOODS.get(normal(w), (w,)) for w in words if w.strip()][:MAX_WORDS]  # a mood word: its seeds
         flat = [w for g in groups for w in g]
         found = dict(zip(flat, self.matches(flat), strict=True))
         score: dict[str, float] = defaultdict(float)
@@ -161,7 +166,7 @@ class Vocabulary:
     def genres_of(self, words: Sequence[str]) -> tuple[str, ...]:
         """The catalog genres that words name: a word with a genre among its terms at >= genre_sim."""
         out = []
-        for matched in self.matches(words):
+        for matched in self.matches([w for w in words if w.strip()][:MAX_WORDS]):
             g = next((self.texts[j] for j, sim in matched if self.kinds[j] == "genre" and sim >= self.genre_sim), None)
             if g is not None and g not in out:
                 out.append(g)

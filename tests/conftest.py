@@ -1,6 +1,7 @@
 """Fakes and tiny fixtures: a six-film catalog, a deterministic embedder, a scripted LLM,
-Chroma in tmp_path. Real-model fixtures (embedder from the wheel, vLLM with the 135M pack) skip
-with a reason when the component is absent."""
+Chroma in tmp_path; start_server/stop_server run `python serve.py` (or tests/fake_server.py) as a
+real process on a free loopback port. Real-model fixtures (embedder from the wheel, vLLM with the
+135M pack) skip with a reason when the component is absent."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ import hashlib
 import json
 import os
 import re
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -173,14 +177,61 @@ def make_recommender(settings, embedder):
     return make
 
 
+def free_port() -> int:
+    """A loopback port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(args: list[str], port: int, log: Path, env: dict | None = None, *, timeout: float = 900,
+                 poll: float = 1.0) -> tuple[subprocess.Popen, str]:
+    """`python ARGS` (serve.py or `-m tests.fake_server`, told `--port PORT` in ARGS) in its own process
+    group, output appended to `log`; -> (process, "http://127.0.0.1:PORT") once GET /health is 200.
+    Fails the test when the process exits, /health says start-up failed, or `timeout` passes."""
+    import httpx
+
+    proc = subprocess.Popen([sys.executable, *args], cwd=REPO, env={**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})},
+                            stdout=open(log, "a"), stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + timeout
+    while True:
+        if proc.poll() is not None:
+            pytest.fail(f"{' '.join(args[:2])} exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            r = httpx.get(base + "/health", timeout=2)
+            if r.status_code == 200:
+                return proc, base
+            if r.json()["error"].get("code") == "startup_failed":
+                stop_server(proc)
+                pytest.fail(f"start-up failed: {r.text}\n{log.read_text()[-3000:]}")
+        except (httpx.HTTPError, ValueError, KeyError):
+            pass
+        if time.time() > deadline:
+            stop_server(proc)
+            pytest.fail(f"{' '.join(args[:2])} not ready in {timeout:.0f} s:\n{log.read_text()[-3000:]}")
+        time.sleep(poll)
+
+
+def stop_server(proc: subprocess.Popen, timeout: float = 60) -> None:
+    """SIGTERM to the server's process group; SIGKILL when it has not exited within `timeout`."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+
+
 def serve_in_thread(app):
     """Run an ASGI app under uvicorn on a free loopback port in a daemon thread:
     (server, thread, "http://127.0.0.1:PORT"); stop with server.should_exit = True, thread.join()."""
     import uvicorn
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()

@@ -1,7 +1,6 @@
 """Ingestion and retrieval through a real Chroma server (`chroma run` on loopback) by URL."""
 
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -13,7 +12,7 @@ import pytest
 from agent.ingest import ingest, open_store
 from agent.retrieval import Retriever
 from agent.types import HistoryEntry, UserHistory
-from tests.conftest import SIX_FILMS
+from tests.conftest import SIX_FILMS, free_port
 
 CHROMA = shutil.which("chroma") or str(Path(sys.executable).parent / "chroma")
 
@@ -22,9 +21,7 @@ CHROMA = shutil.which("chroma") or str(Path(sys.executable).parent / "chroma")
 def chroma_url(tmp_path):
     if not Path(CHROMA).exists():
         pytest.skip("the `chroma` CLI (chromadb package) is not installed")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     proc = subprocess.Popen([CHROMA, "run", "--path", str(tmp_path / "server"), "--host", "127.0.0.1",
                              "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"

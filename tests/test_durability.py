@@ -9,40 +9,21 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
-import sys
-import time
 
 import httpx
 import pytest
 
 from agent.profiles import ProfileStore
-from tests.conftest import REPO
+from tests.conftest import free_port, start_server, stop_server
 
 EVENTS = 500
 TYPES = ("watched", "liked", "disliked", "skipped")
 
 
 def start(d, log) -> tuple[subprocess.Popen, str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "tests.fake_server", "--dir", str(d), "--port", str(port)],
-                            cwd=REPO, stdout=open(log, "a"), stderr=subprocess.STDOUT, start_new_session=True,
-                            env={**os.environ, "HF_HUB_OFFLINE": "1"})
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(600):
-        if proc.poll() is not None:
-            pytest.fail(f"fake server exited: {open(log).read()[-2000:]}")
-        try:
-            if httpx.get(base + "/health", timeout=1).status_code == 200:
-                return proc, base
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    os.killpg(proc.pid, signal.SIGKILL)
-    pytest.fail("fake server did not start")
+    port = free_port()
+    return start_server(["-m", "tests.fake_server", "--dir", str(d), "--port", str(port)], port, log, timeout=60, poll=0.1)
 
 
 def event(i: int) -> dict:
@@ -97,8 +78,7 @@ def test_kill_9_during_writes_loses_no_acknowledged_event(tmp_path):
         again = asyncio.run(post_all(base, range(EVENTS)))
         counts = httpx.get(base + "/v1/users/dur/profile", timeout=10).json()["counts"]
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(30)
+        stop_server(proc, timeout=30)
     assert set(again.values()) == {200}, {s for s in again.values() if s != 200}  # no 409: same payloads
     assert counts["events"] == EVENTS  # each stored exactly once
     store = ProfileStore(tmp_path / "srv" / "profiles.sqlite")

@@ -156,6 +156,20 @@ def test_the_schema_lists_the_routes_fuzzed(world):
     assert ("POST", "/v1/chat/completions") in ops and ("PUT", "/v1/users/{user_id}/profile") in ops
 
 
+def test_the_schema_describes_the_bodies_the_routes_read_themselves(world):
+    """The routes parse their bodies with limits (not through FastAPI), yet /openapi.json still gives
+    each body's schema, every $ref resolving in its components (what schemathesis generates from)."""
+    app, *_ = world
+    spec = app.openapi()
+    bodies = {(m.upper(), p): o["requestBody"]["content"]["application/json"]["schema"]
+              for p, ops in spec["paths"].items() for m, o in ops.items() if "requestBody" in o}
+    assert set(bodies) == {("POST", "/v1/chat/completions"), ("POST", "/v1/render"),
+                           ("POST", "/v1/users/{user_id}/interactions"), ("PUT", "/v1/users/{user_id}/profile")}
+    assert {"model", "messages", "explain", "num_recommendations"} <= set(bodies[("POST", "/v1/chat/completions")]["properties"])
+    refs = set(re.findall(r'"#/components/schemas/([^"]+)"', json.dumps(spec)))
+    assert refs and refs <= set(spec["components"]["schemas"]), refs - set(spec["components"]["schemas"])
+
+
 @FUZZ
 @given(data=st.data())
 def test_every_openapi_operation_never_5xx(world, data):

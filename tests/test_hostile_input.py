@@ -29,7 +29,11 @@ CHAT_CASES = [  # (id, raw body, status, param)
     ("int-5000-digits", HEAD + b', "max_tokens": ' + b"9" * 5000 + b"}", 400, None),
     ("int-41-digits", HEAD + b', "max_tokens": ' + b"1" * 41 + b"}", 400, None),
     ("float-5000-digits", HEAD + b', "temperature": 0.' + b"1" * 5000 + b"}", 400, None),
-    ("float-overflow", HEAD + b', "temperature": 1e999}', 400, "temperature"),
+    ("float-overflow", HEAD + b', "temperature": 1e999}', 400, None),
+    ("float-overflow-ignored-field", HEAD + b', "top_p": -1e999}', 400, None),  # Infinity spelled as a number
+    ("temperature-string", body(temperature="0.7"), 400, "temperature"),
+    ("temperature-bool", body(temperature=True), 400, "temperature"),
+    ("temperature-int-is-a-number", body(temperature=0), 200, None),
     ("nan", HEAD + b', "temperature": NaN}', 400, None),
     ("infinity", HEAD + b', "temperature": -Infinity}', 400, None),
     ("nested-100000", HEAD + b', "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", 400, None),
@@ -107,7 +111,9 @@ USER_CASES = [  # (id, method, path, raw body, status, param)
     ("events-100000-deep", "POST", "/v1/users/u/interactions", '{"events": ' + "[" * 100_000 + "]" * 100_000 + "}",
      400, None),
     ("user-id-control-char", "GET", "/v1/users/a%01b/profile", None, 400, "user"),
-    ("user-id-bad-utf8", "GET", "/v1/users/%ED%A0%80/profile", None, 404, None),
+    ("user-id-bad-utf8", "GET", "/v1/users/%ED%A0%80/profile", None, 400, "user"),
+    ("user-id-bad-utf8-put", "PUT", "/v1/users/%ED%B0%80/profile", '{"text": "x"}', 400, "user"),  # not the same user as %ED%A0%80
+    ("user-id-replacement-char", "GET", "/v1/users/a%EF%BF%BDb/profile", None, 400, "user"),
 ]
 
 

@@ -7,11 +7,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections import Counter
 
 import httpx
@@ -21,7 +16,7 @@ import pytest
 from agent.catalog import build_histories, load_catalog, load_interactions
 from agent.titles import TitleIndex
 from evals.explain import hallucinated_titles, unsupported_words
-from tests.conftest import REPO
+from tests.conftest import REPO, free_port, start_server, stop_server
 
 pytestmark = pytest.mark.integration
 DEMO = REPO / "data" / "demo"
@@ -61,13 +56,12 @@ def world(tmp_path_factory):
             f.write(json.dumps({"id": it.item_id, "title": it.title, "year": it.year, "genres": list(it.genres),
                                 "overview": it.overview, "tagline": it.tagline, "tags": list(it.tags),
                                 "keywords": list(it.keywords), "runtime": it.runtime}) + "\n")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "MARQUEE_MODEL": f"pack:{PACK}",
+    port = free_port()
+    env = {"MARQUEE_MODEL": f"pack:{PACK}",
            "MARQUEE_CHROMA_PATH": str(tmp / "chroma"), "MARQUEE_COLLECTION": "integration",
            "MARQUEE_INTERACTIONS": str(ratings)}
-    proc, base = start_server(["--host", "127.0.0.1", "--port", str(port), "--catalog", str(catalog)], env, tmp / "serve.log")
+    proc, base = start_server(["serve.py", "--host", "127.0.0.1", "--port", str(port), "--catalog", str(catalog)], port,
+                              tmp / "serve.log", env)
     try:
         by_id = {it.item_id: it for it in subset}
         yield {
@@ -77,39 +71,6 @@ def world(tmp_path_factory):
         }
     finally:
         stop_server(proc)
-
-
-def start_server(args: list[str], env: dict, log, timeout: float = 900):
-    """`python serve.py ARGS` in its own process group; returns (process, base URL) once /health is 200."""
-    port = args[args.index("--port") + 1]
-    proc = subprocess.Popen([sys.executable, "serve.py", *args], cwd=REPO, env=env, stdout=open(log, "w"),
-                            stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + timeout
-    while True:
-        if proc.poll() is not None:
-            pytest.fail(f"serve.py exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            r = httpx.get(base + "/health", timeout=2)
-            if r.status_code == 200:
-                return proc, base
-            if r.json()["error"].get("code") == "startup_failed":
-                stop_server(proc)
-                pytest.fail(f"start-up failed: {r.text}\n{log.read_text()[-3000:]}")
-        except httpx.HTTPError:
-            pass
-        if time.time() > deadline:
-            stop_server(proc)
-            pytest.fail(f"serve.py not ready in {timeout:.0f} s:\n{log.read_text()[-3000:]}")
-        time.sleep(1)
-
-
-def stop_server(proc) -> None:
-    os.killpg(proc.pid, 15)
-    try:
-        proc.wait(60)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, 9)
 
 
 ASK = "I loved Alien and Heat. What should I watch tonight?"

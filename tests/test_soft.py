@@ -8,7 +8,7 @@ from agent.ingest import ingest, open_store
 from agent.quality import Quality
 from agent.retrieval import CoOccurrence, RetrievalWeights, Retriever
 from agent.types import HistoryEntry, Interaction, SoftPreferences, UserHistory
-from agent.vocab import Vocabulary, read_soft
+from agent.vocab import MAX_WORDS, Vocabulary, read_soft
 from tests.conftest import SIX_FILMS, HashEmbedder
 
 ITEMS = {i.item_id: i for i in SIX_FILMS}
@@ -116,3 +116,18 @@ def test_a_mood_word_is_read_as_its_seeds(tmp_path):
     v = Vocabulary.build(SIX_FILMS, HashEmbedder(), tmp_path)
     # no film is tagged "tense": its seeds ("suspense", "thriller") find the Thriller genre's films
     assert set(v.themes(("tense",))) == {"2", "5"}
+
+
+def test_a_long_request_embeds_at_most_max_words(tmp_path):
+    """An 8,000-character message has ~1,000 content words; embedding each one per request cost
+    seconds of CPU (benchmarks/bad_input_bench.py), so only the first MAX_WORDS are looked up."""
+    emb = CountingEmbedder()
+    v = Vocabulary.build(SIX_FILMS, emb, tmp_path)
+    words = ("heist", *(f"word{i}" for i in range(1000)), "alien")
+    before = emb.texts
+    found = v.themes(words)
+    assert emb.texts - before <= MAX_WORDS
+    assert {"2", "5"} <= set(found) and "1" not in found  # the first word counts; "alien", the 1002nd, is not read
+    before = emb.texts
+    v.genres_of(("horror", *words))
+    assert emb.texts - before <= MAX_WORDS

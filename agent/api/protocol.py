@@ -3,11 +3,12 @@
 Fields beyond the OpenAI spec are marked `# extension`. Unknown request fields that official
 clients send (top_p, seed, ...) are accepted and ignored, as vLLM does; wrong values of fields
 we do use are rejected with HTTP 400, and so are strings where our booleans or integers belong
-(`"stream": "0"`, `"explain": "0"`): those fields are strict.
+(`"stream": "0"`, `"explain": "0"`, `"temperature": "0.7"` or `true`): those fields are strict.
 
 parse_json(raw, max_depth, max_number_chars) reads a request body with limits, so hostile bodies
 are 400s rather than 500s: nesting deeper than max_depth, numbers longer than max_number_chars
-(Python refuses ints over 4,300 digits with ValueError), NaN/Infinity, and strings holding lone
+(Python refuses ints over 4,300 digits with ValueError), NaN/Infinity and numbers that overflow to
+infinity (`1e999`), and strings holding lone
 UTF-16 surrogates ("\\ud800", which no UTF-8 text can carry): those are rejected, not replaced,
 with the JSON path of the first one in `param`.
 """
@@ -15,12 +16,13 @@ with the JSON path of the first one in `param`.
 from __future__ import annotations
 
 import json
+import math
 import re
 import time
 import uuid
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, Strict, StrictBool, field_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, StrictBool, TypeAdapter, field_validator
 
 StrictInt = Annotated[int, Strict()]
 _BRACKETS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')  # strings (skipped) and brackets outside them
@@ -69,7 +71,10 @@ def parse_json(raw: bytes, max_depth: int = 32, max_number_chars: int = 40):
         def parse(text: str):
             if len(text) > max_number_chars:
                 raise BadJSON(f"a JSON number has {len(text)} characters; the limit is {max_number_chars}")
-            return kind(text)
+            value = kind(text)
+            if kind is float and not math.isfinite(value):  # 1e999: Infinity spelled as a number
+                raise BadJSON(f"the JSON number {text} is out of range (it would be infinite)")
+            return value
         return parse
 
     def constant(name: str):
@@ -145,10 +150,10 @@ class StreamOptions(BaseModel):
 
 class ChatCompletionRequest(BaseModel):
     model_config = ConfigDict(extra="allow")
-    model: str
-    messages: list[ChatMessage] = Field(min_length=1)
+    model: str = Field(examples=["marquee"])  # examples: what /docs and schema fuzzers start from
+    messages: list[ChatMessage] = Field(min_length=1, examples=[[{"role": "user", "content": "I loved Alien. What next?"}]])
     user: str | None = Field(None, max_length=256)
-    temperature: float | None = Field(None, ge=0.0, le=2.0)
+    temperature: Annotated[float, Strict()] | None = Field(None, ge=0.0, le=2.0)  # strict: 1 and 0.7, not "0.7" or true
     max_tokens: StrictInt | None = Field(None, ge=1)
     max_completion_tokens: StrictInt | None = Field(None, ge=1)
     n: StrictInt = Field(1, ge=1)
@@ -246,3 +251,16 @@ def error_body(message: str, type_: str, *, param: str | None = None, code: str 
         return v.encode("utf-8", "backslashreplace").decode("utf-8") if isinstance(v, str) else v
 
     return {"error": {"message": safe(message), "type": type_, "param": safe(param), "code": code}}
+
+
+def openapi_body(tp) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The OpenAPI `requestBody` of a route that reads its body itself (parse_json's limits, then
+    the model), so /openapi.json and /docs still describe it; and the component schemas it refers to.
+
+    >>> extra, defs = openapi_body(StreamOptions)
+    >>> extra["requestBody"]["content"]["application/json"]["schema"]["properties"]["include_usage"]["type"], defs
+    ('boolean', {})
+    """
+    schema = TypeAdapter(tp).json_schema(ref_template="#/components/schemas/{model}")
+    defs = schema.pop("$defs", {})
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}, defs

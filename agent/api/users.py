@@ -43,7 +43,7 @@ class EventIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     event_id: str = Field(min_length=1, max_length=MAX_ID, description="client-chosen; the same id is stored once")
-    item_id: str = Field(min_length=1, max_length=MAX_ID, description="a catalog item id")
+    item_id: str = Field(min_length=1, max_length=MAX_ID, description="a catalog item id", examples=["1"])
     type: Literal["watched", "rated", "liked", "disliked", "skipped"]
     rating: Annotated[float, Strict()] | None = Field(None, ge=0, le=5, description="rated only: 0-5 (MovieLens' scale)")
     timestamp: Annotated[int, Strict()] | None = Field(None, ge=0, description="unix seconds; null: when the server receives it")
@@ -83,8 +83,14 @@ def _message(e: ValidationError) -> tuple[str, str | None]:
 
 
 def check_user(user_id: str) -> str:
+    """The user id of a path, refused when empty, too long, with control characters, or holding
+    U+FFFD: the path's percent-decoding puts that in place of bytes that are not UTF-8 (`%ED%A0%80`),
+    so distinct broken ids would otherwise all name the same user."""
     if not user_id or len(user_id) > MAX_ID or any(ord(c) < 32 or ord(c) == 127 for c in user_id):
         raise InvalidRequest(f"user id must be 1-{MAX_ID} printable characters", param="user")
+    if "\ufffd" in user_id:
+        raise InvalidRequest("user id is not valid UTF-8 (or holds U+FFFD): percent-encode the id's UTF-8 bytes",
+                             param="user")
     return user_id
 
 
