@@ -2,13 +2,14 @@
 collection, read back by the server for that catalog.
 
     <home>/collections/<collection>/retrieval.json
-      {"settings": {"weight_history": 0.5, "weight_sasrec": 1.0, "rank_prior_weight": 8.0, ...},
+      {"settings": {"weight_history": 0.5, "weight_sasrec": 1.0, "rank_prior_weight": 8.0, "rrf_k": 60, ...},
        "chosen_on": {"data": ..., "split_checksum": ..., "target": "val", "ndcg@10": ..., ...}}
     <home>/collections/<collection>/sasrec.pt     the trained sequential model (agent/sequential.py)
 
     settings = apply_tuned(settings)   # tuned values for the fields not set explicitly (argument or MARQUEE_*)
 
-Written by `python -m evals.run --data D --tune-retriever` (fusion weights) and `--llm --target val`
+Written by `python -m evals.run --data D --tune-retriever` (fusion weights; the RRF constant too
+with `--rrf-k 30,60,...`) and `--llm --target val`
 with `--save-prior` (rank prior weight). A catalog without the file keeps the Settings defaults,
 which are the demo's own (chosen on the demo's validation split). Left out: anything but the
 fields in TUNABLE (the file cannot switch models, paths or limits).
@@ -19,7 +20,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-TUNABLE = ("weight_query", "weight_history", "weight_collab", "weight_sequence", "weight_sasrec", "rank_prior_weight")
+TUNABLE = ("weight_query", "weight_history", "weight_collab", "weight_sequence", "weight_sasrec", "rank_prior_weight",
+           "rrf_k")
 
 
 def collection_dir(settings) -> Path:
@@ -50,7 +52,7 @@ def write_tuned(settings, values: dict[str, float], chosen_on: dict) -> Path:
         raise ValueError(f"not tunable: {sorted(bad)}; tunable: {TUNABLE}")
     p = tuned_path(settings)
     data = read_tuned(settings) or {"settings": {}, "chosen_on": {}}
-    data.setdefault("settings", {}).update({k: float(v) for k, v in values.items()})
+    data.setdefault("settings", {}).update({k: _typed(k, v) for k, v in values.items()})
     for k in values:
         data.setdefault("chosen_on", {})[k] = chosen_on
     p.parent.mkdir(parents=True, exist_ok=True)
@@ -58,9 +60,18 @@ def write_tuned(settings, values: dict[str, float], chosen_on: dict) -> Path:
     return p
 
 
+def _typed(field: str, value):
+    """A tuned value as its Settings field stores it: rrf_k is an int, the weights are floats.
+
+    >>> _typed("rrf_k", 30.0), _typed("weight_history", 1)
+    (30, 1.0)
+    """
+    return int(value) if field == "rrf_k" else float(value)
+
+
 def apply_tuned(settings):
     """`settings` with this collection's tuned values for every TUNABLE field it does not set explicitly."""
     values = read_tuned(settings).get("settings", {})
-    update = {k: float(v) for k, v in values.items() if k in TUNABLE and k not in settings.model_fields_set
+    update = {k: _typed(k, v) for k, v in values.items() if k in TUNABLE and k not in settings.model_fields_set
               and k in type(settings).model_fields}
     return settings.model_copy(update=update) if update else settings

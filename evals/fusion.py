@@ -9,7 +9,8 @@ when the collection has one); each grid point is then the weighted reciprocal-ra
 those lists (Retriever.retrieve's formula: sum of w / (rrf_k + rank), ties by item id), scored
 by the rank of the validation item alone, so the whole grid costs about one retriever pass.
 RRF is invariant to scaling all weights, so the co-occurrence weight is 1 or 0 and the others move.
-Left out: the request-text list (the protocol has no request) and rrf_k (kept at its setting).
+The RRF constant stays at its setting unless `rrf_ks` names several (each is the same lists fused
+again: about free). Left out: the request-text list (the protocol has no request).
 """
 
 from __future__ import annotations
@@ -77,8 +78,10 @@ def sweep(users: list[UserLists], points: list[dict[str, float]], k: int = 10) -
     return rows
 
 
-def tune_fusion(split, users: list[str], settings, sasrec=None, depth: int = 100) -> tuple[list[dict], dict]:
-    """(rows sorted best first, best row) on the validation targets of `users`."""
+def tune_fusion(split, users: list[str], settings, sasrec=None, depth: int = 100,
+                rrf_ks: tuple[int, ...] = ()) -> tuple[list[dict], dict]:
+    """(rows sorted best first, best row) on the validation targets of `users`; every row carries its
+    "rrf_k" (the settings' one unless `rrf_ks` gives the constants to try)."""
     from agent.protocol.pipeline import agent_parts
     from agent.retrieval import RetrievalWeights, Retriever
     from agent.types import HistoryEntry, UserHistory
@@ -87,12 +90,16 @@ def tune_fusion(split, users: list[str], settings, sasrec=None, depth: int = 100
     every = RetrievalWeights(query=0, history=1, collab=1, sequence=1, sasrec=1)
     r = Retriever(store, emb, items, co, tr, weights=every, rrf_k=s.rrf_k, sasrec=sasrec,
                   history_in_query=s.history_in_query)
-    per_user = []
+    per_user = []  # (lists, target) of each user, computed once
     for u in tqdm(users, desc="retriever lists (validation)"):
         h = UserHistory(u, tuple(HistoryEntry(i, liked=True) for i in split.history(u, "val")))
         lists = r.lists("", h, depth, h.seen | h.excluded)
-        per_user.append(UserLists({n: [i for i, _ in v if i in items] for n, v in lists.items()}, split.val[u], s.rrf_k))
-    rows = sorted(sweep(per_user, grid(sasrec is not None)), key=lambda x: (-x["ndcg@10"], -x["recall@10"]))
+        per_user.append(({n: [i for i, _ in v if i in items] for n, v in lists.items()}, split.val[u]))
+    rows = []
+    for k in rrf_ks or (s.rrf_k,):
+        fused = [UserLists(lists, target, k) for lists, target in per_user]
+        rows += [{**row, "rrf_k": k} for row in sweep(fused, grid(sasrec is not None))]
+    rows.sort(key=lambda x: (-x["ndcg@10"], -x["recall@10"]))
     return rows, rows[0]
 
 

@@ -140,21 +140,24 @@ def split_quality(split: Split, target: str, prior_count: float):
     return Quality([Interaction(u, i, r, t) for u, i, r, t in events if (u, i) in fit], prior_count=prior_count)
 
 
-def tune_retriever(split: Split, users: list[str], settings, data: str, out: Path) -> dict:
+def tune_retriever(split: Split, users: list[str], settings, data: str, out: Path, rrf_ks: tuple[int, ...] = ()) -> dict:
     """Fusion weights on the validation split (evals/fusion.py), written to OUT/retriever_weights.json
-    and beside the data set's collection (agent/tuning), where the server for that catalog reads them."""
+    and beside the data set's collection (agent/tuning), where the server for that catalog reads them.
+    With several `rrf_ks` the RRF constant is chosen (and saved) too."""
     from agent.tuning import write_tuned
     from evals.fusion import as_settings, tune_fusion
 
     seq = sequential_for(settings, split)
-    rows, best = tune_fusion(split, users, settings, seq)
+    rows, best = tune_fusion(split, users, settings, seq, rrf_ks=rrf_ks)
     out.mkdir(parents=True, exist_ok=True)
     (out / "retriever_weights.json").write_text(json.dumps(rows, indent=2))
     chosen = {"data": data, "split_checksum": split.checksum, "target": "val", "users": len(users),
-              "ndcg@10": best["ndcg@10"], "recall@10": best["recall@10"], "commit": git_commit()}
+              "rrf_k_grid": list(rrf_ks) or [settings.rrf_k], "ndcg@10": best["ndcg@10"], "recall@10": best["recall@10"], "commit": git_commit()}
     values = as_settings(best["weights"])
     if seq is None:
         values.pop("weight_sasrec", None)
+    if len(rrf_ks) > 1:
+        values["rrf_k"] = best["rrf_k"]
     path = write_tuned(settings, values, chosen)
     for r in rows[:5]:
         print(r, flush=True)
@@ -438,11 +441,26 @@ def report_md(results: dict) -> str:
     if results.get("notes"):
         lines += ["", *[f"- note: {n}" for n in results["notes"]]]
     if results.get("retriever_weights"):
-        lines += ["", f"Agent retriever weights: {results['retriever_weights']} (collection {results.get('collection')}; "
+        lines += ["", f"Agent retriever weights: {results['retriever_weights']}, rrf_k {results.get('rrf_k')} (collection {results.get('collection')}; "
                   f"{'tuned on validation: ' + results['weights_file'] if results.get('weights_file') else 'Settings defaults'})."]
     lines += ["", f"Split: {results['split']} (checksum {results['split_checksum']}); commit {results['commit'][:10]}; "
               f"seed {results['seed']}; blend weight {results.get('blend_weight')} (chosen on validation)."]
     return "\n".join(lines) + "\n"
+
+
+def positive_ints(text: str) -> tuple[int, ...]:
+    """'30,60' -> (30, 60); anything else is an argparse error that says what is accepted.
+
+    >>> positive_ints("30, 60")
+    (30, 60)
+    """
+    try:
+        out = tuple(int(k) for k in text.split(",") if k.strip())
+    except ValueError:
+        out = ()
+    if not out or min(out) < 1:
+        raise argparse.ArgumentTypeError(f"comma-separated positive integers, e.g. 30,60,120 (got {text!r})")
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -472,6 +490,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--judge-model", help="model name on the judge server")
     ap.add_argument("--tune-retriever", action="store_true", help="choose the agent's RRF weights on the validation split "
                     "(evals/fusion.py), save them beside the data set's collection (the server reads them) and exit")
+    ap.add_argument("--rrf-k", type=positive_ints, default=(), help="with --tune-retriever: RRF constants to choose from on validation too, "
+                    "comma-separated (e.g. 30,60,120; default: keep the setting, 60)")
     ap.add_argument("--save-prior", action="store_true", help="with --llm --target val: save the one-pass prior weight "
                     "with the best validation NDCG@10 beside the data set's collection (settings.rank_prior_weight)")
     ap.add_argument("--conversation", action="store_true",
@@ -505,7 +525,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.tune_retriever:
         if settings is None:
             ap.error("--tune-retriever needs the agent's retrievers: " + notes[0])
-        tune_retriever(split, users, settings, args.data, args.out)
+        tune_retriever(split, users, settings, args.data, args.out, args.rrf_k)
         return 0
     seqs = split.fit_sequences(args.target)
     pop = Popularity(seqs, split.items)
@@ -531,6 +551,7 @@ def main(argv: list[str] | None = None) -> int:
         results["collection"] = settings.collection
         results["retriever_weights"] = {k: getattr(settings, k) for k in (
             "weight_history", "weight_collab", "weight_sequence", "weight_sasrec")}
+        results["rrf_k"] = settings.rrf_k
         results["weights_file"] = str(tuned_path(settings)) if tuned_path(settings).is_file() else None
     if args.llm and settings is None:
         notes.append("LLM systems skipped: they rerank the agent's retriever, which did not run")

@@ -200,3 +200,24 @@ def test_serve_cli_gives_a_catalog_its_own_collection(tmp_path, monkeypatch, cat
     bad = tmp_path / "bad.jsonl"
     bad.write_text("{not json\n")
     assert serve.main(["--catalog", str(bad)]) == 2 and "catalog error" in capsys.readouterr().err
+
+
+def test_tune_retriever_chooses_the_rrf_constant_when_asked(tmp_path, monkeypatch, embedder):
+    """--rrf-k 5,60: every grid row names its constant, the best one is saved (an int) and the next run uses it."""
+    import agent.embedding
+    from evals.run import main as evals_main
+
+    monkeypatch.setattr(agent.embedding, "load_embedder", lambda name: embedder)
+    monkeypatch.setenv("MARQUEE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("MARQUEE_CHROMA_PATH", str(tmp_path / "chroma"))
+    d = tiny_pair(tmp_path / "films")
+    assert evals_main(["--data", str(d), "--tune-retriever", "--rrf-k", "5,60", "--out", str(tmp_path / "tune")]) == 0
+    rows = json.loads((tmp_path / "tune" / "retriever_weights.json").read_text())
+    assert {r["rrf_k"] for r in rows} == {5, 60} and len(rows) % 2 == 0
+    run = json.loads(next((tmp_path / "home" / "collections").glob("*/retrieval.json")).read_text())
+    assert run["settings"]["rrf_k"] == rows[0]["rrf_k"] and isinstance(run["settings"]["rrf_k"], int)
+    assert run["chosen_on"]["rrf_k"]["rrf_k_grid"] == [5, 60]
+    assert evals_main(["--data", str(d), "--out", str(tmp_path / "run")]) == 0
+    assert json.loads((tmp_path / "run" / "results.json").read_text())["rrf_k"] == rows[0]["rrf_k"]
+    with pytest.raises(SystemExit):
+        evals_main(["--data", str(d), "--tune-retriever", "--rrf-k", "0,x", "--out", str(tmp_path / "bad")])
