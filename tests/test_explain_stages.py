@@ -239,5 +239,8 @@ def test_films_and_names_the_evidence_states_are_not_inventions():
     assert verify(ok, ev, TITLES) == []
     problems = verify("You may enjoy Ronin (1998), a heist film like Toy Story.", ev, TITLES)
     assert "title:Toy Story" in problems
+    # part of a reason film's title names another film (the 135M wrote "Jurassic Park" for The Lost World: Jurassic Park)
+    sequel = replace(ev, reasons=(Reason("collab", "Toy Story 2 (1999)"),))
+    assert "title:Toy Story" in verify("You may enjoy Ronin (1998), a heist film like Toy Story.", sequel, TITLES)
     plain = replace(base, plot=base.plot + " by disney")  # "disney" stated, but no keyword: "Disney" is no name of it
     assert "name:Disney" in verify(ok.replace("often watched by people who watched Alien, ", ""), plain, TITLES)

@@ -71,13 +71,16 @@ def verify(text: str, ev: Evidence, titles: TitleIndex | None = None) -> list[st
     named_spans: list[tuple[int, int]] = []
     if titles is not None:
         link_ids = {x.item_id for x in ev.links}
-        stated = " " + "  ".join(normalise(x) for x in ev.texts) + " "  # word-bounded, never across two strings
+        reason_texts = {r.text for r in ev.reasons}
+        stated = " " + "  ".join(normalise(x) for x in ev.texts if x not in reason_texts) + " "  # word-bounded, one string at a time
+        reason_films = {normalise(r.film.rsplit(" (", 1)[0]) for r in ev.reasons if r.film}
         for m in titles.find(t):
             named_spans.append(m.span)
             if m.item.item_id == ev.item_id or m.item.item_id in link_ids or normalise(m.text) in names:
                 continue
-            if normalise(m.text) and f" {normalise(m.text)} " in stated:
-                continue  # the evidence says it: a reason's film ("often watched after Total Recall"), a plot phrase ("a true story")
+            if normalise(m.text) in reason_films or (normalise(m.text) and f" {normalise(m.text)} " in stated):
+                continue  # the evidence says it: a reason's film ("often watched after Total Recall"), a plot phrase ("a true story");
+                # a part of a reason's title is not ("Jurassic Park" for The Lost World: Jurassic Park)
             if _YEAR_ONLY.fullmatch(m.text.strip()) and int(m.text.strip()[-4:]) in _years(ev):
                 continue  # "a 1995 comedy" names no film "1995"
             problems.append(f"title:{m.text}")
