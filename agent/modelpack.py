@@ -207,28 +207,34 @@ def build(name: str, root: Path | None = None, *, keep_gguf: bool = False) -> Pa
     return hf
 
 
-def build_derived(spec: PackSpec, root: Path | None, t0: float) -> Path:
-    """Merge the repository's adapter `spec.adapter` into pack `spec.base` and save it as this pack."""
+def merge_adapter(base_path: str | Path, adapter: Path, out: Path) -> Path:
+    """Save base + LoRA adapter merged (peft merge_and_unload, bf16) with the base's tokenizer to
+    `out`, atomically (a half-written folder is never left at `out`). finetune.merge uses it too."""
+    import shutil
+
     import torch
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    model = AutoModelForCausalLM.from_pretrained(base_path, dtype=torch.bfloat16)
+    merged = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
+    tmp = out.with_name(out.name + ".partial")
+    merged.save_pretrained(tmp)
+    AutoTokenizer.from_pretrained(base_path).save_pretrained(tmp)
+    if out.exists():
+        shutil.rmtree(out)
+    tmp.replace(out)
+    return out
+
+
+def build_derived(spec: PackSpec, root: Path | None, t0: float) -> Path:
+    """Merge the repository's adapter `spec.adapter` into pack `spec.base` and save it as this pack."""
     adapter = REPO / spec.adapter
     if not (adapter / "adapter_config.json").exists():
         raise ModelPackError(f"model pack {spec.name!r} needs the adapter {adapter}, which is missing")
     base_hf = build(spec.base, root)
     print(f"[modelpack] merging {spec.adapter} into {spec.base}", flush=True)
-    model = AutoModelForCausalLM.from_pretrained(base_hf, dtype=torch.bfloat16)
-    merged = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
-    hf = pack_dir(spec.name, root) / "hf"
-    tmp = hf.with_name(hf.name + ".partial")
-    merged.save_pretrained(tmp)
-    AutoTokenizer.from_pretrained(base_hf).save_pretrained(tmp)
-    if hf.exists():
-        import shutil
-
-        shutil.rmtree(hf)
-    tmp.replace(hf)
+    hf = merge_adapter(base_hf, adapter, pack_dir(spec.name, root) / "hf")
     meta = {"name": spec.name, "upstream": spec.upstream, "licence": spec.licence, "base": spec.base,
             "adapter": spec.adapter, "adapter_files": _manifest(adapter), "files": _manifest(hf),
             "built_seconds": round(time.time() - t0, 1)}

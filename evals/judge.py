@@ -169,7 +169,7 @@ def judge_report(judge: Judge, records: Sequence[Mapping], items: Mapping[str, I
     judge_n, judge_failures, judge_<criterion> (mean 1-3), and with pairwise judge_win_rate,
     judge_wins, judge_ties, judge_losses, judge_a_share (share of "A" verdicts; far from 0.5
     means position bias). Records as for `evals.explain.explanation_report`. `rubric=False` asks only
-the pairwise question (half the judge calls)."""
+    the pairwise question (half the judge calls)."""
     rng = random.Random(judge.config.seed)
     histories = histories or {}
     scores: list[dict[str, int]] = []

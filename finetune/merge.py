@@ -17,23 +17,14 @@ from pathlib import Path
 
 
 def merge(adapter: Path, out: Path, model: str | None = None) -> Path:
-    import torch
-    from peft import PeftModel
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from agent.modelpack import resolve_model
+    from agent.modelpack import merge_adapter, resolve_model
 
     if model is None:
         rec = adapter / "marquee_train.json"
         model = json.loads(rec.read_text())["base_model"] if rec.exists() else None
     if model is None:
         raise SystemExit("error: no base model recorded beside the adapter; pass --model")
-    base_path = resolve_model(model, None)
-    base = AutoModelForCausalLM.from_pretrained(base_path, dtype=torch.bfloat16)
-    merged = PeftModel.from_pretrained(base, str(adapter)).merge_and_unload()
-    out.mkdir(parents=True, exist_ok=True)
-    merged.save_pretrained(str(out))
-    AutoTokenizer.from_pretrained(base_path).save_pretrained(str(out))
+    merge_adapter(resolve_model(model, None), adapter, out)
     # provenance beside the weights: what was merged (evals name such a model "fine-tuned, merged")
     rec = adapter / "marquee_train.json"
     record = json.loads(rec.read_text()) if rec.exists() else {}

@@ -76,9 +76,10 @@ def verify(text: str, ev: Evidence, titles: TitleIndex | None = None) -> list[st
         reason_films = {normalise(r.film.rsplit(" (", 1)[0]) for r in ev.reasons if r.film}
         for m in titles.find(t):
             named_spans.append(m.span)
-            if m.item.item_id == ev.item_id or m.item.item_id in link_ids or normalise(m.text) in names:
+            said = normalise(m.text)
+            if m.item.item_id == ev.item_id or m.item.item_id in link_ids or said in names:
                 continue
-            if normalise(m.text) in reason_films or (normalise(m.text) and f" {normalise(m.text)} " in stated):
+            if said in reason_films or (said and f" {said} " in stated):
                 continue  # the evidence says it: a reason's film ("often watched after Total Recall"), a plot phrase ("a true story");
                 # a part of a reason's title is not ("Jurassic Park" for The Lost World: Jurassic Park)
             if _YEAR_ONLY.fullmatch(m.text.strip()) and int(m.text.strip()[-4:]) in _years(ev):
