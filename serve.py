@@ -46,6 +46,7 @@ from agent.api.protocol import BadJSON, ChatCompletionRequest, ModelCard, ModelL
 from agent.api.security import LOOPBACK_NAMES, Guard, default_hosts
 from agent.config import Settings
 from agent.errors import InvalidRequest, MarqueeError, NotReady, PosterNotFound, RequestTooLarge
+from agent.explain import opener
 
 log = logging.getLogger("marquee")
 WEB = Path(agent.__file__).resolve().parent / "web"  # the chat page: plain HTML, CSS and JS, no build step
@@ -248,14 +249,17 @@ def create_app(settings: Settings, recommender=None, *, builder=None) -> FastAPI
         # (agent/explain) is what its explanation is written from: the verbalizer prompt of the first
         # candidate is rendered here, and every candidate's evidence is listed.
         one_pass = rec.ranking_mode(req) == "one-pass"
-        explain = None
+        explain, explain_prefix = None, None
         evidence = await asyncio.to_thread(rec.evidence, req, prep) if prep.candidates else {}
         if one_pass and prep.candidates:
             first = prep.candidates[0].item
             explain = rec.explain_prompt(prep.query, prep.history, first, evidence=evidence[first.item_id])
+            if getattr(rec.llm, "continues_prefix", False):  # the answer start the model continues (agent/explain)
+                explain_prefix = opener(evidence[first.item_id])
         return {
             "messages": prep.prompt,
             "explain_messages": explain,
+            "explain_prefix": explain_prefix,  # extension: the explanation's first words, written by code
             "prompt_tokens": rec.llm.count_tokens(prep.prompt) if rec.llm else None,
             "query": prep.query,
             "history": [{"item_id": e.item_id, "liked": e.liked} for e in prep.history.entries],

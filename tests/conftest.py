@@ -64,7 +64,8 @@ class ScriptedLLM(LLM):
 
     name = "scripted"
 
-    def __init__(self, answers=None, chunk: int = 7, adapters: tuple[str, ...] = ()):
+    def __init__(self, answers=None, chunk: int = 7, adapters: tuple[str, ...] = (), continues_prefix: bool = False):
+        self.continues_prefix = continues_prefix  # then a scripted answer is the continuation of request.prefix
         self.answers = list(answers or [])
         self.requests: list[GenerationRequest] = []
         self.chunk = chunk

@@ -202,11 +202,19 @@ async def test_an_llm_error_falls_back_for_that_film():
 
 @pytest.mark.parametrize("text, ok", [
     ("You may enjoy Ronin (1998), a heist film where mercenaries chase a mysterious briefcase across France.", True),
-    ("Since you liked Heat (1995), you may like Ronin.", True),
-    ("Ronin is a classic heist film.", False),       # "classic" is in no evidence
-    ("Ronin is a heist film", False),                # a sentence must end
+    ("Since you liked Heat (1995), you may like Ronin, a heist film.", True),
+    ("Since you liked Heat (1995), you may like Ronin.", False),   # the clause is not optional (no empty text)
+    ("You may enjoy Ronin, a heist film. It has a car chase across France.", True),
+    ("You may enjoy Ronin, a classic heist film.", False),  # "classic" is in no evidence
+    ("Ronin is a heist film.", False),               # the opener is fixed
+    ("You may enjoy Ronin, a heist film", False),    # a sentence must end
+    ("You liked Ronin (1998), a heist film.", False),  # the viewer's film is only a link
+    ("Since you liked Alien (1979), you may enjoy Ronin, a heist film.", False),  # Alien is no link of Ronin
+    ("You may enjoy Heat (1995), a heist film.", False),  # only the film explained is recommended
+    ("You may enjoy Ronin, a heist film like Heat.", False),  # a title word outside its role
+    ("You may enjoy Ronin, a heist film in france.", False),  # a name is written as the evidence writes it
 ])
-def test_vocabulary_regex_admits_only_evidence_words(text, ok):
+def test_vocabulary_regex_fixes_roles_and_admits_only_evidence_words(text, ok):
     import re
 
     from agent.explain.verbalize import vocabulary_regex
@@ -244,3 +252,32 @@ def test_films_and_names_the_evidence_states_are_not_inventions():
     assert "title:Toy Story" in verify("You may enjoy Ronin (1998), a heist film like Toy Story.", sequel, TITLES)
     plain = replace(base, plot=base.plot + " by disney")  # "disney" stated, but no keyword: "Disney" is no name of it
     assert "name:Disney" in verify(ok.replace("often watched by people who watched Alien, ", ""), plain, TITLES)
+
+
+async def test_a_backend_that_continues_a_prefix_writes_only_the_clause():
+    import re
+
+    from agent.explain.verbalize import continuation_regex, opener
+
+    ev = evidence("5")
+    llm = ScriptedLLM([", a heist film where mercenaries chase a mysterious briefcase across France."], continues_prefix=True)
+    done = await Explainer(Prompts(), TITLES).explain(llm, ev, max_tokens=90)
+    r = llm.requests[0]
+    assert r.prefix == opener(ev) and r.prefix.startswith(("Since you liked", "If you liked", "Because you liked"))
+    assert r.regex == continuation_regex(ev) and r.max_tokens < 90
+    assert done.source == "llm" and done.text == r.prefix + ", a heist film where mercenaries chase a mysterious briefcase across France."
+    assert re.fullmatch(r.regex, done.text[len(r.prefix):])
+    llm = ScriptedLLM([GOOD_RONIN])  # a backend without it is asked for the whole text
+    await Explainer(Prompts(), TITLES).explain(llm, ev, max_tokens=90)
+    assert llm.requests[0].prefix == "" and llm.requests[0].max_tokens == 90
+
+
+def test_openers_vary_over_films_and_fit_the_regex():
+    import re
+
+    from agent.explain.verbalize import opener, vocabulary_regex
+
+    evs = [evidence(i) for i in ("3", "4", "5", "6")]
+    assert len({opener(ev).split()[0] for ev in evs}) > 1
+    for ev in evs:
+        assert re.fullmatch(vocabulary_regex(ev), opener(ev) + ", a film.")

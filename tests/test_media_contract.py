@@ -45,7 +45,7 @@ def poster_lines(item_id: str) -> list[str]:
 async def test_render_shows_poster_text_and_metadata_names_modalities(demo_settings, embedder, ranking):
     from agent.recommender import Recommender
 
-    llm = LabelLLM() if ranking == "one-pass" else ScriptedLLM()
+    llm = LabelLLM(continues_prefix=True) if ranking == "one-pass" else ScriptedLLM()
     rec = Recommender.build(demo_settings, llm=llm, embedder=embedder)
     app = create_app(demo_settings, rec)
     body = {"model": "marquee", "ranking": ranking,
@@ -62,7 +62,9 @@ async def test_render_shows_poster_text_and_metadata_names_modalities(demo_setti
         # (which mostly repeats the title) left out by design (agent/explain/evidence.py)
         prompt = out["explain_messages"][-1]["content"]
         assert prompt.startswith("Recommended film: Toy Story (1995)") and "Poster text:" not in prompt
+        assert out["explain_prefix"].endswith("Toy Story (1995)")  # the opener the model continues
     else:
+        assert out["explain_prefix"] is None
         prompt = out["messages"][-1]["content"]
         for line in toy:
             assert line in prompt

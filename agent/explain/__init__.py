@@ -12,8 +12,8 @@ agent/explain/verbalize.py the verbalizer prompt, the fact fallback and `Explain
 """
 
 from agent.explain.evidence import Evidence, EvidenceBuilder, Link, Reason
-from agent.explain.verbalize import Explained, Explainer, fallback_text, verbalize_prompt
+from agent.explain.verbalize import Explained, Explainer, fallback_text, opener, verbalize_prompt
 from agent.explain.verify import verify
 
-__all__ = ["Evidence", "EvidenceBuilder", "Explained", "Explainer", "Link", "Reason", "fallback_text",
+__all__ = ["Evidence", "EvidenceBuilder", "Explained", "Explainer", "Link", "Reason", "fallback_text", "opener",
            "verbalize_prompt", "verify"]

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from agent.explain.evidence import Evidence
 from agent.explain.verify import verify
-from agent.explain.words import REGEX_CONNECTORS, article, join_words, tokens
+from agent.explain.words import GENRE_WORDS, REGEX_CONNECTORS, article, join_words, tokens
 from agent.llm.base import LLM, GenerationRequest
 from agent.prompts import Prompts
 from agent.titles import TitleIndex
@@ -124,28 +124,100 @@ def _rx(text: str) -> str:
     return "".join("\\" + c if c in _RX_SPECIAL else c for c in text)
 
 
+_ROLE_WORDS = frozenset("like liked love loved enjoy enjoyed watch watched".split())  # only in the plan's openers
+
+
+def _alt(options) -> str:
+    return "(" + "|".join(sorted({_rx(o) for o in options if o}, key=lambda a: (-len(a), a))) + ")"
+
+
 def vocabulary_regex(ev: Evidence) -> str:
-    """A regular expression for one or two sentences made only of the evidence's words, its films'
-    labels and REGEX_CONNECTORS (each also capitalised): the verbalizer cannot write a word the
-    evidence lacks (fact-constrained decoding; the verifier still checks the result).
+    """A regular expression for what the verbalizer may write (fact-constrained decoding; the
+    verifier still checks the result). It fixes the plan of the first sentence and leaves the
+    words to the model:
+
+        opener: "Since|If|Because you liked <a link>, you may|might enjoy|like <the film>"
+                or "You may|might enjoy|like <the film>"
+        clause: one or more of the evidence's own words (plot, keywords, request words, the
+                film's and shared genres, constraints, media), whole reason phrases ("often
+                watched after Heat (1995)") and REGEX_CONNECTORS, ending the sentence
+        then at most one more sentence of the same words, capitalised at its start.
+
+    So a film's title is written only where its role is fixed (the viewer's film after "you
+    liked", the explained film after "you may enjoy", a reason's film inside its reason), a word
+    capitalised mid-sentence only when the evidence capitalises it, a genre word only for the
+    film's or a shared genre, and the clause cannot be empty.
 
     >>> import re
-    >>> from agent.explain.evidence import Evidence
-    >>> rx = vocabulary_regex(Evidence("5", "Ronin", "Ronin (1998)", 1998, ("Crime",), plot="Mercenaries chase a case."))
-    >>> bool(re.fullmatch(rx, "You may like Ronin (1998), a crime film where mercenaries chase a case."))
+    >>> from agent.explain.evidence import Evidence, Link
+    >>> ev = Evidence("5", "Ronin", "Ronin (1998)", 1998, ("Crime",), plot="Mercenaries chase a case in France.",
+    ...               links=(Link("2", "Heat (1995)", ("heist",), ("Crime",), liked=True),))
+    >>> ok = lambda t: bool(re.fullmatch(vocabulary_regex(ev), t))
+    >>> ok("Since you liked Heat (1995), you may enjoy Ronin (1998), a crime film where mercenaries chase a case in France.")
     True
-    >>> bool(re.fullmatch(rx, "Ronin is a classic."))
-    False
+    >>> ok("You may enjoy Ronin, a heist film. Mercenaries chase a case.")
+    True
+    >>> ok("You liked Ronin (1998), a crime film."), ok("Since you liked Ronin, you may enjoy Heat, a heist film.")
+    (False, False)
+    >>> ok("You may enjoy Ronin (1998)."), ok("You may enjoy Ronin, a war film."), ok("You may enjoy Ronin, a france case.")
+    (False, False, False)
     """
-    words: set[str] = set(REGEX_CONNECTORS)
-    for t in ev.texts:
-        words.update(w for w in tokens(t) if not w.isdigit() or len(w) == 4)
-    words |= {w.lower() for w in words} | {w[:1].upper() + w[1:] for w in words}
-    phrases = {ev.label, *(x.label for x in ev.links)}
-    alts = sorted({_rx(p) for p in phrases} | {_rx(w) for w in words}, key=lambda a: (-len(a), a))
-    item = "(" + "|".join(alts) + ")"
-    sentence = item + "((, | )" + item + ")*[.!]"
-    return sentence + "( " + sentence + ")?"
+    film = _alt({ev.label, ev.title})
+    may = "(may|might) (enjoy|like) " + film
+    openers = ["You " + may]
+    for x in ev.links:
+        link = _alt({x.label, x.label.rsplit(" (", 1)[0]})
+        openers.append("(Since|If|Because) you " + ("liked" if x.liked else "watched") + " " + link + ", you " + may)
+    return "(" + "|".join(openers) + ")" + continuation_regex(ev)
+
+
+def continuation_regex(ev: Evidence) -> str:
+    """`vocabulary_regex` after its opener: what the model writes when `opener(ev)` is given."""
+    allowed_genres = {g.lower() for g in (*ev.genres, *(g for x in ev.links for g in x.genres))}
+    sources = [ev.plot, *ev.themes, *ev.genres, " ".join(ev.request_words), ev.constraints,
+               *(t for _, t in ev.media), *(t for x in ev.links for t in (*x.themes, *x.genres))]
+    if ev.runtime:
+        sources.append(f"{ev.runtime} minutes")
+    if ev.year:
+        sources.append(str(ev.year))
+    words: set[str] = set(REGEX_CONNECTORS) - _ROLE_WORDS
+    for t in sources:
+        for i, w in enumerate(tokens(t or "")):
+            if w.isdigit() and len(w) != 4 and not (ev.runtime and w == str(ev.runtime)):
+                continue
+            g = GENRE_WORDS.get(w.lower())
+            if g is not None and g.lower() not in allowed_genres:
+                continue  # "war" in a plot is no genre claim the verifier accepts for a non-war film
+            proper = i > 0 and w[:1].isupper() and g is None  # "France"; a sentence's first word is not a name
+            words.add(w if proper else w.lower())
+    words -= _ROLE_WORDS
+    lower = {w for w in words if not w[:1].isupper()}
+    phrases = {r.text for r in ev.reasons}
+    item = _alt(words | phrases)
+    clause = item + "((, | )" + item + ")*[.!]"
+    starts = _alt({w[:1].upper() + w[1:] for w in lower | phrases} | {w for w in words if w[:1].isupper()})
+    second = starts + "((, | )" + item + ")*[.!]"
+    return "(, | )" + clause + "( " + second + ")?"
+
+
+_OPENERS = (("Since", "may enjoy"), ("If", "might like"), ("Because", "may like"))
+
+
+def opener(ev: Evidence) -> str:
+    """The first words of the explanation, written by code (the plan): the closest history film
+    and the film explained in their roles, varied per film so five cards do not read alike. The
+    model continues it under `continuation_regex`, so it writes only the clause of reasons.
+
+    >>> from agent.explain.evidence import Evidence, Link
+    >>> ev = Evidence("3", "Ronin", "Ronin (1998)", 1998, ("Crime",), links=(Link("2", "Heat (1995)", liked=True),))
+    >>> opener(ev), opener(Evidence("3", "Ronin", "Ronin (1998)", 1998, ("Crime",)))
+    ('Since you liked Heat (1995), you may enjoy Ronin (1998)', 'You may enjoy Ronin (1998)')
+    """
+    conj, may = _OPENERS[sum(map(ord, ev.item_id)) % len(_OPENERS)]
+    if not ev.links:
+        return f"You {may} {ev.label}"
+    x = ev.links[0]
+    return f"{conj} you {'liked' if x.liked else 'watched'} {x.label}, you {may} {ev.label}"
 
 
 class Explainer:
@@ -180,14 +252,19 @@ class Explainer:
     async def explain(self, llm: LLM, ev: Evidence, *, max_tokens: int, temperature: float = 0.0,
                       adapter: str | None = None, request_id: str = "") -> Explained:
         messages = verbalize_prompt(self.prompts, ev, self.max_chars)
-        regex = vocabulary_regex(ev) if self.constrain else None
+        # A backend that continues a given answer start writes only the clause after the opener
+        # (fewer tokens to decode; the roles of the titles are fixed); others write it all.
+        prefix = opener(ev) if getattr(llm, "continues_prefix", False) else ""
+        regex = None if not self.constrain else continuation_regex(ev) if prefix else vocabulary_regex(ev)
+        if prefix:  # what is left of the length cap after the opener (~3 characters a token, and the end)
+            max_tokens = min(max_tokens, max(16, (self.max_chars - len(prefix)) // 3 + 5))
         diagnostics: list[str] = []
         used = [0, 0]
         for attempt in range(1 + self.retries):
             temp = temperature if attempt == 0 else max(temperature, self.retry_temperature)
             g = GenerationRequest(messages=messages, max_tokens=max_tokens, temperature=temp, adapter=adapter,
                                   request_id=f"{request_id}-{attempt}" if attempt else request_id, stop=["\n"],
-                                  regex=regex, frequency_penalty=self.frequency_penalty)
+                                  regex=regex, frequency_penalty=self.frequency_penalty, prefix=prefix)
             try:
                 out = await llm.complete(g)
             except Exception as e:  # one film's failure falls back for that film; the answer goes on
@@ -196,7 +273,7 @@ class Explainer:
                 break
             used[0] += out.prompt_tokens
             used[1] += out.completion_tokens
-            shown, problems = self.check(out.text, ev)
+            shown, problems = self.check(prefix + out.text, ev)
             if not problems:
                 return Explained(shown, "llm", ev, tuple(diagnostics), *used)
             diagnostics.append(_why(ev, "resampled" if attempt < self.retries else "replaced", problems))

@@ -31,6 +31,9 @@ class GenerationRequest:
     adapter: str | None = None  # LoRA adapter name, None = base model
     request_id: str = ""
     stop: list[str] = field(default_factory=list)
+    # The answer's first words, written by the caller: the model continues them and the returned
+    # text is the continuation only. Only for backends with `continues_prefix` (LLM attribute).
+    prefix: str = ""
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,7 @@ class LLM(ABC):
     constrains_output: bool = True  # False when the backend cannot enforce json_schema
     adapters: tuple[str, ...] = ()  # LoRA adapter names this backend can serve
     scores_labels: bool = False  # True when score_labels() is implemented
+    continues_prefix: bool = False  # True when GenerationRequest.prefix is honoured (the answer continues it)
 
     @abstractmethod
     def stream(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:

@@ -31,6 +31,7 @@ from agent.prompts import neutralise
 class VLLMEngine(LLM):
     name = "vllm"
     scores_labels = True
+    continues_prefix = True  # GenerationRequest.prefix: its tokens follow the generation prompt
 
     def __init__(
         self,
@@ -157,7 +158,7 @@ class VLLMEngine(LLM):
         from vllm.sampling_params import RequestOutputKind, StructuredOutputsParams
 
         lora_request = self._lora_request(request.adapter)
-        ids = self._checked_prompt(request.messages, request.max_tokens)
+        ids = self._checked_prompt(request.messages, request.max_tokens, request.prefix)
         params = SamplingParams(
             max_tokens=request.max_tokens,
             temperature=request.temperature,
@@ -196,8 +197,10 @@ class VLLMEngine(LLM):
 
         return LoRARequest(self.lora_name, 1, str(self.lora))
 
-    def _checked_prompt(self, messages: list[dict[str, str]], max_tokens: int) -> list[int]:
+    def _checked_prompt(self, messages: list[dict[str, str]], max_tokens: int, prefix: str = "") -> list[int]:
         ids = self._prompt_ids(messages)
+        if prefix:  # the answer's given start, as data (no control tokens), after the generation prompt
+            ids += self._tokenizer.encode(neutralise(prefix, self._special), add_special_tokens=False)
         if len(ids) + max_tokens > self.max_model_len:
             from agent.errors import RequestTooLarge
 
