@@ -116,7 +116,8 @@ async def run(args) -> Path:
     return path
 
 
-def report(path: Path, seed: int, machine: str, model: str, judge=None, judge_limit: int = 0) -> str:
+def report(path: Path, seed: int, machine: str, model: str, judge=None, judge_limit: int = 0,
+           judge_calibrated: bool = False) -> str:
     from agent.catalog import load_catalog
     from agent.config import Settings
     from evals.explain import explanation_report
@@ -136,7 +137,9 @@ def report(path: Path, seed: int, machine: str, model: str, judge=None, judge_li
         llm_rows = [r for r in rows if r["source"] == "llm" and r.get("baseline")]
         if judge_limit and len(llm_rows) > judge_limit:  # a seeded sample: a CPU judge costs seconds a call
             llm_rows = random.Random(seed).sample(llm_rows, judge_limit)
-        res["judge_vs_fallback"] = judge_report(judge, llm_rows, items, histories, errors="count", rubric=False)
+        res["judge_vs_fallback"] = judge_report(judge, llm_rows, items, histories, errors="count", rubric=False,
+                                                calibrated=judge_calibrated)
+        res["judge_vs_fallback"]["calibrated"] = judge_calibrated
     lat = {}
     for r in rows:
         lat[r["user"]] = r["latency_s"]
@@ -176,8 +179,11 @@ def report(path: Path, seed: int, machine: str, model: str, judge=None, judge_li
             lines.append(f"  - diagnostics: {'; '.join(r['diagnostics'])}")
     if res.get("judge_vs_fallback"):
         j = res["judge_vs_fallback"]
-        lines[5:5] = ["", f"Pairwise judge, LLM-written vs the evidence fallback of the same film (positions seeded and "
-                      f"swapped): win rate {cell(j['judge_win_rate'])} over {j['judge_n']} ({j['judge_wins']} wins, "
+        how = ("both orders, by the verdict letter's log-odds (position bias cancelled); "
+               f"{j.get('judge_consistent')} pairs with the same raw verdict in both orders, mean preference "
+               f"{cell(j.get('judge_preference_mean'))} nats" if j.get("calibrated") else "positions seeded and swapped")
+        lines[5:5] = ["", f"Pairwise judge, LLM-written vs the evidence fallback of the same film ({how}): "
+                      f"win rate {cell(j['judge_win_rate'])} over {j['judge_n']} ({j['judge_wins']} wins, "
                       f"{j['judge_ties']} ties, {j['judge_losses']} losses; A share {cell(j['judge_a_share'])}; "
                       f"{j['judge_failures']} unparsable)", ""]
     md = "\n".join(lines) + "\n"
@@ -196,6 +202,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--judge-url", help="OpenAI-compatible URL of a judge (e.g. the 1.5B pack served by vLLM: a weak judge)")
     ap.add_argument("--judge-model", default="default")
     ap.add_argument("--judge-limit", type=int, default=0, help="judge a seeded sample of this many LLM-written texts (0: all)")
+    ap.add_argument("--judge-calibrated", action="store_true",
+                    help="judge each pair in both orders by the verdict letter's log-odds (cancels position bias; "
+                         "needs top_logprobs, e.g. a vLLM server)")
     args = ap.parse_args(argv)
     path = args.out / "records.jsonl"
     if not args.report_only:
@@ -208,7 +217,8 @@ def main(argv: list[str] | None = None) -> int:
         from evals.judge import Judge, JudgeConfig
 
         judge = Judge(JudgeConfig(args.judge_url, args.judge_model))
-    print(report(path, args.seed, machine, args.model or "pack:smollm2-135m", judge, args.judge_limit))
+    print(report(path, args.seed, machine, args.model or "pack:smollm2-135m", judge, args.judge_limit,
+                 args.judge_calibrated))
     return 0
 
 

@@ -147,6 +147,47 @@ class Judge:
                                      explanation=explanation)
         return parse_scores(self._ask(prompt))
 
+    def letter_odds(self, item: Item, a: str, b: str, history: Sequence[Item] = ()) -> float:
+        """log P("A") - log P("B") of the judge's first answer token (one forward pass, max_tokens 1,
+        top_logprobs 20). A letter outside the top 20 is given the 20th value (an upper bound)."""
+        import openai
+
+        c = self.config
+        prompt = self.prompts.render("judge_pairwise.j2", item=candidate_view(item), history=[h.label for h in history],
+                                     explanation_a=a, explanation_b=b, letter=True)
+        try:
+            r = self._client.chat.completions.create(model=c.model, messages=[{"role": "user", "content": prompt}],
+                                                     temperature=0.0, max_tokens=1, logprobs=True, top_logprobs=20)
+        except openai.OpenAIError as e:
+            raise JudgeError(f"judge request to {c.url} (model {c.model}) failed: {e}") from e
+        try:
+            top = r.choices[0].logprobs.content[0].top_logprobs
+        except (AttributeError, IndexError, TypeError) as e:
+            raise JudgeError(f"judge at {c.url} returned no top_logprobs (the calibrated mode needs them)") from e
+        if not top:
+            raise JudgeError(f"judge at {c.url} returned no top_logprobs (the calibrated mode needs them)")
+        floor = min(t.logprob for t in top)
+        best = {}
+        for t in top:
+            k = t.token.strip()
+            if k in ("A", "B"):
+                best[k] = max(best.get(k, floor), t.logprob)
+        if not best:
+            raise JudgeError(f"judge at {c.url}: neither A nor B among its 20 likeliest first tokens "
+                             f"({[t.token for t in top[:5]]!r} ...)")
+        return best.get("A", floor) - best.get("B", floor)
+
+    def compare_calibrated(self, item: Item, explanation: str, baseline: str, history: Sequence[Item] = (),
+                           margin: float = 0.05) -> tuple[Outcome, float, float]:
+        """Both orders, each read as log-odds of the verdict letter: (outcome, odds with the
+        explanation as A, odds with it as B). The preference (first - second) / 2 cancels a
+        constant position bias exactly (a judge that always says "A" gives 0: a tie), which the
+        1.5B pack has: it answered "A" to 12 of 12 prompts. |preference| <= margin is a tie."""
+        first = self.letter_odds(item, explanation, baseline, history)
+        second = self.letter_odds(item, baseline, explanation, history)
+        pref = (first - second) / 2
+        return ("win" if pref > margin else "loss" if pref < -margin else "tie"), first, second
+
     def compare(self, item: Item, explanation: str, baseline: str, history: Sequence[Item] = (),
                 swap: bool = False) -> tuple[Outcome, Literal["A", "B", "tie"]]:
         """(outcome of `explanation` against `baseline`, the raw verdict). With swap the
@@ -164,18 +205,24 @@ JUDGE_HISTORY = 20  # viewer's films shown to the judge (most recent)
 
 
 def judge_report(judge: Judge, records: Sequence[Mapping], items: Mapping[str, Item], histories: Mapping | None = None,
-                 pairwise: bool = True, errors: Literal["raise", "count"] = "raise", rubric: bool = True) -> dict:
+                 pairwise: bool = True, errors: Literal["raise", "count"] = "raise", rubric: bool = True,
+                 calibrated: bool = False) -> dict:
     """Mean rubric scores and the pairwise win rate against `baseline_explanation`, flat:
     judge_n, judge_failures, judge_<criterion> (mean 1-3), and with pairwise judge_win_rate,
     judge_wins, judge_ties, judge_losses, judge_a_share (share of "A" verdicts; far from 0.5
     means position bias). Records as for `evals.explain.explanation_report`. `rubric=False` asks only
-    the pairwise question (half the judge calls)."""
+    the pairwise question (half the judge calls). `calibrated` judges each pair in both orders by
+    the verdict letter's log-odds (Judge.compare_calibrated; needs a server that returns
+    top_logprobs, e.g. vLLM) and adds judge_consistent (pairs whose raw verdicts agree across the
+    swap) and judge_preference_mean."""
     rng = random.Random(judge.config.seed)
     histories = histories or {}
     scores: list[dict[str, int]] = []
     outcomes: list[Outcome] = []
     verdicts: list[str] = []
     failures = 0
+    prefs: list[float] = []
+    consistent = 0
     for r in records:
         item, text = items[str(r["item_id"])], str(r["explanation"])
         hist = history_items(histories.get(str(r["user"])), items)[-JUDGE_HISTORY:]  # the recent ones: prompts stay short
@@ -183,7 +230,14 @@ def judge_report(judge: Judge, records: Sequence[Mapping], items: Mapping[str, I
         base = str(r.get("baseline") or baseline_explanation(item))  # e.g. the evidence fallback of the same film
         try:
             score = judge.score(item, text, hist) if rubric else {}
-            pair = judge.compare(item, text, base, hist, swap) if pairwise else None
+            if pairwise and calibrated:
+                outcome, first, second = judge.compare_calibrated(item, text, base, hist)
+                pair = (outcome, "A" if first > 0 else "B")
+                prefs.append((first - second) / 2)
+                verdicts.append("A" if second > 0 else "B")  # the swapped order's raw verdict too
+                consistent += (first > 0) != (second > 0)  # the same text preferred in both orders
+            else:
+                pair = judge.compare(item, text, base, hist, swap) if pairwise else None
         except JudgeError:
             if errors == "raise":
                 raise
@@ -203,4 +257,7 @@ def judge_report(judge: Judge, records: Sequence[Mapping], items: Mapping[str, I
             "judge_losses": outcomes.count("loss"),
             "judge_a_share": verdicts.count("A") / len(verdicts) if verdicts else None,
         })
+        if calibrated:
+            out["judge_consistent"] = consistent
+            out["judge_preference_mean"] = sum(prefs) / len(prefs) if prefs else None
     return out

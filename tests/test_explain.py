@@ -396,3 +396,53 @@ def test_judge_report_pairwise_only_asks_one_question_per_record():
     r = judge_report(make_judge(_pairwise_judge, seen), records, ITEMS, HISTORIES, rubric=False)
     assert len(seen) == 6 and all("Explanation A:" in b["messages"][0]["content"] for b in seen)
     assert r["judge_wins"] == 6 and r["judge_informativeness"] is None
+
+
+def fake_letters(odds, seen: list):
+    """An OpenAI-compatible endpoint answering one token with top_logprobs: `odds(prompt)` gives
+    {token: logprob}; None answers without logprobs."""
+    def handle(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        seen.append(body)
+        lp = odds(body["messages"][-1]["content"])
+        top = [{"token": k, "logprob": v, "bytes": None} for k, v in sorted((lp or {}).items(), key=lambda kv: -kv[1])]
+        choice = {"index": 0, "message": {"role": "assistant", "content": top[0]["token"] if top else "A"},
+                  "finish_reason": "length",
+                  "logprobs": None if lp is None else {"content": [{**top[0], "top_logprobs": top}]}}
+        return httpx.Response(200, json={"id": "c", "object": "chat.completion", "created": 0, "model": body["model"],
+                                         "choices": [choice], "usage": {"prompt_tokens": 1, "completion_tokens": 1,
+                                                                        "total_tokens": 2}})
+
+    return Judge(JudgeConfig(url="http://fake/v1", model="judge-model"), http_client=httpx.Client(transport=httpx.MockTransport(handle)))
+
+
+def _biased(lean_to_heist: float):
+    """Always prefers A by 2 nats, plus `lean_to_heist` nats toward the explanation with "heist"."""
+    def odds(prompt):
+        a = prompt.split("Explanation A: ", 1)[1].split("\n", 1)[0]
+        toward_a = 2.0 + (lean_to_heist if "heist" in a else -lean_to_heist)
+        return {"A": -0.1, "B": -0.1 - toward_a, " tie": -6.0}
+    return odds
+
+
+def test_calibrated_pairwise_cancels_a_constant_position_bias():
+    records = [{"user": "7", "item_id": "2", "explanation": f"A heist film, take {i}.", "baseline": "Heat (1995)."}
+               for i in range(6)]
+    seen = []
+    r = judge_report(fake_letters(_biased(0.0), seen), records, ITEMS, HISTORIES, rubric=False, calibrated=True)
+    assert r["judge_ties"] == 6 and r["judge_win_rate"] == 0.5 and r["judge_a_share"] == 1.0  # bias alone: no verdict
+    assert len(seen) == 12 and all(b["max_tokens"] == 1 and b["top_logprobs"] == 20 for b in seen)
+    assert "Answer with one letter only: A or B" in seen[0]["messages"][0]["content"]
+    r = judge_report(fake_letters(_biased(0.5), []), records, ITEMS, HISTORIES, rubric=False, calibrated=True)
+    assert r["judge_wins"] == 6 and r["judge_consistent"] == 0 and abs(r["judge_preference_mean"] - 0.5) < 1e-9
+    r = judge_report(fake_letters(_biased(-0.5), []), records, ITEMS, HISTORIES, rubric=False, calibrated=True)
+    assert r["judge_losses"] == 6
+    r = judge_report(fake_letters(_biased(3.0), []), records, ITEMS, HISTORIES, rubric=False, calibrated=True)
+    assert r["judge_wins"] == 6 and r["judge_consistent"] == 6  # strong enough to flip the raw verdict too
+
+
+def test_calibrated_judge_without_logprobs_is_a_clear_error():
+    with pytest.raises(JudgeError, match="top_logprobs"):
+        fake_letters(lambda p: None, []).letter_odds(HEAT, "a", "b")
+    with pytest.raises(JudgeError, match="neither A nor B"):
+        fake_letters(lambda p: {"{": -0.1, "The": -1.0}, []).letter_odds(HEAT, "a", "b")
