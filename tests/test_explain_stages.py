@@ -213,6 +213,8 @@ async def test_an_llm_error_falls_back_for_that_film():
     ("You may enjoy Heat (1995), a heist film.", False),  # only the film explained is recommended
     ("You may enjoy Ronin, a heist film like Heat.", False),  # a title word outside its role
     ("You may enjoy Ronin, a heist film in france.", False),  # a name is written as the evidence writes it
+    ("You may enjoy Ronin because it is a heist film.", True),
+    ("You may enjoy Ronin and the heist.", False),   # the clause joins as an apposition or a reason
 ])
 def test_vocabulary_regex_fixes_roles_and_admits_only_evidence_words(text, ok):
     import re
@@ -261,6 +263,7 @@ async def test_a_backend_that_continues_a_prefix_writes_only_the_clause():
 
     ev = evidence("5")
     llm = ScriptedLLM([", a heist film where mercenaries chase a mysterious briefcase across France."], continues_prefix=True)
+    assert not re.fullmatch(continuation_regex(ev), " and the heist.")
     done = await Explainer(Prompts(), TITLES).explain(llm, ev, max_tokens=90)
     r = llm.requests[0]
     assert r.prefix == opener(ev) and r.prefix.startswith(("Since you liked", "If you liked", "Because you liked"))
@@ -281,3 +284,30 @@ def test_openers_vary_over_films_and_fit_the_regex():
     assert len({opener(ev).split()[0] for ev in evs}) > 1
     for ev in evs:
         assert re.fullmatch(vocabulary_regex(ev), opener(ev) + ", a film.")
+
+
+def test_a_sequel_whose_title_extends_the_films_is_no_role_error():
+    part2 = Item("21", "Back to the Future Part II", 1989, ("Adventure", "Comedy"))
+    part3 = Item("22", "Back to the Future Part III", 1990, ("Adventure", "Comedy"))
+    titles = TitleIndex([part2, part3])
+    ev = Evidence("21", part2.title, part2.label, 1989, part2.genres,
+                  links=(Link("22", part3.label, ("delorean",), ("Adventure", "Comedy"), liked=True),),
+                  history_labels=(part3.label,))
+    assert verify("Since you liked Back to the Future Part III (1990), you may enjoy Back to the Future Part II (1989), "
+                  "a comedy with a delorean.", ev, titles) == []
+    assert any(p.startswith("role:") for p in verify(
+        "Since you liked Back to the Future Part II (1989), you may enjoy Back to the Future Part III (1990), "
+        "a comedy with a delorean.", ev, titles))
+
+
+async def test_a_text_cut_inside_a_long_title_is_never_shown():
+    hp = Item("31", "Harry Potter and the Sorcerer's Stone (a.k.a. Harry Potter and the Philosopher's Stone)", 2001,
+              ("Adventure", "Fantasy"))
+    ev = Evidence("5", "Ronin", "Ronin (1998)", 1998, ("Action", "Crime"), plot="Mercenaries chase a case.",
+                  links=(Link("31", hp.label, ("magic",), ("Adventure",), liked=True),))
+    long = "Since you liked " + hp.label + ", you may enjoy Ronin (1998), " + "a crime film where mercenaries chase a case " * 4 + "."
+    explainer = Explainer(Prompts(), TitleIndex([hp, RONIN]), max_chars=240)
+    shown, problems = explainer.check(long, ev)
+    assert not shown.endswith("(a.k.a.") and any(p.startswith("unfinished") for p in problems)
+    done = await explainer.explain(ScriptedLLM([long, long]), ev, max_tokens=60)
+    assert done.source == "facts"

@@ -45,20 +45,25 @@ class Explained:
     completion_tokens: int = 0
 
 
-def finish(text: str, max_chars: int) -> str:
+def finish(text: str, max_chars: int, protect: tuple[str, ...] = ()) -> str:
     """Whitespace collapsed, wrapping quotes dropped, cut after the last complete sentence that
-    fits in `max_chars`; an unfinished tail is dropped (never marked with "…").
+    fits in `max_chars`; an unfinished tail is dropped (never marked with "…"). A full stop inside
+    a `protect` string (a film's label: "(a.k.a. ...)", "Mr. Smith") ends no sentence.
 
     >>> finish('  "You liked Heat. It has a long chase and', 80)
     'You liked Heat.'
     >>> finish("One. Two is longer than the cap allows here.", 12), finish("no end", 40)
     ('One.', 'no end')
+    >>> finish("You liked Up (a.k.a. Oben) (2009), a film with a long tail.", 30, protect=("Up (a.k.a. Oben) (2009)",))
+    'You liked Up (a.k.a. Oben) (20'
     """
     t = " ".join(text.split()).strip()
     if len(t) >= 2 and t[0] == t[-1] == '"':
         t = t[1:-1].strip()
     t = t.lstrip('"').strip()
-    ends = [m.end() for m in _END.finditer(t) if m.end() <= max_chars]
+    inside = [(m.start(), m.end()) for p in protect if p for m in re.finditer(re.escape(p), t)]
+    ends = [m.end() for m in _END.finditer(t) if m.end() <= max_chars
+            and not any(a < m.start() < b for a, b in inside)]
     if ends and (len(t) > max_chars or ends[-1] < len(t)):
         return t[: ends[-1]].strip()
     return t[:max_chars] if len(t) > max_chars else t
@@ -138,6 +143,7 @@ def vocabulary_regex(ev: Evidence) -> str:
 
         opener: "Since|If|Because you liked <a link>, you may|might enjoy|like <the film>"
                 or "You may|might enjoy|like <the film>"
+        lead:   how the clause joins: ", a", ", which", " because it", " for its", ... (CLAUSE_LEADS)
         clause: one or more of the evidence's own words (plot, keywords, request words, the
                 film's and shared genres, constraints, media), whole reason phrases ("often
                 watched after Heat (1995)") and REGEX_CONNECTORS, ending the sentence
@@ -197,7 +203,13 @@ def continuation_regex(ev: Evidence) -> str:
     clause = item + "((, | )" + item + ")*[.!]"
     starts = _alt({w[:1].upper() + w[1:] for w in lower | phrases} | {w for w in words if w[:1].isupper()})
     second = starts + "((, | )" + item + ")*[.!]"
-    return "(, | )" + clause + "( " + second + ")?"
+    return _alt(CLAUSE_LEADS) + " " + clause + "( " + second + ")?"
+
+
+# How the clause joins the opener: an apposition or a reason, never a bare "and ..." (the 135M
+# pack's "... you may like Spider-Man (2002) and Peter Parker." passed every word check).
+CLAUSE_LEADS = (", a", ", an", ", which", ", since both", ", as both", " because it", " because both",
+                " for its", " for the", " as a", " as an")
 
 
 _OPENERS = (("Since", "may enjoy"), ("If", "might like"), ("Because", "may like"))
@@ -239,7 +251,8 @@ class Explainer:
 
     def check(self, text: str, ev: Evidence) -> tuple[str, list[str]]:
         """(the text as it would be shown, the verifier's problems)."""
-        shown = finish(text, self.max_chars)
+        labels = (ev.label, *(x.label for x in ev.links), *(r.film for r in ev.reasons if r.film))
+        shown = finish(text, self.max_chars, protect=labels)
         return shown, verify(shown, ev, self.titles)
 
     def accept_or_fallback(self, text: str, ev: Evidence) -> Explained:

@@ -128,6 +128,12 @@ def _years(ev: Evidence) -> set[int]:
     return ys
 
 
+def _starts_with_title(text: str, title: str) -> bool:
+    """`text` (normalised) begins with the whole title: "back to the future part iii" does not begin
+    with "back to the future part ii"."""
+    return text.startswith(title) and (len(text) == len(title) or text[len(title)] == " ")
+
+
 def _roles(t: str, ev: Evidence, titles: TitleIndex | None) -> list[str]:
     """'you liked X': X must be one of the viewer's films (a link, or at least their history)."""
     out = []
@@ -135,7 +141,7 @@ def _roles(t: str, ev: Evidence, titles: TitleIndex | None) -> list[str]:
     history = {normalise(lab.rsplit(" (", 1)[0]) for lab in ev.history_labels} | own
     for m in _YOU_ENJOY.finditer(t):  # "you may enjoy X": X must be the film explained
         after = t[m.end(): m.end() + 80]
-        if titles is None or normalise(after).startswith(normalise(ev.title)):
+        if titles is None or _starts_with_title(normalise(after), normalise(ev.title)):
             continue
         for tm in titles.find(after):
             if tm.span[0] <= 4 and tm.item.item_id != ev.item_id and normalise(tm.text) != normalise(ev.title):
@@ -143,7 +149,7 @@ def _roles(t: str, ev: Evidence, titles: TitleIndex | None) -> list[str]:
             break
     for m in _YOU_LIKED.finditer(t):
         after = t[m.end(): m.end() + 80]
-        if normalise(after).startswith(normalise(ev.title)) and normalise(ev.title) not in history:
+        if _starts_with_title(normalise(after), normalise(ev.title)) and normalise(ev.title) not in history:
             out.append(f"role:you liked {ev.title}")
             continue
         if titles is None:
