@@ -120,6 +120,11 @@ def test_named_titles_non_stream(world):
     assert not [d for d in info["dropped"] if d.startswith(("not_candidate", "not_in_catalog"))]
     text = r.choices[0].message.content
     assert "1. " in text and "5. " in text
+    # the in-process engine continues the opener code wrote (the film and the viewer's film in their
+    # roles) and writes only the clause; the 135M pack passes the verifier on most films
+    llm = [x["explanation"] for x in info["recommendations"] if x["explanation_source"] == "llm"]
+    assert llm and all(t.startswith(("Since you liked", "If you liked", "Because you liked", "You may", "You might"))
+                       for t in llm), info["recommendations"]
     assert r.usage.prompt_tokens > 100 and r.usage.completion_tokens > 0
 
 
@@ -166,3 +171,5 @@ def test_render_dry_run(world):
     assert r["prompt_tokens"] > 100
     assert {c["item_id"] for c in r["candidates"]}.isdisjoint({ALIEN, HEAT})
     assert "Alien (1979)" in r["messages"][1]["content"]
+    first = next(c for c in r["candidates"])
+    assert r["explain_prefix"].endswith(f"{first['title']} ({first['year']})")  # the opener the model continues
