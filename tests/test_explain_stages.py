@@ -204,7 +204,7 @@ async def test_an_llm_error_falls_back_for_that_film():
     ("You may enjoy Ronin (1998), a heist film where mercenaries chase a mysterious briefcase across France.", True),
     ("Since you liked Heat (1995), you may like Ronin, a heist film.", True),
     ("Since you liked Heat (1995), you may like Ronin.", False),   # the clause is not optional (no empty text)
-    ("You may enjoy Ronin, a heist film. It has a car chase across France.", True),
+    ("You may enjoy Ronin, a heist film. It has a car chase across France.", False),  # one sentence
     ("You may enjoy Ronin, a classic heist film.", False),  # "classic" is in no evidence
     ("Ronin is a heist film.", False),               # the opener is fixed
     ("You may enjoy Ronin, a heist film", False),    # a sentence must end
@@ -215,6 +215,7 @@ async def test_an_llm_error_falls_back_for_that_film():
     ("You may enjoy Ronin, a heist film in france.", False),  # a name is written as the evidence writes it
     ("You may enjoy Ronin because it is a heist film.", True),
     ("You may enjoy Ronin and the heist.", False),   # the clause joins as an apposition or a reason
+    ("You may enjoy Ronin, a crime film with a car chase.", True),
 ])
 def test_vocabulary_regex_fixes_roles_and_admits_only_evidence_words(text, ok):
     import re
@@ -283,7 +284,8 @@ def test_openers_vary_over_films_and_fit_the_regex():
     evs = [evidence(i) for i in ("3", "4", "5", "6")]
     assert len({opener(ev).split()[0] for ev in evs}) > 1
     for ev in evs:
-        assert re.fullmatch(vocabulary_regex(ev), opener(ev) + ", a film.")
+        assert re.fullmatch(vocabulary_regex(ev), opener(ev) + f", a film about {ev.themes[0]}.")
+        assert not re.fullmatch(vocabulary_regex(ev), opener(ev) + f", a film about {ev.themes[0]}. It is good.")
 
 
 def test_a_sequel_whose_title_extends_the_films_is_no_role_error():

@@ -147,7 +147,8 @@ def vocabulary_regex(ev: Evidence) -> str:
         clause: one or more of the evidence's own words (plot, keywords, request words, the
                 film's and shared genres, constraints, media), whole reason phrases ("often
                 watched after Heat (1995)") and REGEX_CONNECTORS, ending the sentence
-        then at most one more sentence of the same words, capitalised at its start.
+        one sentence only: the 135M pack's second sentences were rare (35 of 538 verified texts)
+        and mostly word salad ("It, because you may be an at it, by films that are comedy").
 
     So a film's title is written only where its role is fixed (the viewer's film after "you
     liked", the explained film after "you may enjoy", a reason's film inside its reason), a word
@@ -161,8 +162,8 @@ def vocabulary_regex(ev: Evidence) -> str:
     >>> ok = lambda t: bool(re.fullmatch(vocabulary_regex(ev), t))
     >>> ok("Since you liked Heat (1995), you may enjoy Ronin (1998), a crime film where mercenaries chase a case in France.")
     True
-    >>> ok("You may enjoy Ronin, a heist film. Mercenaries chase a case.")
-    True
+    >>> ok("You may enjoy Ronin, a heist film."), ok("You may enjoy Ronin, a heist film. Mercenaries chase a case.")
+    (True, False)
     >>> ok("You liked Ronin (1998), a crime film."), ok("Since you liked Ronin, you may enjoy Heat, a heist film.")
     (False, False)
     >>> ok("You may enjoy Ronin (1998)."), ok("You may enjoy Ronin, a war film."), ok("You may enjoy Ronin, a france case.")
@@ -197,13 +198,10 @@ def continuation_regex(ev: Evidence) -> str:
             proper = i > 0 and w[:1].isupper() and g is None  # "France"; a sentence's first word is not a name
             words.add(w if proper else w.lower())
     words -= _ROLE_WORDS
-    lower = {w for w in words if not w[:1].isupper()}
-    phrases = {r.text for r in ev.reasons}
-    item = _alt(words | phrases)
-    clause = item + "((, | )" + item + ")*[.!]"
-    starts = _alt({w[:1].upper() + w[1:] for w in lower | phrases} | {w for w in words if w[:1].isupper()})
-    second = starts + "((, | )" + item + ")*[.!]"
-    return _alt(CLAUSE_LEADS) + " " + clause + "( " + second + ")?"
+    # Not required: a fact beyond genres in the clause. Tried on 8 users (40 films): verified share
+    # 85% -> 68%, longer texts, more word salad ("as movie as one of the world are a film by the movie").
+    item = _alt(words | {r.text for r in ev.reasons})
+    return _alt(CLAUSE_LEADS) + " " + item + "((, | )" + item + ")*[.!]"
 
 
 # How the clause joins the opener: an apposition or a reason, never a bare "and ..." (the 135M
