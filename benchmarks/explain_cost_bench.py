@@ -24,27 +24,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-def evidence_of(row: dict):
-    from agent.explain.evidence import Evidence, Link, Reason
-
-    d = dict(row["evidence"])
-    d["links"] = tuple(Link(**x) for x in d["links"])
-    d["reasons"] = tuple(Reason(x["kind"], x["film"]) for x in d["reasons"])
-    d["media"] = tuple(tuple(m) for m in d["media"])
-    for k in ("genres", "request_words", "themes"):
-        d[k] = tuple(d[k])
-    return Evidence(**d)
-
-
 async def main(args) -> None:
     from agent.config import Settings
+    from agent.explain import Evidence
     from agent.explain.verbalize import continuation_regex, opener, verbalize_prompt
     from agent.llm.base import GenerationRequest
     from agent.llm.vllm_engine import VLLMEngine
     from agent.prompts import Prompts
 
     rows = [json.loads(x) for x in Path(args.records).read_text().splitlines() if x.strip()]
-    evs = [evidence_of(r) for r in rows if r.get("evidence")]
+    evs = [Evidence.from_dict(r["evidence"]) for r in rows if r.get("evidence")]
     s = Settings(model=args.model)
     llm = VLLMEngine.from_settings(s)
     await llm.start()

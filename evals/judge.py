@@ -178,15 +178,15 @@ class Judge:
         return best.get("A", floor) - best.get("B", floor)
 
     def compare_calibrated(self, item: Item, explanation: str, baseline: str, history: Sequence[Item] = (),
-                           margin: float = 0.05) -> tuple[Outcome, float, float]:
-        """Both orders, each read as log-odds of the verdict letter: (outcome, odds with the
-        explanation as A, odds with it as B). The preference (first - second) / 2 cancels a
+                           margin: float = 0.05) -> tuple[Outcome, float, float, float]:
+        """Both orders, each read as log-odds of the verdict letter: (outcome, preference, odds with
+        the explanation as A, odds with it as B). The preference (first - second) / 2 cancels a
         constant position bias exactly (a judge that always says "A" gives 0: a tie), which the
         1.5B pack has: it answered "A" to 12 of 12 prompts. |preference| <= margin is a tie."""
         first = self.letter_odds(item, explanation, baseline, history)
         second = self.letter_odds(item, baseline, explanation, history)
         pref = (first - second) / 2
-        return ("win" if pref > margin else "loss" if pref < -margin else "tie"), first, second
+        return ("win" if pref > margin else "loss" if pref < -margin else "tie"), pref, first, second
 
     def compare(self, item: Item, explanation: str, baseline: str, history: Sequence[Item] = (),
                 swap: bool = False) -> tuple[Outcome, Literal["A", "B", "tie"]]:
@@ -231,9 +231,9 @@ def judge_report(judge: Judge, records: Sequence[Mapping], items: Mapping[str, I
         try:
             score = judge.score(item, text, hist) if rubric else {}
             if pairwise and calibrated:
-                outcome, first, second = judge.compare_calibrated(item, text, base, hist)
+                outcome, pref, first, second = judge.compare_calibrated(item, text, base, hist)
                 pair = (outcome, "A" if first > 0 else "B")
-                prefs.append((first - second) / 2)
+                prefs.append(pref)
                 verdicts.append("A" if second > 0 else "B")  # the swapped order's raw verdict too
                 consistent += (first > 0) != (second > 0)  # the same text preferred in both orders
             else:

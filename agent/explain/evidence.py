@@ -107,6 +107,22 @@ class Evidence:
         d.pop("history_labels")
         return d
 
+    @classmethod
+    def from_dict(cls, d: Mapping) -> Evidence:
+        """The inverse of `as_dict` (history_labels, which it leaves out, come back empty).
+
+        >>> ev = Evidence("5", "Ronin", "Ronin (1998)", 1998, ("Crime",), links=(Link("2", "Heat (1995)", ("heist",)),),
+        ...               reasons=(Reason("collab", "Heat (1995)"),), media=(("Trailer", "a car chase"),))
+        >>> Evidence.from_dict(ev.as_dict()) == ev
+        True
+        """
+        d = dict(d)
+        return cls(**{**d, "genres": tuple(d["genres"]), "request_words": tuple(d["request_words"]),
+                      "themes": tuple(d["themes"]), "media": tuple(tuple(m) for m in d["media"]),
+                      "links": tuple(Link(**{**x, "themes": tuple(x["themes"]), "genres": tuple(x["genres"])})
+                                     for x in d["links"]),
+                      "reasons": tuple(Reason(x["kind"], x["film"]) for x in d["reasons"])})
+
     @property
     def texts(self) -> list[str]:
         """Every string the evidence states (what a verified text may draw its words from)."""

@@ -265,7 +265,7 @@ class Explainer:
         messages = verbalize_prompt(self.prompts, ev, self.max_chars)
         # A backend that continues a given answer start writes only the clause after the opener
         # (fewer tokens to decode; the roles of the titles are fixed); others write it all.
-        prefix = opener(ev) if getattr(llm, "continues_prefix", False) else ""
+        prefix = opener(ev) if llm.continues_prefix else ""
         regex = None if not self.constrain else continuation_regex(ev) if prefix else vocabulary_regex(ev)
         if prefix:  # what is left of the length cap after the opener (~3 characters a token, and the end)
             max_tokens = min(max_tokens, max(16, (self.max_chars - len(prefix)) // 3 + 5))
