@@ -355,6 +355,56 @@ def repeats_itself(text: str) -> bool:
     return len(grams) != len(set(grams)) or len(sentences) != len(set(sentences))
 
 
+_BOTH = re.compile(r"\bboth (?:are|have|share|feature)\b([^.,;!?]*(?:,[^.,;!?]*\b(?:and|or)\b[^.,;!?]*)?)", re.I)
+
+
+def false_shared_genres(text: str, item: Item, history: Sequence[Item] = ()) -> tuple[int, int]:
+    """(genre words the text claims the film shares with a history film, how many of them are
+    false). A claim is a genre word after "both are/have/share" in its clause ("because both are
+    crime and drama", "both have action, adventure and sci-fi"; not "it has both comedy and drama"); it is true when the genre is the film's own
+    and one of the history films the text names has it too (catalog genres, not the evidence).
+
+    >>> heat, ronin = Item("2", "Heat", 1995, ("Crime", "Thriller")), Item("5", "Ronin", 1998, ("Action", "Crime"))
+    >>> false_shared_genres("Since you liked Heat (1995), you may like Ronin, as both are crime and action.", ronin, [heat])
+    (2, 1)
+    >>> false_shared_genres("You may like Ronin, a crime film.", ronin, [heat])
+    (0, 0)
+    >>> false_shared_genres("If you liked Up (a.k.a. Oben) (2009), you may like Ronin as it has both crime and action.",
+    ...                     ronin, [Item("9", "Up (a.k.a. Oben)", 2009, ("Crime",))])
+    (0, 0)
+    """
+    low = text.lower()
+    named = [h for h in history if h.title and re.search(r"(?<!\w)" + re.escape(h.title.lower()) + r"(?!\w)", low)]
+    shared = {g.lower() for g in item.genres} & {g.lower() for h in named for g in h.genres}
+    claimed = false = 0
+    for m in _BOTH.finditer(text):
+        clause = " " + m.group(1).lower() + " "
+        for word, genre in GENRE_WORDS.items():
+            if re.search(r"(?<![\w-])" + re.escape(word) + r"(?![\w-])", clause):
+                claimed += 1
+                false += genre.lower() not in shared
+    return claimed, false
+
+
+def genre_only(text: str, item: Item, history: Sequence[Item] = ()) -> bool:
+    """The text says nothing about the film beyond its genres: once the films' titles, genre
+    words, years, function words and the vocabulary of recommending are taken out, no word is left.
+
+    >>> ronin = Item("5", "Ronin", 1998, ("Action", "Crime"))
+    >>> genre_only("You may like Ronin (1998) as a crime action film.", ronin)
+    True
+    >>> genre_only("You may like Ronin (1998), a crime film with a car chase across France.", ronin)
+    False
+    """
+    low = text.lower()
+    for t in sorted({x.title.lower() for x in (item, *history) if x.title}, key=len, reverse=True):
+        low = low.replace(t, " ")
+    genre_parts = {p for w in GENRE_WORDS for p in _plain_words(w)}
+    rest = [w for w in _plain_words(low) if w not in _FUNCTION and w not in _GENERIC and w not in genre_parts
+            and not w.isdigit() and len(w) > 1]
+    return not rest
+
+
 def third_person(text: str) -> bool:
     """Speaks of the reader as 'the viewer' / 'the user' instead of 'you'.
 
@@ -537,6 +587,7 @@ def explanation_rows(records: Sequence[Mapping], items: Mapping[str, Item],
             "hallucinated_titles": hallucinated_titles(text, item, hist, index),
             "unsupported": unsupported_words(text, item, hist, facts.request),
             "repeats": repeats_itself(text), "third_person": third_person(text),
+            "shared_genres": false_shared_genres(text, item, hist), "genre_only": genre_only(text, item, hist),
             "skeleton": template_skeleton(text, item, hist),
         })
     return rows
@@ -559,6 +610,9 @@ def _metrics(rows: list[dict], vocab_size: int, references: Mapping | None) -> d
         "unsupported_text_share": sum(1 for r in rows if r["unsupported"][0]) / len(rows) if rows else 0.0,
         "repetition_share": sum(r["repeats"] for r in rows) / len(rows) if rows else 0.0,
         "third_person_share": sum(r["third_person"] for r in rows) / len(rows) if rows else 0.0,
+        "genre_only_share": sum(r["genre_only"] for r in rows) / len(rows) if rows else 0.0,
+        "false_shared_genre_rate": (lambda c, f: f / c if c else None)(
+            sum(r["shared_genres"][0] for r in rows), sum(r["shared_genres"][1] for r in rows)),
         "distinct1": distinct_n(texts, 1), "distinct2": distinct_n(texts, 2),
         "template_share": template_share([r["skeleton"] for r in rows]),
         **length_stats(texts),

@@ -14,7 +14,9 @@ its request, film, evidence, source and the answer's latency, and graded by eval
   unsupported_word_rate     content words found nowhere in the film's entry, the request or the
                             history, by evals/explain.unsupported_words: its own tokenizer and
                             stoplist, no code shared with agent/explain/verify
-  repetition_share, third_person_share, len_chars_mean, distinct2, template_share, ...
+  repetition_share, genre_only_share (nothing beyond genres and co-watching), false_shared_genre_rate
+                            ("both are X" where a named history film lacks X; catalog genres),
+                            third_person_share, len_chars_mean, distinct2, template_share, ...
 
 Writes DIR/records.jsonl (resumable: finished requests are skipped on a rerun), DIR/results.json
 and DIR/report.md with 20 seeded sample explanations printed verbatim.
@@ -90,7 +92,7 @@ async def run(args) -> Path:
     llm = load_llm(s)
     await llm.start()
     rec = split_recommender(split, "test", users, settings=s, llm=llm)
-    explainer = Explainer(rec.prompts, rec.titles, s.explanation_chars)
+    explainer = Explainer(rec.prompts, rec.titles, s.explanation_chars, samples=s.explanation_samples)
     fallback = lambda ev: explainer.fallback(ev).text  # noqa: E731  (the pairwise judge's baseline)
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "records.jsonl"
@@ -147,7 +149,7 @@ def report(path: Path, seed: int, machine: str, model: str, judge=None, judge_li
     res["requests"] = len(lat)
     (path.parent / "results.json").write_text(json.dumps(res, indent=2))
     keys = ("n", "share_llm", "hallucinated_title_rate", "unsupported_word_rate", "unsupported_text_share",
-            "repetition_share", "third_person_share", "len_chars_mean", "distinct2", "template_share")
+            "repetition_share", "genre_only_share", "false_shared_genre_rate", "third_person_share", "len_chars_mean", "distinct2", "template_share")
     lines = [f"# Explanations ({model}; {machine}; {res['requests']} answers, p50 {res['latency_p50_s']:.1f} s)", "",
              "share_llm: LLM-written and passing the strict verifier (agent/explain/verify); the rest are evidence "
              "fallbacks. unsupported_*: evals/explain.unsupported_words (independent of the verifier). "

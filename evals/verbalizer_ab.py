@@ -132,7 +132,7 @@ def report(out: Path, seed: int, samples: int = 10) -> str:
     for p in sorted(out.glob("*.jsonl")):
         runs[p.stem] = [json.loads(x) for x in p.read_text().splitlines() if x.strip()]
     keys = ("n", "greedy_pass", "share_llm", "hallucinated_title_rate", "unsupported_word_rate", "unsupported_text_share",
-            "third_person_share", "len_chars_mean", "distinct2", "template_share")
+            "genre_only_share", "false_shared_genre_rate", "third_person_share", "len_chars_mean", "distinct2", "template_share")
     lines = ["| model | set | " + " | ".join(keys) + " |", "|---|---|" + "---|" * len(keys)]
     res = {}
     for label, rows in runs.items():

@@ -173,19 +173,59 @@ GOOD_RONIN = GOOD[0][1]
 
 
 @pytest.mark.parametrize("answers, source, diag", [
-    ([GOOD_RONIN], "llm", []),
-    (["Ronin is about a superhero.", GOOD_RONIN], "llm", ["resampled"]),
-    (["Ronin is about a superhero.", "The viewer will love it."], "facts", ["resampled", "replaced"]),
-    ([""], "facts", ["resampled", "replaced"]),
+    ([GOOD_RONIN, GOOD_RONIN], "llm", []),
+    (["Ronin is about a superhero.", GOOD_RONIN], "llm", ["rejected"]),
+    (["Ronin is about a superhero.", "The viewer will love it."], "facts", ["rejected", "rejected", "fallback"]),
+    (["", ""], "facts", ["rejected", "rejected", "fallback"]),
 ])
-async def test_explainer_resamples_once_then_falls_back(answers, source, diag):
-    llm = ScriptedLLM(answers if len(answers) > 1 else answers * 2)
+async def test_explainer_writes_candidates_at_once_then_falls_back(answers, source, diag):
+    llm = ScriptedLLM(answers)
     done = await Explainer(Prompts(), TITLES).explain(llm, evidence("5"), max_tokens=60)
     assert done.source == source
     assert [d.split(" (")[0].rsplit(" ", 1)[-1] for d in done.diagnostics] == diag
-    assert [r.temperature for r in llm.requests] == [0.0, 0.8][: 1 + bool(diag)]
+    assert [r.temperature for r in llm.requests] == [0.0, 0.8]  # the greedy one and a sample, in one wave
+    assert len({r.request_id for r in llm.requests}) == 2
     if source == "facts":
         assert done.text == fallback_text(evidence("5"), Prompts())
+
+
+async def test_a_further_wave_only_when_no_candidate_passes():
+    llm = ScriptedLLM(["Ronin is about a superhero.", "", GOOD_RONIN, GOOD_RONIN])
+    done = await Explainer(Prompts(), TITLES, samples=2, retries=1).explain(llm, evidence("5"), max_tokens=60)
+    assert done.source == "llm" and [r.temperature for r in llm.requests] == [0.0, 0.8, 0.8, 0.8]
+    llm = ScriptedLLM([GOOD_RONIN, GOOD_RONIN, GOOD_RONIN])
+    await Explainer(Prompts(), TITLES, samples=2, retries=1).explain(llm, evidence("5"), max_tokens=60)
+    assert len(llm.requests) == 2
+
+
+async def test_the_candidate_that_says_more_than_genres_is_shown():
+    genres_only = "Since you liked Heat (1995), you may enjoy Ronin (1998), another action thriller."
+    llm = ScriptedLLM([genres_only, GOOD_RONIN])
+    done = await Explainer(Prompts(), TITLES).explain(llm, evidence("5"), max_tokens=60)
+    assert done.source == "llm" and done.text == GOOD_RONIN and "mercenaries" in done.text
+    llm = ScriptedLLM([genres_only, "The viewer will love it."])  # a passing genre-only text beats the fallback
+    done = await Explainer(Prompts(), TITLES).explain(llm, evidence("5"), max_tokens=60)
+    assert done.source == "llm" and done.text == genres_only
+
+
+def test_a_claim_of_shared_genres_must_be_true():
+    """The 135M pack wrote "because both are action, adventure, mystery, romance and thriller" for
+    a pair that shares two of them: the verifier and the decoding regex both refuse it."""
+    import re
+    from dataclasses import replace
+
+    from agent.explain.verbalize import continuation_regex
+
+    base = evidence("5")  # Ronin: action, crime, thriller
+    ev = replace(base, links=(replace(base.links[0], genres=("Crime",)),))  # Heat shares only crime here
+    opener = "Since you liked Heat (1995), you may enjoy Ronin (1998)"
+    assert "shared:action" in verify(opener + ", as both are crime and action films.", ev, TITLES)
+    assert verify(opener + ", as both are crime films with a heist.", ev, TITLES) == []
+    assert "shared:briefcase" in verify(opener + ", as both have a briefcase.", ev, TITLES)  # Ronin's own keyword
+    assert verify(opener + ", an action film with a briefcase.", ev, TITLES) == []  # said of Ronin alone it is true
+    rx = continuation_regex(ev)
+    assert re.fullmatch(rx, ", as both are crime films with a heist.")
+    assert not re.fullmatch(rx, ", as both are crime and action films.")
 
 
 class FailingLLM(ScriptedLLM):
@@ -197,7 +237,8 @@ class FailingLLM(ScriptedLLM):
 async def test_an_llm_error_falls_back_for_that_film():
     done = await Explainer(Prompts(), TITLES).explain(FailingLLM(), evidence("5"), max_tokens=60)
     assert done.source == "facts" and done.text.startswith("Ronin (1998)")
-    assert done.diagnostics == ("explanation for 5: LLM call failed (LLMError)",)
+    assert done.diagnostics == ("explanation for 5: LLM call failed (LLMError)",) * 2 + (
+        "explanation for 5 replaced by the evidence fallback",)
 
 
 @pytest.mark.parametrize("text, ok", [

