@@ -27,7 +27,8 @@ from dataclasses import dataclass
 
 from agent.explain.evidence import Evidence, Link
 from agent.explain.verify import verify
-from agent.explain.words import CONNECTOR_LEMMAS, GENRE_WORDS, REGEX_CONNECTORS, article, join_words, lemma, tokens
+from agent.explain.words import (CONNECTOR_LEMMAS, DETERMINERS, FUNCTION_WORDS, GENRE_WORDS, PREPOSITIONS,
+                                 REGEX_CONNECTORS, article, join_words, lemma, tokens)
 from agent.llm.base import LLM, GenerationRequest
 from agent.prompts import Prompts
 from agent.titles import TitleIndex
@@ -213,14 +214,42 @@ def continuation_regex(ev: Evidence, link: Link | None = None) -> str:
     words -= _ROLE_WORDS | {"both"}  # "both" only in the shared-facts clause below
     # Not required: a fact beyond genres in the clause. Tried on 8 users (40 films): verified share
     # 85% -> 68%, longer texts, more word salad ("as movie as one of the world are a film by the movie").
-    item = _alt(words | {r.text for r in ev.reasons})
-    general = _alt(CLAUSE_LEADS) + " " + item + "((, | )" + item + ")*[.!]"
+    general = _clause(CLAUSE_LEADS, words | {r.text for r in ev.reasons})
     if link is None or not (link.genres or link.themes):
         return general
     shared = _words([*link.themes, *link.genres], {g.lower() for g in link.genres})
-    sitem = _alt(shared | {"films", "movies", "stories", "a", "an", "the", "with", "of", "about"})
-    both = _alt(BOTH_LEADS) + " (are|have|share) " + sitem + "((, | and | or | )" + sitem + ")*[.!]"
+    both = _clause(tuple(f"{x} {v}" for x in BOTH_LEADS for v in ("are", "have", "share")),
+                   shared | {"films", "movies", "stories", "a", "an", "the", "with", "of", "about", "and", "or"})
     return "(" + general + "|" + both + ")"
+
+
+def _clause(leads: tuple[str, ...], words: set[str]) -> str:
+    """A lead, then `words` in a shape that rules out the word salad of connectors: a determiner
+    or preposition is followed by a content word ("about a heist", never "of an and", "about
+    also"), and the sentence ends on a content word. Words of DETERMINERS / PREPOSITIONS /
+    FUNCTION_WORDS take those roles; every other word is content (evidence words, reason phrases).
+
+    >>> import re
+    >>> rx = _clause((", a",), {"heist", "film", "about", "the", "and", "crime", "also"})
+    >>> [bool(re.fullmatch(rx, t)) for t in (", a heist film about the crime.", ", a film about also.",
+    ...                                      ", a film about the and crime.", ", a heist film and.")]
+    [True, False, False, False]
+    """
+    det = {w for w in words if w.lower() in DETERMINERS}
+    prep = {w for w in words if w.lower() in PREPOSITIONS}
+    func = {w for w in words if w.lower() in FUNCTION_WORDS} - det - prep
+    content = words - det - prep - func
+    c = _alt(content)
+    lead = (f"({_alt(func)}{_SEP})*" if func else "") + (f"({_alt(prep)} )?" if prep else "") + \
+        (f"({_alt(det)} )?" if det else "")  # what may come before a content word
+    lead_det = tuple(x for x in leads if x.rsplit(" ", 1)[-1].lower() in DETERMINERS)
+    lead_rest = tuple(x for x in leads if x not in lead_det)
+    head = "|".join(([_alt(lead_det) + " "] if lead_det else []) + ([_alt(lead_rest) + " " + lead] if lead_rest else []))
+    # the content alternation written twice only (grammar compile time grows with its copies)
+    return "(" + head + ")" + c + "(" + _SEP + lead + c + ")*[.!]"
+
+
+_SEP = "(, | )"
 
 
 def _words(sources, allowed_genres: set[str], numbers: set[str] = frozenset()) -> set[str]:
