@@ -208,6 +208,27 @@ async def test_the_candidate_that_says_more_than_genres_is_shown():
     assert done.source == "llm" and done.text == genres_only
 
 
+async def test_a_passing_informative_greedy_text_does_not_wait_for_the_sample():
+    import asyncio
+
+    class SlowSample(ScriptedLLM):
+        cancelled = 0
+
+        async def stream(self, request):
+            if request.temperature > 0:
+                try:
+                    await asyncio.sleep(30)
+                except asyncio.CancelledError:
+                    SlowSample.cancelled += 1
+                    raise
+            async for c in super().stream(request):
+                yield c
+
+    llm = SlowSample([GOOD_RONIN])
+    done = await asyncio.wait_for(Explainer(Prompts(), TITLES).explain(llm, evidence("5"), max_tokens=60), 5)
+    assert done.source == "llm" and done.text == GOOD_RONIN and SlowSample.cancelled == 1
+
+
 def test_a_claim_of_shared_genres_must_be_true():
     """The 135M pack wrote "because both are action, adventure, mystery, romance and thriller" for
     a pair that shares two of them: the verifier and the decoding regex both refuse it."""

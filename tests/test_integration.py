@@ -15,7 +15,7 @@ import pytest
 
 from agent.catalog import build_histories, load_catalog, load_interactions
 from agent.titles import TitleIndex
-from evals.explain import hallucinated_titles, unsupported_words
+from evals.explain import false_shared_genres, hallucinated_titles, unsupported_words
 from tests.conftest import REPO, free_port, start_server, stop_server
 
 pytestmark = pytest.mark.integration
@@ -68,6 +68,7 @@ def world(tmp_path_factory):
             "base": base, "items": by_id, "titles": TitleIndex(subset),
             "histories": build_histories(load_interactions(ratings)),
             "client": openai.OpenAI(base_url=base + "/v1", api_key="none", timeout=600, max_retries=0),
+            "log": tmp / "serve.log",
         }
     finally:
         stop_server(proc)
@@ -91,10 +92,15 @@ def _assert_valid(recs, world, seen, request=""):
         hist = tuple(world["items"][i] for i in sorted(seen) if i in world["items"])
         assert hallucinated_titles(r["explanation"], item, hist, world["titles"]) == [], r
         assert unsupported_words(r["explanation"], item, hist, request)[0] == [], r
+        assert false_shared_genres(r["explanation"], item, hist)[1] == 0, r  # "both are X" only when both are
 
 
 def test_models(world):
     assert [m.id for m in world["client"].models.list().data] == ["marquee"]
+    # on CPU the prefix cache works in 32-token blocks (the verbalizer's shared system message)
+    from agent.device import cuda_available
+
+    assert cuda_available() or "vLLM KV block size 32" in world["log"].read_text()
 
 
 def test_ranking_only_and_generated_paths(world):

@@ -260,6 +260,8 @@ def _words(sources, allowed_genres: set[str], numbers: set[str] = frozenset()) -
         for i, w in enumerate(tokens(t or "")):
             if w.isdigit() and len(w) != 4 and w not in numbers:
                 continue
+            if len(w) == 1 and not w.isdigit() and w.lower() not in ("a", "i"):
+                continue  # "d" of "washington d.c." ended a clause at "washington d."
             g = GENRE_WORDS.get(w.lower())
             if g is not None and g.lower() not in allowed_genres:
                 continue  # "war" in a plot is no genre claim the verifier accepts for a non-war film
@@ -313,6 +315,29 @@ class Explainer:
         # 0.6 per repeat of a generated token stopped it in 6 of 8 probe films (prompt tokens are not penalised).
         self.frequency_penalty = frequency_penalty
 
+    async def _candidates(self, llm: LLM, reqs: list[GenerationRequest], ev: Evidence, prefix: str) -> list:
+        """Every request's result (or exception), started at once. When the first (greedy) one
+        passes the verifier and says more than genres nothing better can be chosen: the others
+        are cancelled (their engine work aborted) and their places are None, so the answer does not
+        wait for a sample it would not show."""
+        tasks = [asyncio.ensure_future(llm.complete(g)) for g in reqs]
+        try:
+            await asyncio.wait([tasks[0]])
+            first = tasks[0].exception() or tasks[0].result()
+            if len(tasks) > 1 and not isinstance(first, BaseException):
+                shown, problems = self.check(prefix + first.text, ev)
+                if not problems and says_more_than_genres(shown, ev):
+                    for t in tasks[1:]:
+                        t.cancel()
+                    await asyncio.gather(*tasks[1:], return_exceptions=True)
+                    return [first, *(None for _ in tasks[1:])]
+            rest = await asyncio.gather(*tasks[1:], return_exceptions=True)
+            return [first, *rest]
+        except asyncio.CancelledError:
+            for t in tasks:
+                t.cancel()
+            raise
+
     def fallback(self, ev: Evidence, *diagnostics: str) -> Explained:
         return Explained(fallback_text(ev, self.prompts, self.max_chars), "facts", ev, tuple(diagnostics))
 
@@ -348,10 +373,12 @@ class Explainer:
                                       request_id=f"{request_id}-{n + i}" if n + i else request_id, stop=["\n"],
                                       regex=regex, frequency_penalty=self.frequency_penalty, prefix=prefix)
                     for i, t in enumerate(temps)]
-            outs = await asyncio.gather(*(llm.complete(g) for g in reqs), return_exceptions=True)
+            outs = await self._candidates(llm, reqs, ev, prefix)
             passed: list[str] = []
             failed = False
             for i, out in enumerate(outs):
+                if out is None:  # not needed: cancelled once the greedy one passed and said more than genres
+                    continue
                 if isinstance(out, asyncio.CancelledError):
                     raise out
                 if isinstance(out, BaseException):  # one film's failure falls back for that film; the answer goes on
