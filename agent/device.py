@@ -66,7 +66,8 @@ def kv_block_size(setting: int, *, cuda: bool | None = None) -> int | None:
     127 tokens of a shared prefix to recompute: the five verbalizer requests of an answer share a
     ~197-token system message, of which 69 tokens were prefilled again per film. With 32 the five
     served requests took 3.52 s instead of 4.49 s and an 800-token pass 2.14 s instead of 2.23 s
-    (medians of 3 rounds, 2-core AVX2 EPYC, float32; /work/logs/block_probe.py in the README).
+    (medians of 3 rounds, `python benchmarks/kv_block_bench.py 128` then `... 32`, 2-core AVX2
+    EPYC, float32, 2026-12-03; README Benchmarks, "Explanations, parallel candidates").
 
     >>> kv_block_size(0, cuda=False), kv_block_size(0, cuda=True), kv_block_size(64, cuda=False)
     (32, None, 64)
