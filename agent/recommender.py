@@ -21,7 +21,7 @@ Ranking (settings.ranking):
             each letter as the answer's first token and orders all K candidates by it (LlamaRec's
             verbalizer ranking). Then one explanation request per top-n film runs concurrently
             (agent/explain: the film's evidence only, shared system prefix, prefix-cached; verified,
-            resampled once, else the evidence fallback). The final order is yielded at once
+            two candidates at once, the best passing one, else the evidence fallback). The final order is yielded at once
             (a Ranking event: clients show the first film after one forward pass), then each film
             streams, in rank order, as soon as its explanation is checked. Output ids can only be candidates by
             construction. Requests with explain=False (or a tiny max_tokens) skip the explanation

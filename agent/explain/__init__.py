@@ -8,7 +8,7 @@
 agent/explain/evidence.py  true, viewer-specific facts per recommended film (frozen, JSON-able)
 agent/explain/verify.py    the strict verifier (titles, names, years, genres, every content word)
 agent/explain/verbalize.py the verbalizer prompt, the fact fallback and `Explainer`, which runs
-                           generate -> verify -> one resample -> fallback for one film
+                           candidates at once -> verify -> the best passing one, or the fallback, for one film
 """
 
 from agent.explain.evidence import Evidence, EvidenceBuilder, Link, Reason
