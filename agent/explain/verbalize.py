@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass
 
 from agent.explain.evidence import Evidence, Link
-from agent.explain.verify import verify
+from agent.explain.verify import verify, without_titles
 from agent.explain.words import (CONNECTOR_LEMMAS, DETERMINERS, FUNCTION_WORDS, GENRE_WORDS, PREPOSITIONS,
                                  REGEX_CONNECTORS, article, join_words, lemma, tokens)
 from agent.llm.base import LLM, GenerationRequest
@@ -316,23 +316,26 @@ class Explainer:
         self.frequency_penalty = frequency_penalty
 
     async def _candidates(self, llm: LLM, reqs: list[GenerationRequest], ev: Evidence, prefix: str) -> list:
-        """Every request's result (or exception), started at once. When the first (greedy) one
-        passes the verifier and says more than genres nothing better can be chosen: the others
-        are cancelled (their engine work aborted) and their places are None, so the answer does not
-        wait for a sample it would not show."""
+        """Every request's result, started at once: (output, shown text, verifier problems), or the
+        exception it raised. When the first (greedy) one passes the verifier and says more than
+        genres nothing better can be chosen: the others are cancelled (their engine work aborted)
+        and their places are None, so the answer does not wait for a sample it would not show."""
         tasks = [asyncio.ensure_future(llm.complete(g)) for g in reqs]
+
+        def checked(out):
+            return out if isinstance(out, BaseException) else (out, *self.check(prefix + out.text, ev))
+
         try:
             await asyncio.wait([tasks[0]])
-            first = tasks[0].exception() or tasks[0].result()
-            if len(tasks) > 1 and not isinstance(first, BaseException):
-                shown, problems = self.check(prefix + first.text, ev)
-                if not problems and says_more_than_genres(shown, ev):
-                    for t in tasks[1:]:
-                        t.cancel()
-                    await asyncio.gather(*tasks[1:], return_exceptions=True)
-                    return [first, *(None for _ in tasks[1:])]
+            first = checked(tasks[0].exception() or tasks[0].result())
+            if len(tasks) > 1 and not isinstance(first, BaseException) and not first[2] \
+                    and says_more_than_genres(first[1], ev):
+                for t in tasks[1:]:
+                    t.cancel()
+                await asyncio.gather(*tasks[1:], return_exceptions=True)
+                return [first, *(None for _ in tasks[1:])]
             rest = await asyncio.gather(*tasks[1:], return_exceptions=True)
-            return [first, *rest]
+            return [first, *map(checked, rest)]
         except asyncio.CancelledError:
             for t in tasks:
                 t.cancel()
@@ -376,19 +379,19 @@ class Explainer:
             outs = await self._candidates(llm, reqs, ev, prefix)
             passed: list[str] = []
             failed = False
-            for i, out in enumerate(outs):
-                if out is None:  # not needed: cancelled once the greedy one passed and said more than genres
+            for i, res in enumerate(outs):
+                if res is None:  # not needed: cancelled once the greedy one passed and said more than genres
                     continue
-                if isinstance(out, asyncio.CancelledError):
-                    raise out
-                if isinstance(out, BaseException):  # one film's failure falls back for that film; the answer goes on
-                    log.warning("explanation for %s: LLM call failed (%s: %s)", ev.item_id, type(out).__name__, out)
-                    diagnostics.append(f"explanation for {ev.item_id}: LLM call failed ({type(out).__name__})")
+                if isinstance(res, asyncio.CancelledError):
+                    raise res
+                if isinstance(res, BaseException):  # one film's failure falls back for that film; the answer goes on
+                    log.warning("explanation for %s: LLM call failed (%s: %s)", ev.item_id, type(res).__name__, res)
+                    diagnostics.append(f"explanation for {ev.item_id}: LLM call failed ({type(res).__name__})")
                     failed = True
                     continue
+                out, shown, problems = res
                 used[0] += out.prompt_tokens
                 used[1] += out.completion_tokens
-                shown, problems = self.check(prefix + out.text, ev)
                 if problems:
                     diagnostics.append(_why(ev, f"sample {n + i + 1} rejected", problems))
                 else:
@@ -419,9 +422,7 @@ def says_more_than_genres(text: str, ev: Evidence) -> bool:
     for t in (ev.plot, *ev.themes, *ev.request_words, *(m for _, m in ev.media), *(th for x in ev.links for th in x.themes)):
         facts |= {lemma(w) for w in tokens(t or "")}
     facts -= CONNECTOR_LEMMAS | {lemma(w) for w in GENRE_WORDS}
-    for name in (ev.label, ev.title, *(x.label for x in ev.links)):
-        text = text.replace(name, " ")
-    return any(lemma(w) in facts for w in tokens(text))
+    return any(lemma(w) in facts for w in tokens(without_titles(text, ev)))
 
 
 def _why(ev: Evidence, what: str, problems: list[str]) -> str:

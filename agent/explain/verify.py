@@ -48,7 +48,13 @@ def _support(ev: Evidence) -> set[str]:
     out: set[str] = set()
     for t in ev.texts:
         out |= lemmas(t)
-    for g in (*ev.genres, *(g for x in ev.links for g in x.genres)):
+    return out | _genre_lemmas((*ev.genres, *(g for x in ev.links for g in x.genres)))
+
+
+def _genre_lemmas(genres) -> set[str]:
+    """The lemmas that name `genres` ("comedic" and "comedy" for Comedy; "science fiction" for Sci-Fi)."""
+    out: set[str] = set()
+    for g in genres:
         out |= {lemma(w) for w, genre in GENRE_WORDS.items() if genre == g}
         if g == "Sci-Fi":
             out |= {"science", "fiction"}
@@ -69,7 +75,7 @@ def verify(text: str, ev: Evidence, titles: TitleIndex | None = None) -> list[st
         problems.append("person:" + _THIRD.search(t).group(0))
     if _ECHO.search(t):
         problems.append("echo:" + _ECHO.search(t).group(0))
-    problems += _repetition(_without_titles(t, ev))
+    problems += _repetition(without_titles(t, ev))
     names = {normalise(ev.title)} | {normalise(x.label.rsplit(" (", 1)[0]) for x in ev.links}
     named_spans: list[tuple[int, int]] = []
     if titles is not None:
@@ -114,7 +120,7 @@ def verify(text: str, ev: Evidence, titles: TitleIndex | None = None) -> list[st
         if w not in unsupported:
             unsupported.append(w)
     problems += [f"word:{w}" for w in unsupported]
-    rest = _without_titles(t, ev)
+    rest = without_titles(t, ev)
     if not any(lemma(w) in support and lemma(w) not in CONNECTOR_LEMMAS and not w.isdigit() for w in tokens(rest)):
         problems.append("empty:no fact beyond the titles")  # "You may enjoy Heat (1995)." says nothing
     return problems + _names(rest, ev)
@@ -141,10 +147,7 @@ def _shared_claims(t: str, ev: Evidence) -> list[str]:
     low = t.lower()
     named = [x for x in ev.links if x.label.lower() in low or x.label.rsplit(" (", 1)[0].lower() in low] or list(ev.links)
     ok = {lemma(w) for x in named for th in x.themes for w in tokens(th)}
-    for g in (g for x in named for g in x.genres):
-        ok |= {lemma(w) for w, genre in GENRE_WORDS.items() if genre == g}
-        if g == "Sci-Fi":
-            ok |= {"science", "fiction", "sci-fi"}
+    ok |= _genre_lemmas(g for x in named for g in x.genres)
     out = []
     for m in _BOTH.finditer(t):
         clause = _CLAUSE_END.split(m.group(1), maxsplit=1)[0]
@@ -203,7 +206,7 @@ def _roles(t: str, ev: Evidence, titles: TitleIndex | None) -> list[str]:
     return out
 
 
-def _without_titles(t: str, ev: Evidence) -> str:
+def without_titles(t: str, ev: Evidence) -> str:
     """The text with the film's and the links' labels and titles cut out (a title is no repetition)."""
     for name in sorted({ev.label, ev.title, *(x.label for x in ev.links),
                         *(x.label.rsplit(" (", 1)[0] for x in ev.links)}, key=len, reverse=True):
