@@ -120,6 +120,23 @@ def test_verifier_flags(text, problem):
     assert any(p.startswith(problem) for p in problems), problems
 
 
+def test_a_genre_word_inside_a_title_is_no_genre_claim():
+    # "War of the Worlds (2005)" says nothing of war films; found by reading the 2026-12-03 fallbacks
+    war = Evidence("7", "War of the Worlds", "War of the Worlds (2005)", 2005, ("Action", "Sci-Fi"),
+                   plot="Aliens invade the earth.", reasons=(Reason("collab", "Star Wars (1977)"),))
+    assert verify("You may enjoy War of the Worlds (2005), a sci-fi film where aliens invade the earth.", war) == []
+    assert verify("You may enjoy War of the Worlds (2005) because it is often watched by people who watched "
+                  "Star Wars (1977).", war) == []
+    assert "genre:war" in verify("You may enjoy War of the Worlds (2005), a war film where aliens invade.", war)
+
+
+def test_a_stated_reason_is_a_fact_whatever_the_reasons_title():
+    # before, it passed only when the reason film's title had words of the evidence left after cutting
+    ev = Evidence("7", "Jaws", "Jaws (1975)", 1975, ("Thriller",), reasons=(Reason("collab", "Psycho (1960)"),))
+    assert verify("You may enjoy Jaws (1975) because it is often watched by people who watched Psycho (1960).", ev) == []
+    assert any(p.startswith("empty:") for p in verify("You may enjoy Jaws (1975) as a movie.", ev))
+
+
 def test_a_history_film_that_is_no_evidence_link_may_not_be_named():
     # Alien is in the history but shares nothing with Ronin: naming it says something the evidence does not
     assert "title:Alien" in verify("Like Alien, Ronin has a heist in France.", evidence("5"), TITLES)

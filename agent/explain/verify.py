@@ -100,7 +100,7 @@ def verify(text: str, ev: Evidence, titles: TitleIndex | None = None) -> list[st
     for n in re.findall(r"\d+", t):
         if n not in numbers and n.rstrip("s") not in numbers:
             problems.append(f"number:{n}")
-    low = t.lower()
+    low = without_titles(t, ev).lower()
     allowed = {g.lower() for g in _allowed_genres(ev)}
     for w in {w.lower() for w in tokens(low)}:
         g = GENRE_WORDS.get(w)
@@ -121,7 +121,9 @@ def verify(text: str, ev: Evidence, titles: TitleIndex | None = None) -> list[st
             unsupported.append(w)
     problems += [f"word:{w}" for w in unsupported]
     rest = without_titles(t, ev)
-    if not any(lemma(w) in support and lemma(w) not in CONNECTOR_LEMMAS and not w.isdigit() for w in tokens(rest)):
+    said_reason = any(r.film and r.text.lower() in t.lower() for r in ev.reasons)  # "often watched by people who watched Heat (1995)"
+    if not said_reason and not any(lemma(w) in support and lemma(w) not in CONNECTOR_LEMMAS and not w.isdigit()
+                                   for w in tokens(rest)):
         problems.append("empty:no fact beyond the titles")  # "You may enjoy Heat (1995)." says nothing
     return problems + _names(rest, ev)
 
@@ -207,9 +209,10 @@ def _roles(t: str, ev: Evidence, titles: TitleIndex | None) -> list[str]:
 
 
 def without_titles(t: str, ev: Evidence) -> str:
-    """The text with the film's and the links' labels and titles cut out (a title is no repetition)."""
-    for name in sorted({ev.label, ev.title, *(x.label for x in ev.links),
-                        *(x.label.rsplit(" (", 1)[0] for x in ev.links)}, key=len, reverse=True):
+    """The text with the film's, the links' and the reasons' film labels and titles cut out (a title
+    is no repetition and no genre claim: "War of the Worlds (2005)" says nothing of war films)."""
+    named = [x.label for x in ev.links] + [r.film for r in ev.reasons if r.film]
+    for name in sorted({ev.label, ev.title, *named, *(x.rsplit(" (", 1)[0] for x in named)}, key=len, reverse=True):
         t = re.sub(re.escape(name), " ", t, flags=re.I) if name else t
     return t
 
