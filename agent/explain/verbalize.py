@@ -256,7 +256,8 @@ def _clause(leads: tuple[str, ...], words: set[str], phrases: set[str] = frozens
     func = {w for w in words if w.lower() in FUNCTION_WORDS} - det - prep
     content = words - det - prep - func
     run = genre_run(content)
-    plain = content - _RUN_WORDS - {w for w in content if w.lower() in GENRE_WORDS or _YEAR.fullmatch(w)}
+    genres, years, nouns = _run_parts(content)
+    plain = content - set(genres) - set(years) - set(nouns)
     c = _alt(plain) if plain else ""  # never "()": an empty alternative let "the of the of the" through
     lead = (f"({_alt(func)}{_SEP})*" if func else "") + (f"({_alt(prep)} )?" if prep else "") + \
         (f"({_alt(det)} )?" if det else "")  # what may come before a content word
@@ -267,7 +268,6 @@ def _clause(leads: tuple[str, ...], words: set[str], phrases: set[str] = frozens
     # ("a comedy that was a high school comedy", 47 of 78 fallbacks) and empty or looping generic
     # nouns ("as a movie.", "a film about a film about a film"). The content alternation `c` is
     # written four times below (grammar compile ~0.08 s a film, ~0.04 s before; xgrammar).
-    nouns = sorted(w for w in content if w.lower() in _RUN_WORDS)
     n = _alt(nouns) if nouns else ""
     fl = f"({_alt(func)}{_SEP})+" if func else ""  # a verb or a relative before a reason ("which is ...")
     ph = _alt(phrases) if phrases and func else ""
@@ -299,6 +299,12 @@ _YEAR = re.compile(r"\d{4}")
 _RUN_WORDS = frozenset("film films movie movies story stories".split())  # only after a genre or year
 
 
+def _run_parts(words: set[str]) -> tuple[list[str], list[str], list[str]]:
+    """The words of `words` a genre run is made of, sorted: (genre words, years, generic nouns)."""
+    return (sorted(w for w in words if w.lower() in GENRE_WORDS), sorted(w for w in words if _YEAR.fullmatch(w)),
+            sorted(w for w in words if w.lower() in _RUN_WORDS))
+
+
 def genre_run(words: set[str]) -> str:
     """The run of genre words (and a year, and a generic noun after them) `words` allow, as a
     regex, without a genre twice: "crime", "crime and drama", "romantic comedy", "2001 crime drama
@@ -312,9 +318,7 @@ def genre_run(words: set[str]) -> str:
     [True, True, True, True, False, False, False, False]
     """
     key = lambda w: GENRE_WORDS.get(w.lower(), w)  # noqa: E731  "comedic" and "comedy" are one genre
-    genres = sorted(w for w in words if w.lower() in GENRE_WORDS)
-    years = sorted(w for w in words if _YEAR.fullmatch(w))
-    nouns = sorted(w for w in words if w.lower() in _RUN_WORDS)
+    genres, years, nouns = _run_parts(words)
     j = "(, | and | )"
     runs = {_rx(g) for g in genres}
     runs |= {_rx(a) + j + _rx(b) for a in genres for b in genres if key(a) != key(b)}

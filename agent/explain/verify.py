@@ -75,7 +75,8 @@ def verify(text: str, ev: Evidence, titles: TitleIndex | None = None) -> list[st
         problems.append("person:" + _THIRD.search(t).group(0))
     if _ECHO.search(t):
         problems.append("echo:" + _ECHO.search(t).group(0))
-    problems += _repetition(without_titles(t, ev))
+    rest = without_titles(t, ev)  # what the repetition, genre and fact checks read
+    problems += _repetition(rest)
     names = {normalise(ev.title)} | {normalise(x.label.rsplit(" (", 1)[0]) for x in ev.links}
     named_spans: list[tuple[int, int]] = []
     if titles is not None:
@@ -100,7 +101,7 @@ def verify(text: str, ev: Evidence, titles: TitleIndex | None = None) -> list[st
     for n in re.findall(r"\d+", t):
         if n not in numbers and n.rstrip("s") not in numbers:
             problems.append(f"number:{n}")
-    low = without_titles(t, ev).lower()
+    low = rest.lower()
     allowed = {g.lower() for g in _allowed_genres(ev)}
     for w in {w.lower() for w in tokens(low)}:
         g = GENRE_WORDS.get(w)
@@ -120,7 +121,6 @@ def verify(text: str, ev: Evidence, titles: TitleIndex | None = None) -> list[st
         if w not in unsupported:
             unsupported.append(w)
     problems += [f"word:{w}" for w in unsupported]
-    rest = without_titles(t, ev)
     said_reason = any(r.film and r.text.lower() in t.lower() for r in ev.reasons)  # "often watched by people who watched Heat (1995)"
     if not said_reason and not any(lemma(w) in support and lemma(w) not in CONNECTOR_LEMMAS and not w.isdigit()
                                    for w in tokens(rest)):
