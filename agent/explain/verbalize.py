@@ -267,7 +267,7 @@ def _clause(leads: tuple[str, ...], words: set[str], phrases: set[str] = frozens
     # "because it is a comedy that ..."): the 135M pack's commonest failures were a genre said twice
     # ("a comedy that was a high school comedy", 47 of 78 fallbacks) and empty or looping generic
     # nouns ("as a movie.", "a film about a film about a film"). The content alternation `c` is
-    # written four times below (grammar compile ~0.08 s a film, ~0.04 s before; xgrammar).
+    # written four times below (grammar compile ~0.11 s a film, ~0.044 s before: benchmarks/grammar_compile_bench.py).
     n = _alt(nouns) if nouns else ""
     fl = f"({_alt(func)}{_SEP})+" if func else ""  # a verb or a relative before a reason ("which is ...")
     ph = _alt(phrases) if phrases and func else ""
