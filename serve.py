@@ -389,6 +389,11 @@ def exposure(settings: Settings) -> list[str]:
                    "read and change every user's data. Set --api-key / MARQUEE_API_KEY."]
 
 
+def uvicorn_options(settings: Settings) -> dict:
+    """uvicorn.run keywords: bind address and the keep-alive idle time (agent/config.keep_alive_s)."""
+    return {"host": settings.host, "port": settings.port, "log_level": "info", "timeout_keep_alive": settings.keep_alive_s}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Marquee OpenAI-compatible recommender server")
     ap.add_argument("--host", default=None, help="bind address (default 127.0.0.1)")
@@ -443,7 +448,7 @@ def main(argv: list[str] | None = None) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = create_app(settings)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+    uvicorn.run(app, **uvicorn_options(settings))
     return 0
 
 

@@ -123,6 +123,9 @@ class Settings(BaseSettings):
                                      "32 clients for 5 min, admitted p95 1.41x the single-client p95 with 1 active + 1 queued, "
                                      "2.03x with 2 + 1, 2.12x with 2 + 2, at the same throughput; README 'Load')")
     max_queued_requests: int = Field(1, ge=0, description="chat requests waiting for a slot; beyond this, 429 with Retry-After")
+    keep_alive_s: float = Field(75.0, gt=0, description="idle seconds an HTTP keep-alive connection is kept open. Above the "
+                                "clients' own pool expiry (httpx and the openai SDK: 5 s) so the client always closes first: with "
+                                "both at 5 s a request sent as the server closes dies as a ReadError (README 'Load')")
     request_timeout_s: float = Field(60.0, gt=0, description="per-request deadline (queue wait included): 504 and the LLM work is aborted")
     max_json_depth: int = Field(32, ge=2, description="nesting depth of JSON bodies (deeper: 400)")
     max_json_number_chars: int = Field(40, ge=8, description="characters of one JSON number (longer: 400)")

@@ -504,4 +504,4 @@ def _served_sasrec(settings: Settings, interactions: list):
         split = leave_last_two([(x.user_id, x.item_id, x.rating, x.timestamp) for x in interactions])
     except ValueError:
         return None
-    return load_for(settings, split.checksum)
+    return load_for(settings, split.checksum, "serve")  # the refit on the whole log when one was made

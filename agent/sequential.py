@@ -4,6 +4,7 @@ original sampled BCE), served as one more ranked list in the retriever's fusion.
 
     python -m agent.sequential                       # the served catalog (Settings: catalog, interactions, collection)
     python -m agent.sequential --data ml-100k-dir    # any data set agent.protocol reads
+    python -m agent.sequential --data D --refit      # then the refits for the test target and serving
     model = SequentialModel.load(path)               # None when no model was trained
     model.scores(["1", "50", "260"]) -> np.ndarray over model.item_ids (higher: more likely next)
     model.top(history, k, exclude, keep) -> [(item_id, score)]   # the Retriever's list interface
@@ -16,6 +17,10 @@ validation items pick the epoch (NDCG@10, full ranking, history excluded; early 
 The model is saved beside the collection (agent.tuning.collection_dir: sasrec.pt plus
 sasrec.json with its validation numbers); training checkpoints there every evaluation and
 `--resume` continues from the last one. Deterministic for a given seed and thread count.
+`--refit` then trains the same recipe for the epoch count validation chose, without early stopping,
+on every event before the test item (sasrec.test.pt: the evals' test target) and on the whole log
+(sasrec.serve.pt: the server), as the co-occurrence, transitions and EASE lists are refit on every
+event before their target.
 Left out: item features (the semantic lists carry them), users outside the 5-core (their items
 still count as input when known), GPU-specific speedups (runs on whatever torch finds, CPU here).
 """
@@ -212,7 +217,8 @@ def _identity(config: dict) -> dict:
 def train(train_seqs: dict[str, list[str]], items: list[str], val_targets: dict[str, str], cfg: SASRecConfig,
           out: Path, *, resume: bool = False, data_checksum: str = "", progress: bool = True) -> SequentialModel:
     """Fit SASRec on `train_seqs` (user -> items, oldest first); keep the epoch with the best
-    validation NDCG@10 on `val_targets`; save to `out` (checkpoint: out.ckpt, kept for --resume)."""
+    validation NDCG@10 on `val_targets`; save to `out` (checkpoint: out.ckpt, kept for --resume).
+    With no `val_targets` (a refit, see `refit`) it runs exactly cfg.epochs and keeps the last."""
     torch = _torch()
     from tqdm import tqdm
 
@@ -269,14 +275,18 @@ def train(train_seqs: dict[str, list[str]], items: list[str], val_targets: dict[
         bar.update(1)
         bar.set_postfix(loss=f"{total / max(n, 1):.3f}", best=f"{state['best']:.4f}")
         if state["epoch"] % cfg.eval_every == 0 or state["epoch"] == cfg.epochs:
-            m = evaluate(SequentialModel(net, cfg, items), hist, val_targets)
-            net.train()
-            state["history"].append({"epoch": state["epoch"], "loss": total / max(n, 1), **m})
-            if m["ndcg@10"] > state["best"]:
-                state.update(best=m["ndcg@10"], best_epoch=state["epoch"], since_best=0,
-                             best_state={k: v.clone() for k, v in net.state_dict().items()})
+            if val_targets:
+                m = evaluate(SequentialModel(net, cfg, items), hist, val_targets)
+                net.train()
+                state["history"].append({"epoch": state["epoch"], "loss": total / max(n, 1), **m})
+                if m["ndcg@10"] > state["best"]:
+                    state.update(best=m["ndcg@10"], best_epoch=state["epoch"], since_best=0,
+                                 best_state={k: v.clone() for k, v in net.state_dict().items()})
+                else:
+                    state["since_best"] += 1
             else:
-                state["since_best"] += 1
+                state["history"].append({"epoch": state["epoch"], "loss": total / max(n, 1)})
+                state["best_epoch"] = state["epoch"]
             state["seconds"] = time.time() - t0
             tmp = ckpt.with_suffix(".ckpt.tmp")
             out.parent.mkdir(parents=True, exist_ok=True)
@@ -296,21 +306,55 @@ def train(train_seqs: dict[str, list[str]], items: list[str], val_targets: dict[
     return model
 
 
-def model_path(settings) -> Path:
-    """Where the served catalog's model lives (beside its collection)."""
+def refit_sequences(split, target: str) -> dict[str, list[str]]:
+    """What the refit for `target` learns from: every item before the test item ("test"), or the
+    whole log ("serve"), oldest first."""
+    if target == "test":
+        return split.fit_sequences("test")
+    return {u: [*split.train[u], split.val[u], split.test[u]] for u in split.train}
+
+
+def refit(split, base: SequentialModel, target: str, out: Path, *, resume: bool = False,
+          progress: bool = True) -> SequentialModel:
+    """The base model's recipe refit on more of the log: the same configuration and seed for exactly
+    the epoch count validation chose (`base.meta["best_epoch"]`), on `refit_sequences(split, target)`.
+    The co-occurrence, transitions and EASE lists are refit on every event before the target the
+    same way; a model trained on the training part only never learned the transition into the
+    validation item, which is the newest event of every test history."""
+    epochs = int(base.meta.get("best_epoch") or 0)
+    if epochs < 1:
+        raise ValueError("the base model has no chosen epoch count; train it with validation first")
+    cfg = SASRecConfig(**{**asdict(base.cfg), "epochs": epochs})
+    m = train(refit_sequences(split, target), split.items, {}, cfg, out, resume=resume,
+              data_checksum=split.checksum, progress=progress)
+    m.meta.update(refit_for=target, base_val_ndcg=base.meta.get("val_ndcg@10"),
+                  base_val_recall=base.meta.get("val_recall@10"))
+    m.save(out)
+    return m
+
+
+def model_path(settings, target: str = "val") -> Path:
+    """Where the served catalog's model lives (beside its collection): sasrec.pt, trained on the
+    training split with validation early stopping; sasrec.test.pt and sasrec.serve.pt, its refits
+    for the test target and for serving (`refit`)."""
     from agent.tuning import collection_dir
 
-    return collection_dir(settings) / "sasrec.pt"
+    return collection_dir(settings) / ("sasrec.pt" if target == "val" else f"sasrec.{target}.pt")
 
 
-def load_for(settings, split_checksum: str | None = None) -> SequentialModel | None:
-    """The collection's trained model, or None (none trained, or trained on another split of the log)."""
-    m = SequentialModel.load(model_path(settings))
-    if m is not None and split_checksum and m.meta.get("data_checksum") != split_checksum:
-        print(f"[sasrec] {model_path(settings)} was trained on another interaction log: ignored; "
-              "retrain with `python -m agent.sequential`", file=sys.stderr)
-        return None
-    return m
+def load_for(settings, split_checksum: str | None = None, target: str = "val") -> SequentialModel | None:
+    """The collection's model for `target` ("val", "test", "serve"): its refit for that target when
+    one was made on this log, else the training-split model; None when none was trained (or only on
+    another split of the log)."""
+    for path in dict.fromkeys([model_path(settings, target), model_path(settings)]):
+        m = SequentialModel.load(path)
+        if m is not None and split_checksum and m.meta.get("data_checksum") != split_checksum:
+            print(f"[sasrec] {path} was trained on another interaction log: ignored; "
+                  "retrain with `python -m agent.sequential`", file=sys.stderr)
+            m = None
+        if m is not None:
+            return m
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -323,6 +367,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--interactions", help="the log of a catalog .jsonl given as --data")
     ap.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     ap.add_argument("--out", type=Path, help="model file (default: beside the collection)")
+    ap.add_argument("--refit", action="store_true", help="then refit the chosen epoch count on every event before "
+                    "the test item (sasrec.test.pt, for the evals' test target) and on the whole log "
+                    "(sasrec.serve.pt, for the server)")
     for f, d in asdict(SASRecConfig()).items():
         ap.add_argument(f"--{f.replace('_', '-')}", type=type(d), default=d, help=f"(default {d})")
     args = ap.parse_args(argv)
@@ -338,6 +385,12 @@ def main(argv: list[str] | None = None) -> int:
     m = train(split.train, split.items, split.val, cfg, out, resume=args.resume, data_checksum=split.checksum)
     print(f"[sasrec] best epoch {m.meta['best_epoch']} of {m.meta['epochs_run']}: validation NDCG@10 "
           f"{m.meta['val_ndcg@10']:.4f}, Recall@10 {m.meta['val_recall@10']:.4f}; {m.meta['train_seconds']} s; saved {out}")
+    if args.refit:
+        for target in ("test", "serve"):
+            path = out.with_name(f"{out.stem}.{target}.pt")
+            r = refit(split, m, target, path, resume=args.resume)
+            print(f"[sasrec] refit for {target}: {r.meta['epochs_run']} epochs on {r.meta['users']} users; "
+                  f"{r.meta['train_seconds']} s; saved {path}", file=sys.stderr)
     return 0
 
 

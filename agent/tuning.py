@@ -5,6 +5,7 @@ collection, read back by the server for that catalog.
       {"settings": {"weight_history": 0.5, "weight_sasrec": 1.0, "rank_prior_weight": 8.0, "rrf_k": 60, ...},
        "chosen_on": {"data": ..., "split_checksum": ..., "target": "val", "ndcg@10": ..., ...}}
     <home>/collections/<collection>/sasrec.pt     the trained sequential model (agent/sequential.py)
+    <home>/collections/<collection>/sasrec.{test,serve}.pt   its refits for the test target and for serving
 
     settings = apply_tuned(settings)   # tuned values for the fields not set explicitly (argument or MARQUEE_*)
 

@@ -34,6 +34,7 @@ import platform
 import random
 import statistics
 import time
+from collections import Counter
 from pathlib import Path
 
 from tqdm import tqdm
@@ -87,7 +88,7 @@ async def run(args) -> Path:
     from evals.pipeline import split_recommender
 
     split = leave_last_two(load_events("movielens-small"))
-    users = sorted(split.train, key=lambda u: (len(u), u))[: args.users]
+    users = sorted(split.train, key=lambda u: (len(u), u))[args.skip: args.skip + args.users]
     s = Settings(**({"model": args.model} if args.model else {}))
     llm = load_llm(s)
     await llm.start()
@@ -116,6 +117,29 @@ async def run(args) -> Path:
     finally:
         await llm.close()
     return path
+
+
+def fallback_reasons(rows: list[dict]) -> Counter:
+    """Why the shown text is the evidence fallback: the problem kinds of each fallback's last rejected
+    candidate (from its diagnostics; one fallback can count under several kinds).
+
+    >>> fallback_reasons([{"source": "facts", "diagnostics": [
+    ...     "explanation for 7 sample 1 rejected (title:M): 'x'",
+    ...     "explanation for 7 sample 2 rejected (repetitive:a phrase repeats; unfinished:of): 'y'",
+    ...     "explanation for 7 replaced by the evidence fallback"]}, {"source": "llm", "diagnostics": []}])
+    Counter({'repetitive': 1, 'unfinished': 1})
+    """
+    out: Counter = Counter()
+    for r in rows:
+        if r["source"] == "llm":
+            continue
+        last = [d for d in r["diagnostics"] if " rejected (" in d]
+        if not last:
+            out["no candidate"] += 1
+            continue
+        problems = last[-1].split(" rejected (", 1)[1].split("): ", 1)[0]
+        out.update({p.split(":", 1)[0].strip() for p in problems.split("; ")})
+    return out
 
 
 def report(path: Path, seed: int, machine: str, model: str, judge=None, judge_limit: int = 0,
@@ -166,6 +190,12 @@ def report(path: Path, seed: int, machine: str, model: str, judge=None, judge_li
             if e.get("n_llm"):
                 lines.append(f"| {name}, LLM-written | " + " | ".join(cell(e.get(f"llm_{k}", e.get(k)) if k != "share_llm" else 1.0)
                                                           for k in keys) + " |")
+    why = fallback_reasons(rows)
+    res["fallback_reasons"] = dict(why)
+    n_fb = sum(r["source"] != "llm" for r in rows)
+    lines += ["", f"Fallbacks: {n_fb} of {len(rows)}; problems of each one's last rejected candidate: "
+              + (", ".join(f"{k} {v}" for k, v in why.most_common()) or "none")]
+    (path.parent / "results.json").write_text(json.dumps(res, indent=2))
     lines += ["", "## 20 sampled explanations (seeded), verbatim", ""]
     for r in random.Random(seed).sample(rows, min(20, len(rows))):
         ev = r["evidence"] or {}
@@ -196,6 +226,8 @@ def report(path: Path, seed: int, machine: str, model: str, judge=None, judge_li
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m evals.explain_run", description=__doc__.split("\n")[0])
     ap.add_argument("--users", type=int, default=100, help="test-split users (5 films each)")
+    ap.add_argument("--skip", type=int, default=0, help="start after this many users (a probe on users the "
+                    "reported run does not grade: --skip 100)")
     ap.add_argument("--chat", type=int, default=len(CHAT), help=f"chat requests (at most {len(CHAT)})")
     ap.add_argument("--model", help="model (default: the served default, pack:smollm2-135m)")
     ap.add_argument("--out", type=Path, default=REPO / "runs" / "explain")

@@ -106,7 +106,7 @@ def agent_retrievers(split: Split, target: str, popularity: np.ndarray, weights=
     from agent.retrieval import RetrievalWeights, Retriever
 
     s, items, emb, store, co, tr = agent_parts(split, target, settings)
-    seq = sequential_for(s, split)
+    seq = sequential_for(s, split, target)
     if seq is None and notes is not None:
         notes.append("sasrec rows skipped: no trained sequential model for this catalog "
                      "(python -m agent.sequential --data ...)")
@@ -227,7 +227,7 @@ async def eval_llm_rerank(split: Split, target: str, users: list[str], popularit
     llm = load_llm(s)
     await llm.start()
     rec = Recommender(s, list(items.values()), histories, store, emb, llm, collab=co, sequence=tr,
-                      media_store=media_store(s, items, emb), sasrec=sequential_for(s, split))
+                      media_store=media_store(s, items, emb), sasrec=sequential_for(s, split, target))
     tail = AgentRetrieverScorer(rec.retriever, split.items, popularity, "tail")
     adapter = s.lora_name if lora else None
     # Resumable: one journal line per finished user (ranking) and per explained user; a rerun

@@ -227,13 +227,14 @@ def stop_server(proc: subprocess.Popen, timeout: float = 60) -> None:
         proc.wait(10)
 
 
-def serve_in_thread(app):
+def serve_in_thread(app, **options):
     """Run an ASGI app under uvicorn on a free loopback port in a daemon thread:
-    (server, thread, "http://127.0.0.1:PORT"); stop with server.should_exit = True, thread.join()."""
+    (server, thread, "http://127.0.0.1:PORT"); stop with server.should_exit = True, thread.join().
+    `options`: more uvicorn.Config keywords (serve.uvicorn_options)."""
     import uvicorn
 
     port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    srv = uvicorn.Server(uvicorn.Config(app, **{"log_level": "warning", **options, "host": "127.0.0.1", "port": port}))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
     for _ in range(500):

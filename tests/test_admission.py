@@ -209,3 +209,32 @@ async def test_profile_updater_state_is_bounded(make_recommender):
     await up.update("9")  # a rewrite takes and drops its per-user lock
     gc.collect()
     assert len(up._locks) == 0
+
+
+def test_an_idle_keep_alive_connection_outlives_the_clients_pool_expiry(make_recommender, settings):
+    """httpx and the openai SDK drop idle pooled connections after 5 s, uvicorn's own default.
+    With both at 5 s a client that reuses a connection (after sleeping a Retry-After) can send
+    as the server closes it: a ReadError, no answer. serve.py's keep-alive outlasts the client's,
+    so a connection idle for 6 s still answers on the same socket."""
+    import socket
+    import time
+
+    import serve
+    from tests.conftest import ScriptedLLM
+
+    app = create_app(settings, make_recommender(ScriptedLLM(["x"])))
+    opts = serve.uvicorn_options(settings)
+    assert opts["timeout_keep_alive"] > 5
+    srv, thread, base = serve_in_thread(app, timeout_keep_alive=opts["timeout_keep_alive"])
+    host, port = base.removeprefix("http://").split(":")
+    ask = f"GET /health HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
+    try:
+        with socket.create_connection((host, int(port)), timeout=10) as s:
+            s.sendall(ask)
+            assert s.recv(4096).startswith(b"HTTP/1.1 200")
+            time.sleep(6)
+            s.sendall(ask)
+            assert s.recv(4096).startswith(b"HTTP/1.1 200")  # b"" if the server had closed the connection
+    finally:
+        srv.should_exit = True
+        thread.join(10)

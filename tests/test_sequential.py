@@ -112,3 +112,24 @@ def test_server_loads_the_collection_model(tmp_path, settings, make_recommender)
     other = tmp_path / "other.csv"  # another log: the model was not trained on it, so it is not used
     other.write_text(log.read_text().replace(",100\n", ",999\n", 1) + "0,1,4,5\n")
     assert make_recommender(interactions=other).retriever.sasrec is None
+
+
+def test_refit_runs_the_chosen_epochs_on_more_of_the_log_and_is_preferred_for_its_target(tmp_path, settings):
+    from agent.protocol.data import leave_last_two
+    from agent.sequential import load_for, model_path, refit, refit_sequences
+
+    seqs = cyclic(users=20, length=10)
+    split = leave_last_two([(u, i, 4.0, t) for u, s in seqs.items() for t, i in enumerate(s)])
+    s = settings.model_copy(update={"home": tmp_path})
+    base = train(split.train, split.items, split.val, SASRecConfig(epochs=10, **TINY), model_path(s),
+                 data_checksum=split.checksum, progress=False)
+    u = sorted(split.train)[0]
+    assert refit_sequences(split, "test")[u] == [*split.train[u], split.val[u]]  # the test history, never its target
+    assert refit_sequences(split, "serve")[u] == seqs[u]
+    r = refit(split, base, "test", model_path(s, "test"), progress=False)
+    assert r.meta["refit_for"] == "test" and r.meta["epochs_run"] == base.meta["best_epoch"]
+    assert r.meta["val_ndcg@10"] is None  # no validation: the validation item is training data here
+    assert load_for(s, split.checksum, "test").meta.get("refit_for") == "test"
+    assert not load_for(s, split.checksum, "val").meta.get("refit_for")
+    assert not load_for(s, split.checksum, "serve").meta.get("refit_for")  # no serve refit yet: the base model
+    assert load_for(s, "another-log", "test") is None  # neither matches: no list

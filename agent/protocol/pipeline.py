@@ -83,11 +83,15 @@ def agent_parts(split: Split, target: str, settings=None):
     return s, items, emb, store, co, tr
 
 
-def sequential_for(s, split: Split):
-    """The collection's trained SASRec when it was trained on this split's log, else None (with a note)."""
+def sequential_for(s, split: Split, target: str = "val"):
+    """The collection's trained SASRec for `target` when it was trained on this split's log (its refit
+    for the test target when `python -m agent.sequential --refit` made one), else None (with a note)."""
     from agent.sequential import load_for, model_path
 
-    m = load_for(s, split.checksum)
+    m = load_for(s, split.checksum, target)
+    if m is not None and target == "test" and not m.meta.get("refit_for"):
+        print("[protocol] test target scored by the SASRec trained on the training part only (no refit: "
+              "`python -m agent.sequential --data ... --resume --refit`)", file=sys.stderr)
     if m is None and not model_path(s).is_file():
         print(f"[protocol] no trained sequential model for {s.collection!r} (its list is left out): "
               f"train one with `python -m agent.sequential --data ...` ({model_path(s)})", file=sys.stderr)
@@ -118,4 +122,4 @@ def split_recommender(split: Split, target: str, users: list[str], *, settings=N
     s, items, emb, store, co, tr = agent_parts(split, target, settings)
     return Recommender(s, list(items.values()), split_histories(split, target, users), store, emb, llm,
                        collab=co, sequence=tr, media_store=media_store(s, items, emb),
-                       sasrec=sequential_for(s, split))
+                       sasrec=sequential_for(s, split, target))
