@@ -123,11 +123,11 @@ def fallback_reasons(rows: list[dict]) -> Counter:
     """Why the shown text is the evidence fallback: the problem kinds of each fallback's last rejected
     candidate (from its diagnostics; one fallback can count under several kinds).
 
-    >>> fallback_reasons([{"source": "facts", "diagnostics": [
+    >>> sorted(fallback_reasons([{"source": "facts", "diagnostics": [
     ...     "explanation for 7 sample 1 rejected (title:M): 'x'",
     ...     "explanation for 7 sample 2 rejected (repetitive:a phrase repeats; unfinished:of): 'y'",
-    ...     "explanation for 7 replaced by the evidence fallback"]}, {"source": "llm", "diagnostics": []}])
-    Counter({'repetitive': 1, 'unfinished': 1})
+    ...     "explanation for 7 replaced by the evidence fallback"]}, {"source": "llm", "diagnostics": []}]).items())
+    [('repetitive', 1), ('unfinished', 1)]
     """
     out: Counter = Counter()
     for r in rows:
@@ -138,7 +138,7 @@ def fallback_reasons(rows: list[dict]) -> Counter:
             out["no candidate"] += 1
             continue
         problems = last[-1].split(" rejected (", 1)[1].split("): ", 1)[0]
-        out.update({p.split(":", 1)[0].strip() for p in problems.split("; ")})
+        out.update(sorted({p.split(":", 1)[0].strip() for p in problems.split("; ")}))
     return out
 
 

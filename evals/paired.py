@@ -2,11 +2,13 @@
 bootstrap 95% interval over users.
 
     python -m evals.paired A_DIR B_DIR --weight-a 8 --weight-b 4 [--metric ndcg@10]
+    python -m evals.paired RUN RUN --a-retrieval      # the LLM rerank against the fused retriever's order
 
 A_DIR / B_DIR: the `--out` folders of two `python -m evals.run --llm --prior-sweep ...` runs (their
 `journal/*.jsonl` hold one line per user with the metrics at every swept prior weight); a weight
 of -1 reads the served order's metrics instead of a sweep entry. Only users present in both runs
-count. With ~300 users one user's NDCG@10 swings between 0 and 1, so differences of a few
+count. `--a-retrieval` reads A's fused-retriever order of the same candidates (journal "retrieval":
+the LLM rerank's paired baseline, same users, same candidates). With ~300 users one user's NDCG@10 swings between 0 and 1, so differences of a few
 thousandths are usually inside the interval: read it before calling a winner.
 """
 
@@ -20,8 +22,8 @@ import numpy as np
 from evals.run import read_journal
 
 
-def per_user(run: Path, weight: float, metric: str) -> dict[str, float]:
-    """{user: metric} from the rank lines of the run's journal(s)."""
+def per_user(run: Path, weight: float, metric: str, retrieval: bool = False) -> dict[str, float]:
+    """{user: metric} from the rank lines of the run's journal(s); `retrieval`: of the retriever's order."""
     out: dict[str, float] = {}
     files = sorted((run / "journal").glob("*.jsonl")) if run.is_dir() else [run]
     if not files:
@@ -30,7 +32,11 @@ def per_user(run: Path, weight: float, metric: str) -> dict[str, float]:
         for j in read_journal(f):
             if j.get("kind") != "rank":
                 continue
-            if weight < 0:
+            if retrieval:
+                if "retrieval" not in j:
+                    raise SystemExit(f"error: {f.name} has no retrieval order (journals written before it was recorded)")
+                out[j["user"]] = j["retrieval"][metric]
+            elif weight < 0:
                 out[j["user"]] = j["metrics"][metric]
             else:
                 sweep = j.get("sweep", {})
@@ -61,10 +67,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("b", type=Path)
     ap.add_argument("--weight-a", type=float, default=-1.0)
     ap.add_argument("--weight-b", type=float, default=-1.0)
+    ap.add_argument("--a-retrieval", action="store_true", help="A: the fused retriever's order (not the LLM's)")
     ap.add_argument("--metric", default="ndcg@10")
     ap.add_argument("--resamples", type=int, default=10_000)
     args = ap.parse_args(argv)
-    a, b = per_user(args.a, args.weight_a, args.metric), per_user(args.b, args.weight_b, args.metric)
+    a = per_user(args.a, args.weight_a, args.metric, retrieval=args.a_retrieval)
+    b = per_user(args.b, args.weight_b, args.metric)
     users = sorted(set(a) & set(b))
     if not users:
         raise SystemExit("error: the two runs share no users")

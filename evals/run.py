@@ -268,6 +268,8 @@ async def eval_llm_rerank(split: Split, target: str, users: list[str], popularit
             done[u] = {"user": u, "kind": "rank", "metrics": all_metrics(full([r.item.item_id for r in out.items]), tgt),
                        "sweep": {str(w): all_metrics(full(prior_order(out, w, s.rank_prior_weight)), tgt)
                                  for w in prior_weights},
+                       # the fused retriever's own order of the same candidates: the LLM rerank's paired baseline
+                       "retrieval": all_metrics(full([c.item.item_id for c in out.candidates]), tgt),
                        "latency": elapsed, "tokens_in": out.prompt_tokens, "tokens_out": out.completion_tokens,
                        "counts": c, "n_items": len(out.items),
                        "records": [] if ranking == "one-pass" else [

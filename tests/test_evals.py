@@ -154,7 +154,8 @@ def test_paired_comparison_reads_journals_and_sweeps(tmp_path, capsys):
     for run, vals in (("a", [0.0, 0.5, 1.0]), ("b", [1.0, 0.5, 1.0])):
         (tmp_path / run / "journal").mkdir(parents=True)
         lines = [json.dumps({"user": str(i), "kind": "rank", "metrics": {"ndcg@10": v},
-                             "sweep": {"4.0": {"ndcg@10": v / 2}}}) for i, v in enumerate(vals)]
+                             "sweep": {"4.0": {"ndcg@10": v / 2}}, "retrieval": {"ndcg@10": 1.0 - v}})
+                 for i, v in enumerate(vals)]
         lines.append(json.dumps({"user": "0", "kind": "explain"}))  # explanation lines are not rank lines
         (tmp_path / run / "journal" / "x.jsonl").write_text("\n".join(lines) + "\n{cut")
     assert per_user(tmp_path / "a", -1, "ndcg@10") == {"0": 0.0, "1": 0.5, "2": 1.0}
@@ -164,3 +165,6 @@ def test_paired_comparison_reads_journals_and_sweeps(tmp_path, capsys):
     assert paired_main([str(tmp_path / "a"), str(tmp_path / "b")]) == 0
     out = capsys.readouterr().out
     assert "3 users" in out and "B - A +0.3333" in out and "better for 1 users, worse for 0" in out
+    assert per_user(tmp_path / "a", -1, "ndcg@10", retrieval=True) == {"0": 1.0, "1": 0.5, "2": 0.0}
+    assert paired_main([str(tmp_path / "a"), str(tmp_path / "a"), "--a-retrieval"]) == 0  # the LLM vs its retriever
+    assert "A 0.5000, B 0.5000" in capsys.readouterr().out
