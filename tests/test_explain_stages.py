@@ -304,6 +304,12 @@ def test_vocabulary_regex_fixes_roles_and_admits_only_evidence_words(text, ok):
     assert bool(re.fullmatch(vocabulary_regex(evidence("5")), text)) is ok
 
 
+async def test_the_shown_text_has_the_right_articles():
+    llm = ScriptedLLM(["You may enjoy Ronin (1998), an heist film with a car chase."])
+    done = await Explainer(Prompts(), TITLES).explain(llm, evidence("5"), max_tokens=60)
+    assert done.source == "llm" and done.text == "You may enjoy Ronin (1998), a heist film with a car chase."
+
+
 async def test_explainer_asks_for_constrained_decoding():
     llm = ScriptedLLM([GOOD_RONIN])
     await Explainer(Prompts(), TITLES).explain(llm, evidence("5"), max_tokens=60)

@@ -29,7 +29,8 @@ from dataclasses import dataclass
 from agent.explain.evidence import Evidence, Link
 from agent.explain.verify import verify, without_titles
 from agent.explain.words import (CONNECTOR_LEMMAS, DETERMINERS, FUNCTION_WORDS, GENRE_WORDS, PREPOSITIONS,
-                                 REGEX_CONNECTORS, article, join_words, lemma, tokens)
+                                 REGEX_CONNECTORS, article, fix_articles, join_words, lemma,
+                                 tokens)
 from agent.llm.base import LLM, GenerationRequest
 from agent.prompts import Prompts
 from agent.titles import TitleIndex
@@ -430,7 +431,7 @@ class Explainer:
     def check(self, text: str, ev: Evidence) -> tuple[str, list[str]]:
         """(the text as it would be shown, the verifier's problems)."""
         labels = (ev.label, *(x.label for x in ev.links), *(r.film for r in ev.reasons if r.film))
-        shown = finish(text, self.max_chars, protect=labels)
+        shown = finish(fix_articles(text, labels), self.max_chars, protect=labels)  # "a orc" -> "an orc"
         return shown, verify(shown, ev, self.titles)
 
     def accept_or_fallback(self, text: str, ev: Evidence) -> Explained:

@@ -129,13 +129,42 @@ def article(phrase: str) -> str:
 
     >>> [article(p) for p in ["1995 crime film", "1890s drama", "action film", "IMAX film", "horror film", "8-hour"]]
     ['a', 'an', 'an', 'an', 'a', 'an']
+    >>> [article(p) for p in ["one-night stand", "unique story", "ugly duckling", "hour", "FBI agent", "European"]]
+    ['a', 'a', 'an', 'an', 'an', 'a']
     """
     p = phrase.strip()
     if not p:
         return "a"
     if p[0].isdigit():
         return "an" if _VOWEL_SOUND_NUMBER.match(p) and not re.match(r"^(1[0-79]\d\d|80\d\d)", p) else "a"
-    return "an" if p[0].lower() in "aeiou" else "a"
+    low = p.lower()
+    if _CONSONANT_SOUND.match(low):
+        return "a"
+    if _VOWEL_SOUND.match(low) or re.match(r"^[FHLMNRSX][A-Z]+\b", p):  # "an hour", "an FBI agent"
+        return "an"
+    return "an" if low[0] in "aeiou" else "a"
+
+
+_CONSONANT_SOUND = re.compile(r"^(one\b|one-|once|uni(?!n)|use|usu|uto|ura|uro|eu|ewe)")
+_VOWEL_SOUND = re.compile(r"^(hour|honest|honou?r|heir)")
+_ARTICLE = re.compile(r"\b(a|an|A|An) (?=([\w'-]+))")
+
+
+def fix_articles(text: str, protect: tuple[str, ...] = ()) -> str:
+    """"a"/"an" made to fit the next word (`article`), outside the `protect` strings (titles).
+
+    >>> fix_articles("Ronin, a action film with an heist, like A Fish Called Wanda.", ("A Fish Called Wanda",))
+    'Ronin, an action film with a heist, like A Fish Called Wanda.'
+    """
+    inside = [(m.start(), m.end()) for p in protect if p for m in re.finditer(re.escape(p), text)]
+
+    def repl(m: re.Match) -> str:
+        if any(a <= m.start() < b for a, b in inside):
+            return m.group(0)
+        want = article(m.group(2))
+        return (want.capitalize() if m.group(1)[0] == "A" else want) + " "
+
+    return _ARTICLE.sub(repl, text)
 
 
 def join_words(words: list[str], conj: str = "and") -> str:
