@@ -295,14 +295,6 @@ async def test_an_llm_error_falls_back_for_that_film():
     ("You may enjoy Ronin because it is a heist film.", True),
     ("You may enjoy Ronin and the heist.", False),   # the clause joins as an apposition or a reason
     ("You may enjoy Ronin, a crime film with a car chase.", True),
-    # the plot only in verbatim spans of two or more words: no loose plot words to string together
-    ("You may enjoy Ronin, a crime film where mercenaries chase a mysterious briefcase.", True),
-    ("You may enjoy Ronin, a crime film about mercenaries.", False),
-    ("You may enjoy Ronin, a crime film about France and mercenaries.", False),
-    # at most two parts after the first
-    ("You may enjoy Ronin, a heist film with a car chase, where mercenaries chase a mysterious briefcase.", True),
-    ("You may enjoy Ronin, a heist film with a car chase, where mercenaries chase a mysterious briefcase, "
-     "with a car chase.", False),
 ])
 def test_vocabulary_regex_fixes_roles_and_admits_only_evidence_words(text, ok):
     import re

@@ -206,26 +206,19 @@ def continuation_regex(ev: Evidence, link: Link | None = None) -> str:
     """
     link = link if link is not None else (ev.links[0] if ev.links else None)
     allowed_genres = {g.lower() for g in (*ev.genres, *(g for x in ev.links for g in x.genres))}
-    themes = [t for t in (*ev.themes, *(t for x in ev.links for t in x.themes))]
-    # Single words: genres, keywords of one word, the request's words, the asked runtime, the year.
-    # The plot, media text and keywords of several words come only as verbatim spans (`spans`):
-    # free plot words were the 135M pack's word salad ("as a taxi, and the vietnam veteran is
-    # often watched by ...", "a Harry and the Hogwarts series").
-    sources = [*(t for t in themes if len(tokens(t)) == 1), *ev.genres, " ".join(ev.request_words), ev.constraints,
-               *(g for x in ev.links for g in x.genres)]
+    sources = [ev.plot, *ev.themes, *ev.genres, " ".join(ev.request_words), ev.constraints,
+               *(t for _, t in ev.media), *(t for x in ev.links for t in (*x.themes, *x.genres))]
     if ev.runtime:
         sources.append(f"{ev.runtime} minutes")
     if ev.year:
         sources.append(str(ev.year))
     words = _words(sources, allowed_genres, {str(ev.runtime)} if ev.runtime else set()) | set(REGEX_CONNECTORS)
     words -= _ROLE_WORDS | {"both"}  # "both" only in the shared-facts clause below
-    phrases = spans([ev.plot, *(t for _, t in ev.media)], allowed_genres)
-    phrases |= {p for t in themes if len(tokens(t)) > 1 for p in spans([t], allowed_genres, whole=True)}
     # Not required: a fact beyond genres in the clause. Tried on 8 users (40 films): verified share
     # 85% -> 68%, longer texts, more word salad ("as movie as one of the world are a film by the movie").
     # a reason as a whole phrase, only one naming a film: "close to your request" was filler ("a
     # comedy, which is a close to your request and was a close to your request")
-    general = _clause(CLAUSE_LEADS, words, {r.text for r in ev.reasons if r.film}, phrases)
+    general = _clause(CLAUSE_LEADS, words, {r.text for r in ev.reasons if r.film})
     if link is None or not (link.genres or link.themes):
         return general
     shared = _words([*link.themes, *link.genres], {g.lower() for g in link.genres})
@@ -234,57 +227,13 @@ def continuation_regex(ev: Evidence, link: Link | None = None) -> str:
     return "(" + general + "|" + both + ")"
 
 
-_SPAN_BREAK = re.compile(r"[,;:.!?()\[\]\"]|\s[-\u2013\u2014]\s")
-SPAN_WORDS = 6  # longest verbatim span of the plot or media text a clause may quote
-
-
-def spans(texts, allowed_genres: set[str], whole: bool = False) -> set[str]:
-    """Verbatim spans of `texts` a clause may use as one piece: 2..SPAN_WORDS words inside one
-    phrase (no punctuation inside), starting and ending on a content word, with no genre word
-    outside `allowed_genres` and no number but a year. The first word of a text is lower-cased,
-    other words keep the text's capitals. `whole`: each text as one piece (a keyword phrase).
-
-    >>> sorted(spans(["A billionaire defrauds Wall Street."], set()), key=str.lower)  # a name is never cut
-    ['billionaire defrauds', 'billionaire defrauds Wall Street', 'defrauds Wall Street', 'Wall Street']
-    >>> "war hero" in " ".join(spans(["He meets a war hero"], set())), sorted(spans(["one-night stand"], set(), whole=True))
-    (False, ['one-night stand'])
-    """
-    out: set[str] = set()
-    for text in texts:
-        for k, part in enumerate(_SPAN_BREAK.split(text or "")):
-            ws = tokens(part)
-            if k == 0 and ws and not (len(ws[0]) > 1 and ws[0].isupper()):
-                ws[0] = ws[0].lower()  # a sentence's first word; "NASA" stays
-            bad = [(w.isdigit() and len(w) != 4) or (len(w) == 1 and w.lower() not in ("a", "i"))
-                   or GENRE_WORDS.get(w.lower(), "").lower() not in ("", *allowed_genres) for w in ws]
-            content = [w.lower() not in FUNCTION_WORDS | DETERMINERS | PREPOSITIONS for w in ws]
-            cap = [i > 0 and w[:1].isupper() for i, w in enumerate(ws)] + [False]  # inside a name ("Wall Street")
-            if whole:
-                if ws and not any(bad):
-                    out.add(" ".join(ws))
-                continue
-            for i in range(len(ws)):
-                if not content[i] or (i > 0 and cap[i] and cap[i - 1]):
-                    continue
-                for j in range(i + 2, min(len(ws), i + SPAN_WORDS) + 1):
-                    if any(bad[i:j]):
-                        break
-                    if content[j - 1] and not (cap[j - 1] and cap[j]):
-                        out.add(" ".join(ws[i:j]))
-    return out
-
-
-def _clause(leads: tuple[str, ...], words: set[str], phrases: set[str] = frozenset(),
-            pieces: set[str] = frozenset()) -> str:
+def _clause(leads: tuple[str, ...], words: set[str], phrases: set[str] = frozenset()) -> str:
     """A lead, then `words` in a shape that rules out the word salad of connectors: a determiner
     or preposition is followed by a content word ("about a heist", never "of an and", "about
     also"), and the sentence ends on a content word. Words of DETERMINERS / PREPOSITIONS /
     FUNCTION_WORDS take those roles; every other word is content (evidence words), but genre words
     and years come only in one run at the start (`genre_run`). `phrases` (reasons: "often watched
     after Heat (1995)") follow a function word or a lead, never a determiner or preposition.
-    `pieces` (verbatim spans of the plot: `spans`) stand where a content word may, as one piece.
-    At most two more parts follow the first ("..., a crime film where mercenaries chase a case,
-    and ..."): the 135M pack's longer clauses were lists of loosely joined words.
 
     >>> import re
     >>> rx = _clause((", a",), {"heist", "film", "about", "the", "and", "crime", "also"})
@@ -310,9 +259,7 @@ def _clause(leads: tuple[str, ...], words: set[str], phrases: set[str] = frozens
     run = genre_run(content)
     genres, years, nouns = _run_parts(content)
     plain = content - set(genres) - set(years) - set(nouns)
-    c1 = _alt(plain) if plain else ""  # never "()": an empty alternative let "the of the of the" through
-    sp = _alt(pieces) if pieces else ""
-    c = _alt(plain | set(pieces)) if plain or pieces else ""  # one word or one verbatim span
+    c = _alt(plain) if plain else ""  # never "()": an empty alternative let "the of the of the" through
     lead = (f"({_alt(func)}{_SEP})*" if func else "") + (f"({_alt(prep)} )?" if prep else "") + \
         (f"({_alt(det)} )?" if det else "")  # what may come before a content word
     lead_det = tuple(x for x in leads if x.rsplit(" ", 1)[-1].lower() in DETERMINERS)
@@ -331,8 +278,8 @@ def _clause(leads: tuple[str, ...], words: set[str], phrases: set[str] = frozens
     # about ..."), never a plot word alone (the 135M wrote "... Fled (1996) as a cyberhacker",
     # "Back to the Future Part II (1989) as a car race").
     noun_first = n and unit and n + _SEP + unit  # "a film about ...", never a bare "as a movie."
-    det_words = "|".join(x for x in (run, c1 and n and c1 + " " + n) if x)  # "a heist film", never "a <span> film"
-    rest_words = "|".join(x for x in (run, c1 and c1 + (f"( {n})?" if n else ""), sp) if x)
+    det_words = "|".join(x for x in (run, c and n and c + " " + n) if x)
+    rest_words = "|".join(x for x in (run, c and c + (f"( {n})?" if n else "")) if x)
     head_det = _alt(lead_det) + " " if lead_det else ""
     head_rest = _alt(lead_rest) + " " + lead if lead_rest else ""
     alts = [head_det and det_words and f"{head_det}({det_words})", head_rest and rest_words and f"{head_rest}({rest_words})"]
@@ -344,7 +291,7 @@ def _clause(leads: tuple[str, ...], words: set[str], phrases: set[str] = frozens
     starts = "(" + "|".join(alts) + ")"
     if ph and lead_rest:  # "because it is often watched by people who watched Heat (1995)"
         starts = "(" + starts + "|" + _alt(lead_rest) + " " + fl + ph + ")"
-    return starts + ("(" + _SEP + unit + "){0,2}" if unit else "") + "[.!]"
+    return starts + ("(" + _SEP + unit + ")*" if unit else "") + "[.!]"
 
 
 _YEAR = re.compile(r"\d{4}")
