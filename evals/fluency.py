@@ -23,15 +23,10 @@ NLL is not a better explanation. Read it beside genre_only_share and the printed
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import statistics
 import sys
 from pathlib import Path
-
-
-def load(path: Path) -> list[dict]:
-    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
 
 
 def split_text(row: dict) -> tuple[str, str]:
@@ -51,6 +46,17 @@ def split_text(row: dict) -> tuple[str, str]:
         if text.startswith(head) and len(text) > len(head):
             return head, text[len(head):]
     return "", text
+
+
+def summary(values: list[float], cut: float) -> tuple[float, float]:
+    """(mean NLL, share above `cut`) of some clauses; nan for none.
+
+    >>> summary([3.0, 4.0, 5.0], 4.5)
+    (4.0, 0.3333333333333333)
+    """
+    if not values:
+        return float("nan"), float("nan")
+    return statistics.mean(values), sum(v > cut for v in values) / len(values)
 
 
 class Scorer:
@@ -92,7 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     from tqdm import tqdm
 
-    runs = [{(r["user"], r["item_id"]): r for r in load(p)} for p in args.records]
+    from evals.run import read_journal  # JSONL, a last line cut by an interruption skipped
+
+    runs = [{(r["user"], r["item_id"]): r for r in read_journal(p)} for p in args.records]
     keys = sorted(set.intersection(*(set(r) for r in runs)))
     if args.limit and len(keys) > args.limit:
         keys = sorted(random.Random(args.seed).sample(keys, args.limit))
@@ -109,21 +117,19 @@ def main(argv: list[str] | None = None) -> int:
           f"{len(keys)} (user, film) pairs)\n")
     print(f"tail: a clause above {cut:.2f} nats, the 90th percentile of the first file's LLM-written clauses\n")
     print("| records | LLM-written | mean NLL | tail share |\n|---|---|---|---|")
-    for run, sc, path in zip(runs, scores, args.records):
-        llm = [sc[k] for k in keys if run[k]["source"] == "llm"]
-        tail = sum(v > cut for v in llm) / len(llm) if llm else float("nan")
-        print(f"| {path} | {len(llm)} | {statistics.mean(llm) if llm else float('nan'):.3f} | {tail:.3f} |")
+    for sc, path in zip(scores, args.records):  # scored: the LLM-written texts only
+        mean, tail = summary(list(sc.values()), cut)
+        print(f"| {path} | {len(sc)} | {mean:.3f} | {tail:.3f} |")
     if len(runs) > 1:
         both = [k for k in keys if all(r[k]["source"] == "llm" for r in runs)]
         print(f"\nPaired, films LLM-written in every file ({len(both)}):\n")
         print("| records | mean NLL | tail share | lower NLL than the first file |\n|---|---|---|---|")
         for i, (sc, path) in enumerate(zip(scores, args.records)):
-            v = [sc[k] for k in both]
+            mean, tail = summary([sc[k] for k in both], cut)
             lower = "-" if i == 0 else f"{sum(sc[k] < scores[0][k] for k in both) / max(len(both), 1):.3f}"
-            dis = f"{sum(x > cut for x in v) / max(len(v), 1):.3f}"
-            print(f"| {path} | {statistics.mean(v) if v else float('nan'):.3f} | {dis} | {lower} |")
+            print(f"| {path} | {mean:.3f} | {tail:.3f} | {lower} |")
     for run, sc, path in zip(runs, scores, args.records):
-        worst = sorted((k for k in keys if run[k]["source"] == "llm"), key=lambda k: -sc[k])[: args.samples]
+        worst = sorted(sc, key=sc.get, reverse=True)[: args.samples]
         print(f"\nLeast fluent LLM-written texts of {path} (NLL per token of the clause):\n")
         for k in worst:
             print(f"- {sc[k]:.2f}: {run[k]['explanation']}")

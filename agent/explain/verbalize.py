@@ -30,7 +30,7 @@ from agent.explain.evidence import Evidence, Link
 from agent.explain.verify import verify, without_titles
 from agent.explain.words import (CONNECTOR_LEMMAS, DETERMINERS, FUNCTION_WORDS, GENRE_WORDS, PREPOSITIONS,
                                  REGEX_CONNECTORS, article, fix_articles, join_words, lemma,
-                                 tokens)
+                                 protected_spans, tokens)
 from agent.llm.base import LLM, GenerationRequest
 from agent.prompts import Prompts
 from agent.titles import TitleIndex
@@ -65,7 +65,7 @@ def finish(text: str, max_chars: int, protect: tuple[str, ...] = ()) -> str:
     if len(t) >= 2 and t[0] == t[-1] == '"':
         t = t[1:-1].strip()
     t = t.lstrip('"').strip()
-    inside = [(m.start(), m.end()) for p in protect if p for m in re.finditer(re.escape(p), t)]
+    inside = protected_spans(t, protect)
     ends = [m.end() for m in _END.finditer(t) if m.end() <= max_chars
             and not any(a < m.start() < b for a, b in inside)]
     if ends and (len(t) > max_chars or ends[-1] < len(t)):

@@ -150,13 +150,18 @@ _VOWEL_SOUND = re.compile(r"^(hour|honest|honou?r|heir)")
 _ARTICLE = re.compile(r"\b(a|an|A|An) (?=([\w'-]+))")
 
 
+def protected_spans(text: str, protect: tuple[str, ...]) -> list[tuple[int, int]]:
+    """(start, end) of every occurrence of a `protect` string (a film's label) in `text`."""
+    return [(m.start(), m.end()) for p in protect if p for m in re.finditer(re.escape(p), text)]
+
+
 def fix_articles(text: str, protect: tuple[str, ...] = ()) -> str:
     """"a"/"an" made to fit the next word (`article`), outside the `protect` strings (titles).
 
     >>> fix_articles("Ronin, a action film with an heist, like A Fish Called Wanda.", ("A Fish Called Wanda",))
     'Ronin, an action film with a heist, like A Fish Called Wanda.'
     """
-    inside = [(m.start(), m.end()) for p in protect if p for m in re.finditer(re.escape(p), text)]
+    inside = protected_spans(text, protect)
 
     def repl(m: re.Match) -> str:
         if any(a <= m.start() < b for a, b in inside):
