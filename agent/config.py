@@ -105,6 +105,9 @@ class Settings(BaseSettings):
     explanation_samples: int = Field(2, ge=1, le=8, description="verbalizer candidates per film, written at once "
         "(the greedy one, the rest sampled); the shown one is the first that passes the verifier and says more than "
         "genres (agent/explain/verbalize.Explainer)")
+    explanation_grammar: Literal["frames", "words"] = Field(
+        "frames", description="what the verbalizer's clause is decoded under: frames, whole evidence phrases in a small "
+        "grammar (agent/explain/frames.py); words, the evidence's words one by one (verbalize.continuation_regex)")
 
     # --- server ------------------------------------------------------------------------------
     host: str = "127.0.0.1"

@@ -396,7 +396,8 @@ class Recommender:
     def _validator(self, prep: Prepared, evidence: dict[str, Evidence]) -> Validator:
         return Validator(list(prep.candidates), set(prep.history.seen), prep.n, evidence=evidence,
                          explainer=Explainer(self.prompts, self.titles, self.settings.explanation_chars,
-                                             samples=self.settings.explanation_samples),
+                                             samples=self.settings.explanation_samples,
+                                             grammar=self.settings.explanation_grammar),
                          catalog=self.items)
 
     def explanation_tokens(self, req: RecRequest, n: int) -> int:

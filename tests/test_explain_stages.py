@@ -350,7 +350,7 @@ async def test_a_backend_that_continues_a_prefix_writes_only_the_clause():
     ev = evidence("5")
     llm = ScriptedLLM([", a heist film where mercenaries chase a mysterious briefcase across France."], continues_prefix=True)
     assert not re.fullmatch(continuation_regex(ev), " and the heist.")
-    done = await Explainer(Prompts(), TITLES).explain(llm, ev, max_tokens=90)
+    done = await Explainer(Prompts(), TITLES, grammar="words").explain(llm, ev, max_tokens=90)
     r = llm.requests[0]
     assert r.prefix == opener(ev) and r.prefix.startswith(("Since you liked", "If you liked", "Because you liked"))
     assert r.regex == continuation_regex(ev) and r.max_tokens < 90
@@ -359,6 +359,34 @@ async def test_a_backend_that_continues_a_prefix_writes_only_the_clause():
     llm = ScriptedLLM([GOOD_RONIN])  # a backend without it is asked for the whole text
     await Explainer(Prompts(), TITLES).explain(llm, ev, max_tokens=90)
     assert llm.requests[0].prefix == "" and llm.requests[0].max_tokens == 90
+
+
+async def test_the_frames_grammar_admits_whole_evidence_phrases_only():
+    import re
+
+    from agent.explain.verbalize import opener
+
+    ev = evidence("5", request="a tense heist film please")  # Ronin, history Alien then Heat
+    clause = ", a 1998 action and thriller film about car chase, and it matches your request for heist. " + ev.plot
+    llm = ScriptedLLM([clause], continues_prefix=True)
+    done = await Explainer(Prompts(), TITLES).explain(llm, ev, max_tokens=90)
+    rx = llm.requests[0].regex
+    assert re.fullmatch(rx, clause) and done.source == "llm", done.diagnostics
+    assert done.text == opener(ev) + clause
+    for broken in (", a heist as the car.",                         # words re-assembled: not a phrase of the evidence
+                   ", a film about mercenaries chase France.",      # plot words as a topic
+                   ", a war film.",                                 # a genre the film does not have
+                   " because both have briefcase.",                 # a keyword Heat does not share
+                   ", a 1998 action film. Mercenaries chase a briefcase."):  # the plot, changed
+        assert not re.fullmatch(rx, broken), broken
+    assert re.fullmatch(rx, " because both are about heist. " + ev.plot)
+    assert not re.fullmatch(rx, " because both are about heist.")  # the plot sentence fits, so it is said
+    # whatever the grammar admits, the strict verifier passes (every phrase is the evidence's)
+    for text in (", a 1998 thriller film about briefcase and car chase.", " because both are action and crime films, "
+                 "and it matches your request for heist.", ", which matches your request for heist.", ", a crime film."):
+        text += " " + ev.plot
+        assert re.fullmatch(rx, text), text
+        assert verify(opener(ev) + text, ev, TITLES) == [], text
 
 
 def test_openers_vary_over_films_and_fit_the_regex():
@@ -371,6 +399,18 @@ def test_openers_vary_over_films_and_fit_the_regex():
     for ev in evs:
         assert re.fullmatch(vocabulary_regex(ev), opener(ev) + f", a film about {ev.themes[0]}.")
         assert not re.fullmatch(vocabulary_regex(ev), opener(ev) + f", a film about {ev.themes[0]}. It is good.")
+
+
+def test_a_history_film_whose_title_extends_the_films_is_no_role_error():
+    first = Item("31", "Spider-Man", 2002, ("Action",))
+    third = Item("32", "Spider-Man 3", 2007, ("Action",))
+    ev = Evidence("31", first.title, first.label, 2002, first.genres,
+                  links=(Link("32", third.label, genres=("Action",), liked=True),), history_labels=(third.label,))
+    titles = TitleIndex([first, third])
+    assert verify("Since you liked Spider-Man 3 (2007), you may enjoy Spider-Man (2002) because both are action films.",
+                  ev, titles) == []
+    assert "role:you liked Spider-Man" in verify("Since you liked Spider-Man (2002), you may enjoy Spider-Man (2002) "
+                                                 "because both are action films.", ev, titles)
 
 
 def test_a_sequel_whose_title_extends_the_films_is_no_role_error():

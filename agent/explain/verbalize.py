@@ -27,6 +27,7 @@ import re
 from dataclasses import dataclass
 
 from agent.explain.evidence import Evidence, Link
+from agent.explain.frames import frames_regex
 from agent.explain.verify import verify, without_titles
 from agent.explain.words import (CONNECTOR_LEMMAS, DETERMINERS, FUNCTION_WORDS, GENRE_WORDS, PREPOSITIONS,
                                  REGEX_CONNECTORS, article, fix_articles, join_words, lemma,
@@ -173,16 +174,22 @@ def vocabulary_regex(ev: Evidence) -> str:
     >>> ok("You may enjoy Ronin (1998)."), ok("You may enjoy Ronin, a war film."), ok("You may enjoy Ronin, a france case.")
     (False, False, False)
     """
+    return plan_regex(ev, continuation_regex)
+
+
+def plan_regex(ev: Evidence, clause) -> str:
+    """The openers (the film explained and a history film in their roles), each followed by
+    `clause(ev, link)`: the regex for a backend that writes the whole text."""
     film = _alt({ev.label, ev.title})
     may = "(may|might) (enjoy|like) " + film
     if not ev.links:
-        return "You " + may + continuation_regex(ev)
+        return "You " + may + clause(ev, None)
     plans = []
     for x in ev.links:  # each history film with the clause of what it shares
         link = _alt({x.label, x.label.rsplit(" (", 1)[0]})
         plans.append("(Since|If|Because) you " + ("liked" if x.liked else "watched") + " " + link + ", you " + may
-                     + continuation_regex(ev, x))
-    return "(" + "|".join(["You " + may + continuation_regex(ev), *plans]) + ")"
+                     + clause(ev, x))
+    return "(" + "|".join(["You " + may + clause(ev, None), *plans]) + ")"
 
 
 def continuation_regex(ev: Evidence, link: Link | None = None) -> str:
@@ -205,6 +212,10 @@ def continuation_regex(ev: Evidence, link: Link | None = None) -> str:
     (True, False)
     """
     link = link if link is not None else (ev.links[0] if ev.links else None)
+    return _word_clause(ev, link)
+
+
+def _word_clause(ev: Evidence, link: Link | None) -> str:
     allowed_genres = {g.lower() for g in (*ev.genres, *(g for x in ev.links for g in x.genres))}
     sources = [ev.plot, *ev.themes, *ev.genres, " ".join(ev.request_words), ev.constraints,
                *(t for _, t in ev.media), *(t for x in ev.links for t in (*x.themes, *x.genres))]
@@ -360,6 +371,7 @@ CLAUSE_LEADS = (", a", ", an", ", which", " because it", " for its", " for the",
 BOTH_LEADS = (", since both", ", as both", " because both", " as both")
 
 
+GRAMMARS = frozenset({"frames", "words"})
 _OPENERS = (("Since", "may enjoy"), ("If", "might like"), ("Because", "may like"))
 
 
@@ -383,7 +395,7 @@ def opener(ev: Evidence) -> str:
 class Explainer:
     def __init__(self, prompts: Prompts, titles: TitleIndex | None, max_chars: int = 240, *,
                  samples: int = 2, retries: int = 0, retry_temperature: float = 0.8, constrain: bool = True,
-                 frequency_penalty: float = 0.6):
+                 frequency_penalty: float = 0.6, grammar: str = "frames"):
         self.prompts = prompts
         self.titles = titles
         self.max_chars = max_chars
@@ -398,6 +410,20 @@ class Explainer:
         # Under the vocabulary constraint the 135M pack loops ("a movie that was a movie that was ...");
         # 0.6 per repeat of a generated token stopped it in 6 of 8 probe films (prompt tokens are not penalised).
         self.frequency_penalty = frequency_penalty
+        if grammar not in GRAMMARS:
+            raise ValueError(f"grammar must be one of {sorted(GRAMMARS)}, not {grammar!r}")
+        self.grammar = grammar  # "frames": whole evidence phrases (agent/explain/frames); "words": word by word
+
+    def regex(self, ev: Evidence, prefix: str) -> str | None:
+        """The decoding constraint of one film: after the opener when the backend continues it
+        (`prefix`), else the whole text with its opener; None when decoding is free."""
+        if not self.constrain:
+            return None
+        if self.grammar == "frames":
+            if prefix:
+                return frames_regex(ev, ev.links[0] if ev.links else None, room=self.max_chars - len(prefix))
+            return plan_regex(ev, lambda e, x: frames_regex(e, x, room=self.max_chars - 70))
+        return continuation_regex(ev) if prefix else vocabulary_regex(ev)
 
     async def _candidates(self, llm: LLM, reqs: list[GenerationRequest], ev: Evidence, prefix: str) -> list:
         """Every request's result, started at once: (output, shown text, verifier problems), or the
@@ -447,7 +473,7 @@ class Explainer:
         # A backend that continues a given answer start writes only the clause after the opener
         # (fewer tokens to decode; the roles of the titles are fixed); others write it all.
         prefix = opener(ev) if llm.continues_prefix else ""
-        regex = None if not self.constrain else continuation_regex(ev) if prefix else vocabulary_regex(ev)
+        regex = self.regex(ev, prefix)
         if prefix:  # what is left of the length cap after the opener (~3 characters a token, and the end)
             max_tokens = min(max_tokens, max(16, (self.max_chars - len(prefix)) // 3 + 5))
         diagnostics: list[str] = []

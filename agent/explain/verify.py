@@ -195,7 +195,10 @@ def _roles(t: str, ev: Evidence, titles: TitleIndex | None) -> list[str]:
             break
     for m in _YOU_LIKED.finditer(t):
         after = t[m.end(): m.end() + 80]
-        if _starts_with_title(normalise(after), normalise(ev.title)) and normalise(ev.title) not in history:
+        said = normalise(after)
+        if any(len(h) > len(normalise(ev.title)) and _starts_with_title(said, h) for h in history):
+            continue  # a longer history title that begins with the film's: "you liked Spider-Man 3" for Spider-Man
+        if _starts_with_title(said, normalise(ev.title)) and normalise(ev.title) not in history:
             out.append(f"role:you liked {ev.title}")
             continue
         if titles is None:
