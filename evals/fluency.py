@@ -5,7 +5,9 @@
 
 Each text is scored by the mean negative log-likelihood per token (nats) of what the verbalizer
 wrote, given the code-written opener (agent/explain/verbalize.opener) as context; a text that does
-not start with its opener (the evidence fallback) is scored whole. Scored with transformers on CPU
+not start with its opener (the evidence fallback) is scored whole. A plot sentence the text ends
+with verbatim (the frames grammar copies it: agent/explain/frames.py) is the catalog's writing,
+not the verbalizer's, and is left out of the score. Scored with transformers on CPU
 (no vLLM needed), by default with the 1.5B pack, a different and larger model than the 135M pack
 that writes the clause, so the writer does not grade itself.
 
@@ -36,15 +38,22 @@ def split_text(row: dict) -> tuple[str, str]:
     >>> ev = Evidence("3", "Ronin", "Ronin (1998)", 1998, ("Crime",)).as_dict()
     >>> split_text({"explanation": "You may enjoy Ronin (1998) as a crime film.", "evidence": ev})
     ('You may enjoy Ronin (1998)', ' as a crime film.')
+    >>> ev = Evidence("3", "Ronin", "Ronin (1998)", 1998, ("Crime",), plot="Spies chase a case.").as_dict()
+    >>> split_text({"explanation": "You may enjoy Ronin (1998), a crime film. Spies chase a case.", "evidence": ev})
+    ('You may enjoy Ronin (1998)', ', a crime film.')
     """
     from agent.explain.evidence import Evidence
     from agent.explain.verbalize import opener
 
     text = row["explanation"]
     if row.get("evidence"):
-        head = opener(Evidence.from_dict(row["evidence"]))
+        ev = Evidence.from_dict(row["evidence"])
+        head = opener(ev)
         if text.startswith(head) and len(text) > len(head):
-            return head, text[len(head):]
+            clause = text[len(head):]
+            if ev.plot and clause.endswith(" " + ev.plot) and len(clause) > len(ev.plot) + 1:
+                clause = clause[: -len(ev.plot) - 1]  # the catalog's plot sentence, copied: not the writer's words
+            return head, clause
     return "", text
 
 

@@ -217,11 +217,12 @@ async def test_a_further_wave_only_when_no_candidate_passes():
 
 async def test_the_candidate_that_says_more_than_genres_is_shown():
     genres_only = "Since you liked Heat (1995), you may enjoy Ronin (1998), another action thriller."
+    words = Explainer(Prompts(), TITLES, grammar="words")  # frames append the plot, so no clause says genres only
     llm = ScriptedLLM([genres_only, GOOD_RONIN])
-    done = await Explainer(Prompts(), TITLES).explain(llm, evidence("5"), max_tokens=60)
+    done = await words.explain(llm, evidence("5"), max_tokens=60)
     assert done.source == "llm" and done.text == GOOD_RONIN and "mercenaries" in done.text
     llm = ScriptedLLM([genres_only, "The viewer will love it."])  # a passing genre-only text beats the fallback
-    done = await Explainer(Prompts(), TITLES).explain(llm, evidence("5"), max_tokens=60)
+    done = await words.explain(llm, evidence("5"), max_tokens=60)
     assert done.source == "llm" and done.text == genres_only
 
 
@@ -307,7 +308,7 @@ def test_vocabulary_regex_fixes_roles_and_admits_only_evidence_words(text, ok):
 async def test_the_shown_text_has_the_right_articles():
     llm = ScriptedLLM(["You may enjoy Ronin (1998), an heist film with a car chase."])
     done = await Explainer(Prompts(), TITLES).explain(llm, evidence("5"), max_tokens=60)
-    assert done.source == "llm" and done.text == "You may enjoy Ronin (1998), a heist film with a car chase."
+    assert done.source == "llm" and done.text.startswith("You may enjoy Ronin (1998), a heist film with a car chase. ")
 
 
 async def test_explainer_asks_for_constrained_decoding():
@@ -367,26 +368,24 @@ async def test_the_frames_grammar_admits_whole_evidence_phrases_only():
     from agent.explain.verbalize import opener
 
     ev = evidence("5", request="a tense heist film please")  # Ronin, history Alien then Heat
-    clause = ", a 1998 action and thriller film about car chase, and it matches your request for heist. " + ev.plot
+    clause = ", a 1998 action and thriller film about car chase, and it matches your request for heist."
     llm = ScriptedLLM([clause], continues_prefix=True)
     done = await Explainer(Prompts(), TITLES).explain(llm, ev, max_tokens=90)
     rx = llm.requests[0].regex
     assert re.fullmatch(rx, clause) and done.source == "llm", done.diagnostics
-    assert done.text == opener(ev) + clause
+    assert done.text == opener(ev) + clause + " " + ev.plot  # the plot sentence is appended by code, not decoded
     for broken in (", a heist as the car.",                         # words re-assembled: not a phrase of the evidence
                    ", a film about mercenaries chase France.",      # plot words as a topic
                    ", a war film.",                                 # a genre the film does not have
                    " because both have briefcase.",                 # a keyword Heat does not share
                    ", a 1998 action film. Mercenaries chase a briefcase."):  # the plot, changed
         assert not re.fullmatch(rx, broken), broken
-    assert re.fullmatch(rx, " because both are about heist. " + ev.plot)
-    assert not re.fullmatch(rx, " because both are about heist.")  # the plot sentence fits, so it is said
+    assert re.fullmatch(rx, " because both are about heist.")
     # whatever the grammar admits, the strict verifier passes (every phrase is the evidence's)
     for text in (", a 1998 thriller film about briefcase and car chase.", " because both are action and crime films, "
                  "and it matches your request for heist.", ", which matches your request for heist.", ", a crime film."):
-        text += " " + ev.plot
         assert re.fullmatch(rx, text), text
-        assert verify(opener(ev) + text, ev, TITLES) == [], text
+        assert verify(opener(ev) + text + " " + ev.plot, ev, TITLES) == [], text
 
 
 def test_openers_vary_over_films_and_fit_the_regex():

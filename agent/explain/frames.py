@@ -20,7 +20,8 @@ Here a statement can only be one the evidence makes:
   more       ", and it is <a reason naming a viewer's film>" ("commonly watched after Heat (1995)")
              | ", and it matches your request for <request words>", one or both (", which ..."
              when it is the whole clause)
-  plot       the evidence's plot sentence, verbatim, as a second sentence, whenever it fits
+  plot       the evidence's plot sentence, verbatim, as a second sentence, whenever it fits (served:
+             appended by code after the model's clause, `verbalize.Explainer.complete`)
 
 The clause is ((identity | shared) [more] | which) "." plot.
 """
@@ -154,11 +155,12 @@ def more_phrase_regex(ev: Evidence) -> str:
     return ", and it " + _alt_raw(facts if len(facts) == 1 else [*facts, f"{facts[0]} and {facts[1]}"])
 
 
-def frames_regex(ev: Evidence, link: Link | None = None, room: int = 240) -> str:
+def frames_regex(ev: Evidence, link: Link | None = None, room: int = 240, plot: bool = True) -> str:
     """What the verbalizer may write after its opener, as a regex (see the module docstring).
     `link`: the history film the opener names (None: "You may enjoy X"). `room`: characters left
     after the opener; the plot sentence is written (it is the evidence's own sentence: the choice
-    of what to say is the clause before it) when it fits beside a short clause.
+    of what to say is the clause before it) when it fits beside a short clause. `plot=False`: the
+    clause only (the served Explainer appends the plot sentence itself: `Explainer.complete`).
 
     >>> import re
     >>> from agent.explain.evidence import Evidence, Link, Reason
@@ -182,7 +184,7 @@ def frames_regex(ev: Evidence, link: Link | None = None, room: int = 240) -> str
     topics = topic_keywords(ev.themes, [ev.plot])
     firsts = [x for x in (identity_phrase_regex(ev, topics), shared_phrase_regex(ev, link)) if x]
     more = more_phrase_regex(ev)
-    plot = f" {_rx(ev.plot)}" if ev.plot and len(ev.plot) + 60 <= room else ""
+    plot = f" {_rx(ev.plot)}" if plot and ev.plot and len(ev.plot) + 60 <= room else ""
     alts = []
     if firsts:
         alts.append(_alt_raw(firsts) + (f"({more})?" if more else ""))
