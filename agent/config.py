@@ -101,7 +101,7 @@ class Settings(BaseSettings):
     rank_prior_weight: float = Field(8.0, ge=0, description="one-pass: weight w of the retrieval order as a log-prior on the LLM's label scores (score - w*log(retrieval rank)); chosen on validation")
     n_recommendations: int = Field(5, ge=1, le=20, description="items returned per request")
     max_tokens: int = Field(2000, ge=64, description="cap on the generation budget (default budget: ~100 tokens per item)")
-    explanation_chars: int = Field(240, ge=40, description="max characters per explanation (schema maxLength)")
+    explanation_chars: int = Field(360, ge=40, description="max characters per explanation (schema maxLength); 360 leaves room for the reason clause and the plot sentence (most plot sentences are 100-220 characters)")
     explanation_samples: int = Field(2, ge=1, le=8, description="verbalizer candidates per film, written at once "
         "(the greedy one, the rest sampled); the shown one is the first that passes the verifier and says more than "
         "genres (agent/explain/verbalize.Explainer)")
