@@ -9,9 +9,11 @@ which runs one film's explanation: candidates in parallel -> verify -> the best 
 The verbalizer prompt (prompts/verbalize_system.j2 + verbalize_user.j2) holds the evidence only:
 no history list, no full entry. Its system message is the same for every film, so the five
 requests of an answer share a prefix (vLLM's prefix cache). With `constrain` (the default) the
-verbalizer decodes under `vocabulary_regex`: only the evidence's words, its films' labels and a
-few connector words can be written (a backend without regex decoding, e.g. a remote server,
-writes freely and the verifier alone decides). Each film gets `samples` candidates at once (the
+verbalizer decodes under a regex: with `grammar="frames"` (the default) the phrase grammar of
+agent/explain/frames.py (whole evidence facts; the plot sentence is appended by `complete`), with
+`grammar="words"` `continuation_regex` / `vocabulary_regex` (only the evidence's words, its films'
+labels and a few connector words). A backend without regex decoding, e.g. a remote server, writes
+freely and the verifier alone decides. Each film gets `samples` candidates at once (the
 greedy one, the others at `retry_temperature`); of those that pass the verifier the first that
 says something beyond genres is shown (`says_more_than_genres`), else the first. When none passes,
 an empty answer or an LLM error gives the fallback, written from the evidence by
