@@ -437,3 +437,22 @@ async def test_a_text_cut_inside_a_long_title_is_never_shown():
     assert not shown.endswith("(a.k.a.") and any(p.startswith("unfinished") for p in problems)
     done = await explainer.explain(ScriptedLLM([long, long]), ev, max_tokens=60)
     assert done.source == "facts"
+
+
+def test_the_copied_plot_sentence_is_no_claim_of_the_writer():
+    """The frames grammar appends the evidence's plot verbatim: its own repeated words and genre
+    words are the catalog's ("his war on crime"), and a reason film's title is no shared claim."""
+    dark = Item("41", "The Dark Knight", 2008, ("Action", "Crime"))
+    logan = Item("42", "Logan", 2017, ("Action",))
+    titles = TitleIndex([dark, logan, RONIN])
+    plot = "Batman raises the stakes in his war on crime and his city."
+    ev = Evidence("41", dark.title, dark.label, 2008, dark.genres, plot=plot,
+                  links=(Link("42", logan.label, genres=("Action",), liked=True),),
+                  reasons=(Reason("sequence", "Ronin (1998)"),), history_labels=(logan.label,))
+    text = ("Because you liked Logan (2017), you may like The Dark Knight (2008) because both are action films, "
+            "and it is commonly watched after Ronin (1998). " + plot)
+    assert verify(text, ev, titles) == []
+    # the same words written by the model (not the evidence's sentence) are still checked
+    assert any(p.startswith(("genre:war", "repetitive")) for p in verify(
+        "Because you liked Logan (2017), you may like The Dark Knight (2008), a war film about his war and his city.",
+        ev, titles))

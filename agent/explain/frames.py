@@ -147,8 +147,9 @@ def shared_phrase_regex(ev: Evidence, link: Link | None) -> str:
 def more_phrase_regex(ev: Evidence) -> str:
     """", and it is <a reason naming a viewer's film>" and/or ", and it matches your request for <words>"."""
     facts = [_alt(f"is {r.text}" for r in ev.reasons if r.film)]
-    if ev.request_words:
-        facts.append("matches your request for " + _one_or_two(ev.request_words))
+    asked = [w for w in ev.request_words if w.lower() not in GENRE_WORDS]  # "a comedy film, and it matches
+    if asked:                                                              # your request for comedy" says it twice
+        facts.append("matches your request for " + _one_or_two(asked))
     facts = [x for x in facts if x]
     if not facts:
         return ""

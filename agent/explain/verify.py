@@ -76,6 +76,11 @@ def verify(text: str, ev: Evidence, titles: TitleIndex | None = None) -> list[st
     if _ECHO.search(t):
         problems.append("echo:" + _ECHO.search(t).group(0))
     rest = without_titles(t, ev)  # what the repetition, genre and fact checks read
+    if ev.plot and len(ev.plot) > MIN_CHARS and ev.plot in rest:
+        # the evidence's plot sentence, copied whole (the frames grammar appends it): the catalog's
+        # writing, not a claim of the writer; its words are supported, and its own "his ... his",
+        # "Corleone ... Corleone" or "war on crime" are no repetition or genre claim of the text
+        rest = rest.replace(ev.plot, " ")
     problems += _repetition(rest)
     names = {normalise(ev.title)} | {normalise(x.label.rsplit(" (", 1)[0]) for x in ev.links}
     named_spans: list[tuple[int, int]] = []
@@ -109,7 +114,7 @@ def verify(text: str, ev: Evidence, titles: TitleIndex | None = None) -> list[st
             problems.append(f"genre:{w}")
     if "science fiction" in low and "sci-fi" not in allowed:
         problems.append("genre:science fiction")
-    problems += _shared_claims(t, ev)
+    problems += _shared_claims(t, ev, rest)
     support = _support(ev)
     unsupported = []
     for w in tokens(t):
@@ -129,11 +134,11 @@ def verify(text: str, ev: Evidence, titles: TitleIndex | None = None) -> list[st
 
 
 _BOTH = re.compile(r"\bboth (?:are|have|share|feature)\b([^.;!?]*)", re.I)
-_CLAUSE_END = re.compile(r",(?! and\b| or\b)|\b(?:which|where|who|because|since|while|but)\b", re.I)
+_CLAUSE_END = re.compile(r",(?! and\b| or\b)|, and it\b|\b(?:which|where|who|because|since|while|but)\b", re.I)
 _GENERIC_SHARED = frozenset(lemma(w) for w in "film films movie movies story stories".split())
 
 
-def _shared_claims(t: str, ev: Evidence) -> list[str]:
+def _shared_claims(t: str, ev: Evidence, rest: str | None = None) -> list[str]:
     """Words claimed as shared ("both are crime and drama") that the named links do not share.
 
     >>> from agent.explain.evidence import Link
@@ -151,7 +156,7 @@ def _shared_claims(t: str, ev: Evidence) -> list[str]:
     ok = {lemma(w) for x in named for th in x.themes for w in tokens(th)}
     ok |= _genre_lemmas(g for x in named for g in x.genres)
     out = []
-    for m in _BOTH.finditer(t):
+    for m in _BOTH.finditer(rest if rest is not None else t):  # titles (a reason's film) are no shared words
         clause = _CLAUSE_END.split(m.group(1), maxsplit=1)[0]
         for w in tokens(clause):
             lw = lemma(w)
