@@ -34,7 +34,8 @@ from agent.explain.evidence import Evidence, Link
 from agent.explain.words import GENRE_WORDS, tokens
 
 _META = re.compile(r"creditsstinger|\bdirector\b|\bfilm\b|\bmovie\b|\bbased on\b|\b3d\b|\bimax\b|\bsequel\b|\bremake\b"
-                   r"|\bnovel\b|\bsilent\b|\bindependent\b|\bblack and white\b", re.I)
+                   r"|\bnovel\b|\bsilent\b|\bindependent\b|\bblack and white\b|\bimdb\b|\btop \d+|\boscar|\bcriterion\b"
+                   r"|\bregistry\b|\baward|\bdvd\b|\bnetflix\b|\bseen\b|\bwatched\b|\bowned\b", re.I)
 
 
 def _rx(text: str) -> str:
@@ -56,7 +57,7 @@ def topic_keywords(keywords, texts=()) -> list[str]:
     disabled"), no genre word; each word in the casing the evidence's `texts` give it ("fbi" -> "FBI"
     when the plot writes "FBI").
 
-    >>> topic_keywords(["heist", "based on comic book", "held captive", "fbi", "war", "aftercreditsstinger"],
+    >>> topic_keywords(["heist", "based on comic book", "held captive", "fbi", "war", "aftercreditsstinger", "imdb top 250"],
     ...                ["An FBI agent tracks thieves."])
     ['heist', 'FBI']
     """
