@@ -359,7 +359,8 @@ class Recommender:
         """One film's verbalizer prompt: its evidence only (agent/explain); the system message is
         shared by the films of a request (prefix-cached)."""
         ev = evidence or self.evidence_builder().build(Candidate(item, 0.0), history, query)
-        return verbalize_prompt(self.prompts, ev, self.settings.explanation_chars)
+        return verbalize_prompt(self.prompts, ev, self.settings.explanation_chars,
+                                plot=self.settings.explanation_grammar != "frames")
 
     def evidence_builder(self) -> EvidenceBuilder:
         r = self.retriever

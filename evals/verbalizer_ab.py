@@ -55,7 +55,8 @@ def build_set(users: int, films: int):
         hist = [e.item_id for e in prep.history.entries]
         for c in top:
             ev = evs[c.item.item_id]
-            rows.append((u, ev, verbalize_prompt(rec.prompts, ev, rec.settings.explanation_chars), hist))
+            rows.append((u, ev, verbalize_prompt(rec.prompts, ev, rec.settings.explanation_chars,
+                                                   plot=rec.settings.explanation_grammar != "frames"), hist))
     return rows, rec
 
 

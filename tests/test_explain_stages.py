@@ -456,3 +456,11 @@ def test_the_copied_plot_sentence_is_no_claim_of_the_writer():
     assert any(p.startswith(("genre:war", "repetitive")) for p in verify(
         "Because you liked Logan (2017), you may like The Dark Knight (2008), a war film about his war and his city.",
         ev, titles))
+
+
+def test_the_frames_prompt_leaves_out_the_plot_it_appends_itself():
+    ev = evidence("5")
+    frames = Explainer(Prompts(), TITLES).messages(ev)[1]["content"]
+    words = Explainer(Prompts(), TITLES, grammar="words").messages(ev)[1]["content"]
+    assert ev.plot in words and "Plot:" in words
+    assert ev.plot not in frames and "Plot:" not in frames and "Heat (1995)" in frames

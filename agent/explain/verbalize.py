@@ -116,8 +116,10 @@ def fallback_text(ev: Evidence, prompts: Prompts, max_chars: int = 240) -> str:
     return finish(text, max_chars)
 
 
-def verbalize_prompt(prompts: Prompts, ev: Evidence, max_chars: int = 240) -> list[dict[str, str]]:
-    """The verbalizer's messages: a fixed system message (shared prefix), then the evidence."""
+def verbalize_prompt(prompts: Prompts, ev: Evidence, max_chars: int = 240, plot: bool = True) -> list[dict[str, str]]:
+    """The verbalizer's messages: a fixed system message (shared prefix), then the evidence.
+    `plot=False` leaves the plot sentence out (the frames grammar appends it by code, so the model
+    never writes it: ~50 prompt tokens a film less to prefill)."""
     return [
         {"role": "system", "content": prompts.render("verbalize_system.j2", max_chars=max_chars)},
         {"role": "user", "content": prompts.render("verbalize_user.j2", ev=fallback_view(ev) | {
@@ -125,7 +127,7 @@ def verbalize_prompt(prompts: Prompts, ev: Evidence, max_chars: int = 240) -> li
                 {"label": x.label, "verb": "liked" if x.liked else "watched", "themes": list(x.themes),
                  "genres": genre_phrase(x.genres)} for x in ev.links],
             "request_words": list(ev.request_words), "reasons": [r.text for r in ev.reasons if r.film],
-            "themes": list(ev.themes), "media": [list(m) for m in ev.media]})},
+            "themes": list(ev.themes), "media": [list(m) for m in ev.media]} | ({} if plot else {"plot": ""}))},
     ]
 
 
@@ -416,6 +418,10 @@ class Explainer:
             raise ValueError(f"grammar must be one of {sorted(GRAMMARS)}, not {grammar!r}")
         self.grammar = grammar  # "frames": whole evidence phrases (agent/explain/frames); "words": word by word
 
+    def messages(self, ev: Evidence) -> list[dict[str, str]]:
+        """The verbalizer prompt of one film (without the plot sentence under the frames grammar)."""
+        return verbalize_prompt(self.prompts, ev, self.max_chars, plot=self.grammar != "frames")
+
     def regex(self, ev: Evidence, prefix: str) -> str | None:
         """The decoding constraint of one film: after the opener when the backend continues it
         (`prefix`), else the whole text with its opener; None when decoding is free."""
@@ -480,7 +486,7 @@ class Explainer:
 
     async def explain(self, llm: LLM, ev: Evidence, *, max_tokens: int, temperature: float = 0.0,
                       adapter: str | None = None, request_id: str = "") -> Explained:
-        messages = verbalize_prompt(self.prompts, ev, self.max_chars)
+        messages = self.messages(ev)
         # A backend that continues a given answer start writes only the clause after the opener
         # (fewer tokens to decode; the roles of the titles are fixed); others write it all.
         prefix = opener(ev) if llm.continues_prefix else ""
