@@ -38,8 +38,13 @@ _META = re.compile(r"creditsstinger|\bdirector\b|\bfilm\b|\bmovie\b|\bbased on\b
                    r"|\bregistry\b|\baward|\bdvd\b|\bnetflix\b|\bseen\b|\bwatched\b|\bowned\b", re.I)
 
 
+_RX_SPECIAL = set("\\.^$|?*+()[]{}-/")
+
+
 def _rx(text: str) -> str:
-    return re.escape(text).replace("\\ ", " ")
+    """`text` as a literal regex for the engine's grammar compiler (which warns on escapes such as
+    re.escape's "\\&": only the regex metacharacters are escaped)."""
+    return "".join("\\" + c if c in _RX_SPECIAL else c for c in text)
 
 
 def _alt(options) -> str:
