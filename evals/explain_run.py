@@ -144,7 +144,7 @@ def fallback_reasons(rows: list[dict]) -> Counter:
 
 
 def report(path: Path, seed: int, machine: str, model: str, judge=None, judge_limit: int = 0,
-           judge_calibrated: bool = False) -> str:
+           judge_calibrated: bool = False, judge_pointwise: bool = False) -> str:
     from agent.catalog import load_catalog
     from agent.config import Settings
     from evals.explain import explanation_report
@@ -165,8 +165,9 @@ def report(path: Path, seed: int, machine: str, model: str, judge=None, judge_li
         if judge_limit and len(llm_rows) > judge_limit:  # a seeded sample: a CPU judge costs seconds a call
             llm_rows = random.Random(seed).sample(llm_rows, judge_limit)
         res["judge_vs_fallback"] = judge_report(judge, llm_rows, items, histories, errors="count", rubric=False,
-                                                calibrated=judge_calibrated)
+                                                calibrated=judge_calibrated, pointwise=judge_pointwise)
         res["judge_vs_fallback"]["calibrated"] = judge_calibrated
+        res["judge_vs_fallback"]["pointwise"] = judge_pointwise
     lat = {}
     for r in rows:
         lat[r["user"]] = r["latency_s"]
@@ -212,7 +213,10 @@ def report(path: Path, seed: int, machine: str, model: str, judge=None, judge_li
             lines.append(f"  - diagnostics: {'; '.join(r['diagnostics'])}")
     if res.get("judge_vs_fallback"):
         j = res["judge_vs_fallback"]
-        how = ("both orders, by the verdict letter's log-odds (position bias cancelled); "
+        how = (f"each text asked about alone, Yes/No log-odds (no positions); mean preference "
+               f"{cell(j.get('judge_preference_mean'))} nats, mean log-odds LLM {cell(j.get('judge_yes_mean'))} vs "
+               f"fallback {cell(j.get('judge_yes_baseline_mean'))}" if j.get("pointwise") else
+               "both orders, by the verdict letter's log-odds (position bias cancelled); "
                f"{j.get('judge_consistent')} pairs with the same raw verdict in both orders, mean preference "
                f"{cell(j.get('judge_preference_mean'))} nats" if j.get("calibrated") else "positions seeded and swapped")
         lines[5:5] = ["", f"Pairwise judge, LLM-written vs the evidence fallback of the same film ({how}): "
@@ -240,6 +244,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--judge-calibrated", action="store_true",
                     help="judge each pair in both orders by the verdict letter's log-odds (cancels position bias; "
                          "needs top_logprobs, e.g. a vLLM server)")
+    ap.add_argument("--judge-pointwise", action="store_true",
+                    help="ask about each text alone (Yes/No log-odds, prompts/judge_pointwise.j2; no positions at all) "
+                         "and prefer the one with the higher odds; needs top_logprobs")
     args = ap.parse_args(argv)
     path = args.out / "records.jsonl"
     if not args.report_only:
@@ -253,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
 
         judge = Judge(JudgeConfig(args.judge_url, args.judge_model))
     print(report(path, args.seed, machine, args.model or "pack:smollm2-135m", judge, args.judge_limit,
-                 args.judge_calibrated))
+                 args.judge_calibrated, args.judge_pointwise))
     return 0
 
 

@@ -147,14 +147,12 @@ class Judge:
                                      explanation=explanation)
         return parse_scores(self._ask(prompt))
 
-    def letter_odds(self, item: Item, a: str, b: str, history: Sequence[Item] = ()) -> float:
-        """log P("A") - log P("B") of the judge's first answer token (one forward pass, max_tokens 1,
-        top_logprobs 20). A letter outside the top 20 is given the 20th value (an upper bound)."""
+    def _first_token_odds(self, prompt: str, yes: str, no: str) -> float:
+        """log P(yes) - log P(no) of the judge's first answer token (one forward pass, max_tokens 1,
+        top_logprobs 20). A token outside the top 20 is given the 20th value (an upper bound)."""
         import openai
 
         c = self.config
-        prompt = self.prompts.render("judge_pairwise.j2", item=candidate_view(item), history=[h.label for h in history],
-                                     explanation_a=a, explanation_b=b, letter=True)
         try:
             r = self._client.chat.completions.create(model=c.model, messages=[{"role": "user", "content": prompt}],
                                                      temperature=0.0, max_tokens=1, logprobs=True, top_logprobs=20)
@@ -163,19 +161,42 @@ class Judge:
         try:
             top = r.choices[0].logprobs.content[0].top_logprobs
         except (AttributeError, IndexError, TypeError) as e:
-            raise JudgeError(f"judge at {c.url} returned no top_logprobs (the calibrated mode needs them)") from e
+            raise JudgeError(f"judge at {c.url} returned no top_logprobs (the calibrated modes need them)") from e
         if not top:
-            raise JudgeError(f"judge at {c.url} returned no top_logprobs (the calibrated mode needs them)")
+            raise JudgeError(f"judge at {c.url} returned no top_logprobs (the calibrated modes need them)")
         floor = min(t.logprob for t in top)
         best = {}
         for t in top:
-            k = t.token.strip()
-            if k in ("A", "B"):
+            k = t.token.strip().lower()
+            if k in (yes.lower(), no.lower()):
                 best[k] = max(best.get(k, floor), t.logprob)
         if not best:
-            raise JudgeError(f"judge at {c.url}: neither A nor B among its 20 likeliest first tokens "
+            raise JudgeError(f"judge at {c.url}: neither {yes} nor {no} among its 20 likeliest first tokens "
                              f"({[t.token for t in top[:5]]!r} ...)")
-        return best.get("A", floor) - best.get("B", floor)
+        return best.get(yes.lower(), floor) - best.get(no.lower(), floor)
+
+    def letter_odds(self, item: Item, a: str, b: str, history: Sequence[Item] = ()) -> float:
+        """log P("A") - log P("B") of the pairwise verdict's first token."""
+        prompt = self.prompts.render("judge_pairwise.j2", item=candidate_view(item), history=[h.label for h in history],
+                                     explanation_a=a, explanation_b=b, letter=True)
+        return self._first_token_odds(prompt, "A", "B")
+
+    def yes_odds(self, item: Item, explanation: str, history: Sequence[Item] = ()) -> float:
+        """log P("Yes") - log P("No") that one explanation is a good one (prompts/judge_pointwise.j2):
+        each text is asked about alone, so there is no position to prefer."""
+        prompt = self.prompts.render("judge_pointwise.j2", item=candidate_view(item), history=[h.label for h in history],
+                                     explanation=explanation)
+        return self._first_token_odds(prompt, "Yes", "No")
+
+    def compare_pointwise(self, item: Item, explanation: str, baseline: str, history: Sequence[Item] = (),
+                          margin: float = 0.05) -> tuple[Outcome, float, float, float]:
+        """(outcome, preference, yes-odds of the explanation, yes-odds of the baseline): the pair is
+        decided by which text the judge calls good with the higher log-odds, each asked alone (no
+        order to be biased by). |preference| <= margin is a tie."""
+        mine = self.yes_odds(item, explanation, history)
+        base = self.yes_odds(item, baseline, history)
+        pref = mine - base
+        return ("win" if pref > margin else "loss" if pref < -margin else "tie"), pref, mine, base
 
     def compare_calibrated(self, item: Item, explanation: str, baseline: str, history: Sequence[Item] = (),
                            margin: float = 0.05) -> tuple[Outcome, float, float, float]:
@@ -206,7 +227,7 @@ JUDGE_HISTORY = 20  # viewer's films shown to the judge (most recent)
 
 def judge_report(judge: Judge, records: Sequence[Mapping], items: Mapping[str, Item], histories: Mapping | None = None,
                  pairwise: bool = True, errors: Literal["raise", "count"] = "raise", rubric: bool = True,
-                 calibrated: bool = False) -> dict:
+                 calibrated: bool = False, pointwise: bool = False) -> dict:
     """Mean rubric scores and the pairwise win rate against `baseline_explanation`, flat:
     judge_n, judge_failures, judge_<criterion> (mean 1-3), and with pairwise judge_win_rate,
     judge_wins, judge_ties, judge_losses, judge_a_share (share of "A" verdicts; far from 0.5
@@ -214,7 +235,9 @@ def judge_report(judge: Judge, records: Sequence[Mapping], items: Mapping[str, I
     the pairwise question (half the judge calls). `calibrated` judges each pair in both orders by
     the verdict letter's log-odds (Judge.compare_calibrated; needs a server that returns
     top_logprobs, e.g. vLLM) and adds judge_consistent (pairs whose raw verdicts agree across the
-    swap) and judge_preference_mean."""
+    swap) and judge_preference_mean. `pointwise` instead asks about each text alone (Judge.compare_pointwise:
+    Yes/No log-odds, no order at all) and adds judge_preference_mean and judge_yes_mean /
+    judge_yes_baseline_mean (the mean log-odds of each side)."""
     rng = random.Random(judge.config.seed)
     histories = histories or {}
     scores: list[dict[str, int]] = []
@@ -223,6 +246,7 @@ def judge_report(judge: Judge, records: Sequence[Mapping], items: Mapping[str, I
     failures = 0
     prefs: list[float] = []
     consistent = 0
+    sides: list[tuple[float, float]] = []
     for r in records:
         item, text = items[str(r["item_id"])], str(r["explanation"])
         hist = history_items(histories.get(str(r["user"])), items)[-JUDGE_HISTORY:]  # the recent ones: prompts stay short
@@ -230,7 +254,12 @@ def judge_report(judge: Judge, records: Sequence[Mapping], items: Mapping[str, I
         base = str(r.get("baseline") or baseline_explanation(item))  # e.g. the evidence fallback of the same film
         try:
             score = judge.score(item, text, hist) if rubric else {}
-            if pairwise and calibrated:
+            if pairwise and pointwise:
+                outcome, pref, mine, theirs = judge.compare_pointwise(item, text, base, hist)
+                pair = (outcome, "A" if pref > 0 else "B")  # "A": the explanation, "B": the baseline
+                prefs.append(pref)
+                sides.append((mine, theirs))
+            elif pairwise and calibrated:
                 outcome, pref, first, second = judge.compare_calibrated(item, text, base, hist)
                 pair = (outcome, "A" if first > 0 else "B")
                 prefs.append(pref)
@@ -257,7 +286,13 @@ def judge_report(judge: Judge, records: Sequence[Mapping], items: Mapping[str, I
             "judge_losses": outcomes.count("loss"),
             "judge_a_share": verdicts.count("A") / len(verdicts) if verdicts else None,
         })
-        if calibrated:
+        if pointwise:
+            out["judge_a_share"] = None  # no positions
+            out["judge_preference_mean"] = sum(prefs) / len(prefs) if prefs else None
+            out["judge_yes_mean"] = sum(m for m, _ in sides) / len(sides) if sides else None
+            out["judge_yes_baseline_mean"] = sum(b for _, b in sides) / len(sides) if sides else None
+            out["judge_preferences"] = [round(p, 4) for p in prefs]
+        elif calibrated:
             out["judge_consistent"] = consistent
             out["judge_preference_mean"] = sum(prefs) / len(prefs) if prefs else None
     return out

@@ -446,3 +446,22 @@ def test_calibrated_judge_without_logprobs_is_a_clear_error():
         fake_letters(lambda p: None, []).letter_odds(HEAT, "a", "b")
     with pytest.raises(JudgeError, match="neither A nor B"):
         fake_letters(lambda p: {"{": -0.1, "The": -1.0}, []).letter_odds(HEAT, "a", "b")
+
+
+def test_pointwise_judge_asks_about_each_text_alone_and_prefers_the_higher_yes_odds():
+    def odds(prompt):  # "Yes" by 1 nat more for a text that names the heist
+        text = prompt.split("Explanation: ", 1)[1].split("\n", 1)[0]
+        return {"Yes": -0.2, "No": -0.2 - (1.0 if "heist" in text else -1.0)}
+    records = [{"user": "7", "item_id": "2", "explanation": f"A heist film, take {i}.", "baseline": "Heat (1995)."}
+               for i in range(4)]
+    seen = []
+    r = judge_report(fake_letters(odds, seen), records, ITEMS, HISTORIES, rubric=False, pointwise=True)
+    assert len(seen) == 8 and all("Explanation A:" not in b["messages"][0]["content"] for b in seen)
+    assert all(b["messages"][0]["content"].count("Explanation: ") == 1 for b in seen)  # one text per prompt
+    assert "Answer with one word only: Yes or No" in seen[0]["messages"][0]["content"]
+    assert r["judge_wins"] == 4 and abs(r["judge_preference_mean"] - 2.0) < 1e-9 and r["judge_a_share"] is None
+    assert abs(r["judge_yes_mean"] - 1.0) < 1e-9 and abs(r["judge_yes_baseline_mean"] + 1.0) < 1e-9
+    swapped = [{**x, "explanation": "Heat (1995).", "baseline": x["explanation"]} for x in records]
+    assert judge_report(fake_letters(odds, []), swapped, ITEMS, HISTORIES, rubric=False, pointwise=True)["judge_losses"] == 4
+    with pytest.raises(JudgeError, match="neither Yes nor No"):
+        fake_letters(lambda p: {"Maybe": -0.1}, []).yes_odds(HEAT, "a")

