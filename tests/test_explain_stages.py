@@ -1,5 +1,7 @@
 """agent/explain: evidence, the strict verifier, the verbalizer prompt, the fallback and Explainer."""
 
+import dataclasses
+
 import pytest
 
 from agent.errors import LLMError
@@ -172,6 +174,13 @@ def test_fallback_drops_optional_sentences_to_fit():
     ev = FALLBACKS[0][0]
     short = fallback_text(ev, Prompts(), 120)
     assert len(short) <= 120 and short.startswith("Ronin (1998) shares heist") and short.endswith(".")
+
+
+def test_fallback_names_no_meta_keyword_as_a_shared_trait():
+    ev = dataclasses.replace(FALLBACKS[4][0], links=(dataclasses.replace(FALLBACKS[4][0].links[0],
+                                                                       themes=("imdb top 250", "heist")),))
+    got = fallback_text(ev, Prompts(), 240)
+    assert "imdb" not in got and got.startswith("Heat (1995) shares heist with Ronin (1998)")
 
 
 # --- the verbalizer prompt and Explainer ---------------------------------------------------------

@@ -29,7 +29,7 @@ import re
 from dataclasses import dataclass
 
 from agent.explain.evidence import Evidence, Link
-from agent.explain.frames import frames_regex
+from agent.explain.frames import _META as META_KEYWORD, frames_regex
 from agent.explain.verify import verify, without_titles
 from agent.explain.words import (CONNECTOR_LEMMAS, DETERMINERS, FUNCTION_WORDS, GENRE_WORDS, PREPOSITIONS,
                                  REGEX_CONNECTORS, article, fix_articles, join_words, lemma,
@@ -94,7 +94,8 @@ def fallback_view(ev: Evidence) -> dict:
         "identity": f"{article(identity)} {identity} film" if ev.genres else "",
         "link": None if link is None else {
             "label": link.label, "verb": "liked" if link.liked else "watched",
-            "themes": join_words(list(link.themes[:2])),
+            # a meta keyword reads as no shared trait ("shares imdb top 250 with Psycho (1960)")
+            "themes": join_words([k for k in link.themes if not META_KEYWORD.search(k)][:2]),
             "genres": (lambda g: f"{article(g)} {g} film")(genre_phrase(link.genres[:3])) if link.genres else "",
             "similar": link.similar},
         "request": join_words(list(ev.request_words[:3])),
