@@ -213,12 +213,16 @@ def report(path: Path, seed: int, machine: str, model: str, judge=None, judge_li
             lines.append(f"  - diagnostics: {'; '.join(r['diagnostics'])}")
     if res.get("judge_vs_fallback"):
         j = res["judge_vs_fallback"]
-        how = (f"each text asked about alone, Yes/No log-odds (no positions); mean preference "
-               f"{cell(j.get('judge_preference_mean'))} nats, mean log-odds LLM {cell(j.get('judge_yes_mean'))} vs "
-               f"fallback {cell(j.get('judge_yes_baseline_mean'))}" if j.get("pointwise") else
-               "both orders, by the verdict letter's log-odds (position bias cancelled); "
-               f"{j.get('judge_consistent')} pairs with the same raw verdict in both orders, mean preference "
-               f"{cell(j.get('judge_preference_mean'))} nats" if j.get("calibrated") else "positions seeded and swapped")
+        if j.get("pointwise"):
+            how = (f"each text asked about alone, Yes/No log-odds (no positions); mean preference "
+                   f"{cell(j.get('judge_preference_mean'))} nats, mean log-odds LLM {cell(j.get('judge_yes_mean'))} vs "
+                   f"fallback {cell(j.get('judge_yes_baseline_mean'))}")
+        elif j.get("calibrated"):
+            how = ("both orders, by the verdict letter's log-odds (position bias cancelled); "
+                   f"{j.get('judge_consistent')} pairs with the same raw verdict in both orders, mean preference "
+                   f"{cell(j.get('judge_preference_mean'))} nats")
+        else:
+            how = "positions seeded and swapped"
         lines[5:5] = ["", f"Pairwise judge, LLM-written vs the evidence fallback of the same film ({how}): "
                       f"win rate {cell(j['judge_win_rate'])} over {j['judge_n']} ({j['judge_wins']} wins, "
                       f"{j['judge_ties']} ties, {j['judge_losses']} losses; A share {cell(j['judge_a_share'])}; "

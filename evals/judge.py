@@ -256,7 +256,7 @@ def judge_report(judge: Judge, records: Sequence[Mapping], items: Mapping[str, I
             score = judge.score(item, text, hist) if rubric else {}
             if pairwise and pointwise:
                 outcome, pref, mine, theirs = judge.compare_pointwise(item, text, base, hist)
-                pair = (outcome, "A" if pref > 0 else "B")  # "A": the explanation, "B": the baseline
+                pair = (outcome, None)  # no positions, so no raw verdict to count
                 prefs.append(pref)
                 sides.append((mine, theirs))
             elif pairwise and calibrated:
@@ -275,7 +275,8 @@ def judge_report(judge: Judge, records: Sequence[Mapping], items: Mapping[str, I
         scores.append(score)
         if pair:
             outcomes.append(pair[0])
-            verdicts.append(pair[1])
+            if pair[1] is not None:
+                verdicts.append(pair[1])
     out: dict = {"judge_n": len(scores), "judge_failures": failures}
     for k in RUBRIC:
         out[f"judge_{k}"] = sum(s[k] for s in scores) / len(scores) if rubric and scores else None
@@ -287,7 +288,6 @@ def judge_report(judge: Judge, records: Sequence[Mapping], items: Mapping[str, I
             "judge_a_share": verdicts.count("A") / len(verdicts) if verdicts else None,
         })
         if pointwise:
-            out["judge_a_share"] = None  # no positions
             out["judge_preference_mean"] = sum(prefs) / len(prefs) if prefs else None
             out["judge_yes_mean"] = sum(m for m, _ in sides) / len(sides) if sides else None
             out["judge_yes_baseline_mean"] = sum(b for _, b in sides) / len(sides) if sides else None

@@ -33,9 +33,9 @@ import re
 from agent.explain.evidence import Evidence, Link
 from agent.explain.words import GENRE_WORDS, tokens
 
-_META = re.compile(r"creditsstinger|\bdirector\b|\bfilm\b|\bmovie\b|\bbased on\b|\b3d\b|\bimax\b|\bsequel\b|\bremake\b"
-                   r"|\bnovel\b|\bsilent\b|\bindependent\b|\bblack and white\b|\bimdb\b|\btop \d+|\boscar|\bcriterion\b"
-                   r"|\bregistry\b|\baward|\bdvd\b|\bnetflix\b|\bseen\b|\bwatched\b|\bowned\b", re.I)
+META_KEYWORD = re.compile(r"creditsstinger|\bdirector\b|\bfilm\b|\bmovie\b|\bbased on\b|\b3d\b|\bimax\b|\bsequel\b|\bremake\b"
+               r"|\bnovel\b|\bsilent\b|\bindependent\b|\bblack and white\b|\bimdb\b|\btop \d+|\boscar|\bcriterion\b"
+               r"|\bregistry\b|\baward|\bdvd\b|\bnetflix\b|\bseen\b|\bwatched\b|\bowned\b", re.I)
 
 
 _RX_SPECIAL = set("\\.^$|?*+()[]{}-/")
@@ -70,7 +70,7 @@ def topic_keywords(keywords, texts=()) -> list[str]:
     out = []
     for k in keywords:
         words = k.split()
-        if not words or _META.search(k) or any(w.lower() in GENRE_WORDS for w in words):
+        if not words or META_KEYWORD.search(k) or any(w.lower() in GENRE_WORDS for w in words):
             continue
         if any((w.endswith("ed") and len(w) > 3) or w in _PARTICIPLES for w in words) or words[-1].endswith("ly"):
             continue
@@ -140,7 +140,7 @@ def shared_phrase_regex(ev: Evidence, link: Link | None) -> str:
     runs = _genre_run(link.genres)
     if runs:
         alts.append("are " + _alt(runs) + " films")
-    keywords = [k for k in link.themes if not _META.search(k) and not any(w in GENRE_WORDS for w in k.split())]
+    keywords = [k for k in link.themes if not META_KEYWORD.search(k) and not any(w in GENRE_WORDS for w in k.split())]
     adjectives = [k for k in keywords if is_adjective(k)]
     topics = [t for t in topic_keywords([k for k in keywords if k not in adjectives], [ev.plot])]
     if adjectives:

@@ -29,7 +29,7 @@ import re
 from dataclasses import dataclass
 
 from agent.explain.evidence import Evidence, Link
-from agent.explain.frames import _META as META_KEYWORD, frames_regex
+from agent.explain.frames import META_KEYWORD, frames_regex
 from agent.explain.verify import verify, without_titles
 from agent.explain.words import (CONNECTOR_LEMMAS, DETERMINERS, FUNCTION_WORDS, GENRE_WORDS, PREPOSITIONS,
                                  REGEX_CONNECTORS, article, fix_articles, join_words, lemma,
