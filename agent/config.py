@@ -98,6 +98,10 @@ class Settings(BaseSettings):
     structured_backend: Literal["auto", "xgrammar", "guidance", "outlines"] = Field(
         "auto", description="vLLM structured-output backend for the verbalizer's regex (each film has its own, "
         "compiled per request); auto: vLLM's choice (xgrammar for regexes). benchmarks/speed_bench.py --env compares them")
+    regex_decoding: Literal["jump-forward", "engine"] = Field(
+        "jump-forward", description="how the verbalizer's regex is decoded with the in-process engine: jump-forward, "
+        "text the grammar forces is appended without a model call and the model picks only at branch points "
+        "(agent/llm/vllm_engine._jump_forward); engine, vLLM's structured outputs, one decoding step per token")
     ranking: Literal["one-pass", "generate"] = Field(
         "one-pass", description="one-pass: read the label log-probabilities of all candidates in one forward pass, then "
         "explain the top n in parallel; generate: write the ranked JSON list token by token")
@@ -105,9 +109,12 @@ class Settings(BaseSettings):
     n_recommendations: int = Field(5, ge=1, le=20, description="items returned per request")
     max_tokens: int = Field(2000, ge=64, description="cap on the generation budget (default budget: ~100 tokens per item)")
     explanation_chars: int = Field(360, ge=40, description="max characters per explanation (schema maxLength); 360 leaves room for the reason clause and the plot sentence (most plot sentences are 100-220 characters)")
-    explanation_samples: int = Field(2, ge=1, le=8, description="verbalizer candidates per film, written at once "
+    explanation_samples: int = Field(1, ge=1, le=8, description="verbalizer candidates per film, written at once "
         "(the greedy one, the rest sampled); the shown one is the first that passes the verifier and says more than "
-        "genres (agent/explain/verbalize.Explainer)")
+        "genres (agent/explain/verbalize.Explainer); 1 with one retry: under jump-forward decoding a concurrent second "
+        "sample costs its own model calls (speed_bench 2.70x vs 2.22x, 2-core EPYC, README 'Jump-forward decoding')")
+    explanation_retries: int = Field(1, ge=0, le=4, description="further waves of `explanation_samples` "
+        "(sampled) candidates for a film none of whose candidates passed the verifier, before the evidence fallback")
     explanation_grammar: Literal["frames", "words"] = Field(
         "frames", description="what the verbalizer's clause is decoded under: frames, whole evidence phrases in a small "
         "grammar (agent/explain/frames.py); words, the evidence's words one by one (verbalize.continuation_regex)")

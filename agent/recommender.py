@@ -54,6 +54,7 @@ from agent.conversation import CLARIFYING_QUESTION
 from agent.embedding import Embedder
 from agent.errors import InvalidRequest, StoreError
 from agent.explain import Evidence, EvidenceBuilder, Explainer, verbalize_prompt
+from agent.explain.evidence import NameCasing
 from agent.llm.base import LLM, GenerationRequest, LabelRequest
 from agent.profiles import ProfileStore, merge_history
 from agent.prompts import Prompts, _clip
@@ -144,6 +145,7 @@ class Recommender:
         self.profiles = profiles  # None (evals, finetune): the catalog's histories only
         pop = collab.popularity if collab else {}
         self.titles = TitleIndex(items, pop)
+        self._casing: NameCasing | None = None  # evidence_builder(): the catalog's name casing
         self.retriever = Retriever(
             store, embedder, self.items, collab, sequence,
             history_in_query=settings.history_in_query, rrf_k=settings.rrf_k,
@@ -364,7 +366,9 @@ class Recommender:
 
     def evidence_builder(self) -> EvidenceBuilder:
         r = self.retriever
-        return EvidenceBuilder(self.items, r.collab, r.sequence, vectors=self.store.vectors)
+        if self._casing is None:  # the catalog's name casing, once (~0.3 s for 9.7k overviews)
+            self._casing = NameCasing(self.items)
+        return EvidenceBuilder(self.items, r.collab, r.sequence, vectors=self.store.vectors, casing=self._casing)
 
     def evidence(self, req: RecRequest, prep: Prepared, candidates: list[Candidate] | None = None) -> dict[str, Evidence]:
         """item id -> Evidence for `candidates` (default: all of prep's), against the request's
@@ -397,7 +401,7 @@ class Recommender:
     def _validator(self, prep: Prepared, evidence: dict[str, Evidence]) -> Validator:
         return Validator(list(prep.candidates), set(prep.history.seen), prep.n, evidence=evidence,
                          explainer=Explainer(self.prompts, self.titles, self.settings.explanation_chars,
-                                             samples=self.settings.explanation_samples,
+                                             samples=self.settings.explanation_samples, retries=self.settings.explanation_retries,
                                              grammar=self.settings.explanation_grammar),
                          catalog=self.items)
 

@@ -93,7 +93,7 @@ async def run(args) -> Path:
     llm = load_llm(s)
     await llm.start()
     rec = split_recommender(split, "test", users, settings=s, llm=llm)
-    explainer = Explainer(rec.prompts, rec.titles, s.explanation_chars, samples=s.explanation_samples,
+    explainer = Explainer(rec.prompts, rec.titles, s.explanation_chars, samples=s.explanation_samples, retries=s.explanation_retries,
                           grammar=s.explanation_grammar)
     fallback = lambda ev: explainer.fallback(ev).text  # noqa: E731  (the pairwise judge's baseline)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -377,7 +377,7 @@ async def test_the_frames_grammar_admits_whole_evidence_phrases_only():
     from agent.explain.verbalize import opener
 
     ev = evidence("5", request="a tense heist film please")  # Ronin, history Alien then Heat
-    clause = ", a 1998 action and thriller film about car chase, and it matches your request for heist."
+    clause = ", a 1998 action and crime film about car chase, and it matches your request for heist."
     llm = ScriptedLLM([clause], continues_prefix=True)
     done = await Explainer(Prompts(), TITLES).explain(llm, ev, max_tokens=90)
     rx = llm.requests[0].regex
@@ -387,12 +387,13 @@ async def test_the_frames_grammar_admits_whole_evidence_phrases_only():
                    ", a film about mercenaries chase France.",      # plot words as a topic
                    ", a war film.",                                 # a genre the film does not have
                    " because both have briefcase.",                 # a keyword Heat does not share
-                   ", a 1998 action film. Mercenaries chase a briefcase."):  # the plot, changed
+                   ", a 1998 action film. Mercenaries chase a briefcase.",  # the plot, changed
+                   ", a crime film."):  # the year and first two genres are fixed by code, not chosen
         assert not re.fullmatch(rx, broken), broken
     assert re.fullmatch(rx, " because both are about heist.")
     # whatever the grammar admits, the strict verifier passes (every phrase is the evidence's)
-    for text in (", a 1998 thriller film about briefcase and car chase.", " because both are action and crime films, "
-                 "and it matches your request for heist.", ", which matches your request for heist.", ", a crime film."):
+    for text in (", a 1998 action and crime film about briefcase and car chase.", " because both are action and crime films, "
+                 "and it matches your request for heist.", ", which matches your request for heist.", ", a 1998 action and crime film."):
         assert re.fullmatch(rx, text), text
         assert verify(opener(ev) + text + " " + ev.plot, ev, TITLES) == [], text
 

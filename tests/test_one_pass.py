@@ -30,9 +30,9 @@ async def test_order_follows_label_scores_and_explanations_run_per_item(make_rec
     assert [r.explanation for r in out.items] == [GOOD_6, GOOD_3]
     assert all(r.explanation_source == "llm" and r.from_llm for r in out.items)
     assert out.items[0].score > out.items[1].score  # label softmax
-    # one rank pass; per item the greedy candidate and one sample, at once (explanation_samples=2)
-    assert len(llm.label_requests) == 1 and len(llm.requests) == 4
-    assert sorted(r.temperature for r in llm.requests) == [0.0, 0.0, 0.8, 0.8]
+    # one rank pass; per item the greedy candidate, and no sampled retry since it passed (explanation_samples=1)
+    assert len(llm.label_requests) == 1 and len(llm.requests) == 2
+    assert sorted(r.temperature for r in llm.requests) == [0.0, 0.0]
     rank_prompt = llm.label_requests[0].messages[1]["content"]
     assert "- Alien (1979)" in rank_prompt and ". Alien (1979)" not in rank_prompt  # history, never a candidate
     # the verbalizer prompts share their system message (prefix caching) and hold only the film's evidence
@@ -102,7 +102,14 @@ async def test_closing_the_stream_cancels_pending_explanations(make_recommender)
     assert first.item.title == "Aliens"
     await gen.aclose()
     await asyncio.sleep(0.05)
-    assert llm.cancelled == 2  # both candidates of The Thing
+    assert llm.cancelled == 1  # The Thing's candidate
+
+
+async def test_two_samples_are_written_at_once_when_asked(make_recommender):
+    llm = LabelLLM({"The Thing (1982)": -0.1, "Aliens (1986)": -0.5}, [explain_by_film])
+    rec = make_recommender(llm, explanation_samples=2, explanation_retries=0)
+    await rec.recommend(ask("I loved Alien"))
+    assert sorted(r.temperature for r in llm.requests) == [0.0, 0.0, 0.8, 0.8]
 
 
 async def test_backend_without_label_scores_falls_back_to_generation(make_recommender):

@@ -17,8 +17,8 @@ What goes in (and nothing else; the verbalizer sees only this, the verifier chec
   reasons        why retrieval proposed it, from Candidate.sources: "often watched by people who
                  watched X" (co-occurrence with the viewer's film X), "commonly watched after X"
                  (next-item transitions), "close to your request", "more like X", "popular"
-  plot           one complete sentence of the overview (never cut mid-phrase; none if every
-                 sentence is too long)
+  plot           one complete sentence of the overview (two when the first is short; never cut
+                 mid-phrase; none if every sentence is too long)
   themes         up to three of the film's own keywords/tags that no link already names
   media          a trailer transcript or caption line when the film has one (poster OCR text is
                  left out: it mostly repeats the title)
@@ -39,6 +39,7 @@ from agent.types import Candidate, Item, UserHistory
 
 SIMILAR = 0.5  # embedding cosine at which two films count as close (all-MiniLM-L6-v2 documents)
 PLOT_CHARS = 220  # longest plot sentence kept
+SHORT_SENTENCE = 9  # a first plot sentence of fewer words takes the next one with it
 MEDIA_CHARS = 200  # a media line is cut at the last whole word before this
 RECENT = 20  # history films considered as links (most recent first)
 _NO_GENRE = "(no genres listed)"
@@ -53,7 +54,7 @@ class Link:
     """A history film the recommended one is close to, and what they share."""
     item_id: str
     label: str
-    themes: tuple[str, ...] = ()  # shared keywords / tags, lower-cased
+    themes: tuple[str, ...] = ()  # shared keywords / tags, lower-cased but names (`NameCasing`)
     genres: tuple[str, ...] = ()  # shared genres
     similar: bool = False  # embedding neighbours (cosine >= SIMILAR)
     liked: bool = False
@@ -139,15 +140,18 @@ class Evidence:
 
 
 def plot_sentence(overview: str, limit: int = PLOT_CHARS) -> str:
-    """The first complete sentence of `overview` no longer than `limit` (the shortest one if the
-    first is too long), or "" when none fits: never a sentence cut mid-phrase.
+    """The first complete sentence of `overview` no longer than `limit` (with the second when the
+    first is short and both fit; the shortest one if the first is too long), or "" when none fits:
+    never a sentence cut mid-phrase.
 
-    >>> plot_sentence("A thief steals. Then more happens.")
-    'A thief steals.'
+    >>> plot_sentence("A thief steals a painting from the museum at night. Then more happens.")
+    'A thief steals a painting from the museum at night.'
     >>> plot_sentence("When Dr. Jones Sr. finds the map, he runs. Later on.")
     'When Dr. Jones Sr. finds the map, he runs.'
     >>> plot_sentence("A very long first sentence that goes on and on. A short one.", limit=20)
     'A short one.'
+    >>> plot_sentence("Top London cop, PC Nicholas Angel is good. Too good. To stop the rest of his team")
+    'Top London cop, PC Nicholas Angel is good. Too good.'
     >>> plot_sentence("No full stop here", limit=40), plot_sentence("No full stop here and far too long", limit=10)
     ('No full stop here.', '')
     """
@@ -159,7 +163,14 @@ def plot_sentence(overview: str, limit: int = PLOT_CHARS) -> str:
     fits = [s for s in sentences if len(s) <= limit and len(s.split()) >= 3]
     if not fits:
         return ""
-    return fits[0] if fits[0] == sentences[0] else min(fits, key=len)
+    if fits[0] != sentences[0]:
+        return min(fits, key=len)
+    # a short first sentence reads as cut off alone ("Top London cop, PC Nicholas Angel is good."):
+    # the next one goes with it when both fit
+    if len(sentences[0].split()) < SHORT_SENTENCE and len(sentences) > 1 \
+            and len(sentences[0]) + 1 + len(sentences[1]) <= limit:
+        return sentences[0] + " " + sentences[1]
+    return sentences[0]
 
 
 def _words(text: str, limit: int) -> str:
@@ -206,14 +217,76 @@ def request_words(request: str, item: Item) -> tuple[str, ...]:
 Vectors = Callable[[Sequence[str]], Mapping[str, np.ndarray]]  # item ids -> stored vectors (missing ids absent)
 
 
-class EvidenceBuilder:
-    """Builds Evidence from the catalog, the viewer's history, the request and retrieval's signals."""
+class NameCasing:
+    """Keywords in the casing the catalog's overviews write them (keywords are stored lower-cased,
+    and "a film about paris" is no sentence a person writes): a phrase as the overviews most often
+    write it inside a sentence ("new york city" -> "New York City", "world war ii" -> "World War
+    II"); else each word that they write capitalised more than three times as often as not ("usa
+    president" -> "USA president"); else as it is.
 
-    def __init__(self, items: Mapping[str, Item], collab=None, sequence=None, vectors: Vectors | None = None):
+    >>> from agent.types import Item
+    >>> films = [Item(str(i), "T", overview=o) for i, o in enumerate(["A spy in Paris meets the FBI in New York.",
+    ...          "Two cops leave Paris. The FBI calls.", "A paris-bound train, a new car and a thief.", "Far from New York."])]
+    >>> c = NameCasing(films)
+    >>> c("paris"), c("fbi agent"), c("new york"), c("heist"), c("new car")
+    ('Paris', 'FBI agent', 'New York', 'heist', 'new car')
+    """
+
+    def __init__(self, items: Mapping[str, Item] | Sequence[Item]):
+        self._words: list[str] = []  # every overview word, sentence by sentence ("" between sentences)
+        self._at: dict[str, list[int]] = {}  # lower-cased word -> its positions inside a sentence
+        upper: dict[str, dict[str, int]] = {}
+        lower: dict[str, int] = {}
+        for item in (items.values() if isinstance(items, Mapping) else items):
+            for sentence in _SENTENCE_SPLIT.split(item.overview or ""):
+                words = tokens(sentence)
+                for i, w in enumerate(words):
+                    low = w.lower()
+                    if i:
+                        self._at.setdefault(low, []).append(len(self._words))
+                        if w[:1].isupper():
+                            forms = upper.setdefault(low, {})
+                            forms[w] = forms.get(w, 0) + 1
+                        else:
+                            lower[low] = lower.get(low, 0) + 1
+                    self._words.append(w)
+                self._words.append("")
+        self.word = {low: max(forms, key=lambda f: (forms[f], f)) for low, forms in upper.items()
+                     if sum(forms.values()) >= 2 and sum(forms.values()) > 3 * lower.get(low, 0)
+                     and low not in CONNECTOR_LEMMAS}
+        self._cache: dict[str, str] = {}
+
+    def __call__(self, keyword: str) -> str:
+        if keyword not in self._cache:
+            self._cache[keyword] = self._phrase(keyword) or " ".join(self.word.get(w, w) for w in keyword.split())
+        return self._cache[keyword]
+
+    def _phrase(self, keyword: str) -> str:
+        parts = keyword.lower().split()
+        if len(parts) < 2:
+            return ""
+        forms: dict[str, int] = {}
+        for i in self._at.get(parts[0], ()):
+            got = self._words[i: i + len(parts)]
+            if [w.lower() for w in got] == parts:
+                forms[" ".join(got)] = forms.get(" ".join(got), 0) + 1
+        return max(forms, key=lambda f: (forms[f], f)) if forms else ""
+
+
+_SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+")
+
+
+class EvidenceBuilder:
+    """Builds Evidence from the catalog, the viewer's history, the request and retrieval's signals.
+    `casing`: the catalog's `NameCasing` (built here when not given; the recommender keeps one)."""
+
+    def __init__(self, items: Mapping[str, Item], collab=None, sequence=None, vectors: Vectors | None = None,
+                 casing: NameCasing | None = None):
         self.items = items
         self.collab = collab  # agent.retrieval.CoOccurrence or None
         self.sequence = sequence  # agent.retrieval.Transitions or None
         self.vectors = vectors
+        self.casing = NameCasing(items) if casing is None else casing
 
     def history_films(self, history: UserHistory) -> list[tuple[Item, bool]]:
         """(film, liked) of the recent history, most recent first; disliked films are never links."""
@@ -262,7 +335,7 @@ class EvidenceBuilder:
             constraints=summary, runtime=item.runtime if runtime_asked else None,
             reasons=self._reasons(cand, films, anchors),
             plot=plot_sentence(item.overview) if item.overview else "",
-            themes=tuple(t for t in _features(item) if t not in linked)[:3],
+            themes=tuple(self.casing(t) for t in _features(item) if t not in linked)[:3],
             media=tuple((lab, _words(text, MEDIA_CHARS)) for lab, text in item.media_text
                         if any(k in lab.lower() for k in _MEDIA_KEEP) and text.strip())[:1],
             history_labels=tuple(f.label for f, _ in films),
@@ -280,7 +353,8 @@ class EvidenceBuilder:
             if not themes and not shared_g and sim < SIMILAR:
                 continue
             score = 3 * len(themes) + len(shared_g) + 2 * sim + 0.5 * liked - 0.02 * rank
-            scored.append((score, rank, Link(f.item_id, f.label, themes, shared_g, sim >= SIMILAR, liked)))
+            scored.append((score, rank, Link(f.item_id, f.label, tuple(self.casing(t) for t in themes),
+                                               shared_g, sim >= SIMILAR, liked)))
         scored.sort(key=lambda t: (-t[0], t[1]))
         best = [x for _, _, x in scored[:2]]
         if len(best) == 2 and not best[1].themes and not best[1].similar and best[0].themes:

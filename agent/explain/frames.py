@@ -11,7 +11,7 @@ true and the 135M pack still composed them into false or broken statements ("the
 Interpol detective are a team of illusionists", "a heist as the car"), which no word check can see.
 Here a statement can only be one the evidence makes:
 
-  identity   ", a|an <genre run> film" (the film's own genres, a year; "of N minutes" when a
+  identity   ", a|an <year> <genres> film" (the year and first two genres, fixed; "of N minutes" when a
              runtime bound was asked for), optionally " about <keyword>( and <keyword>)?" with the
              film's own keywords that read as a topic (`topic_keywords`)
   shared     " because both are <shared genres> films" | " because both are <shared adjective keyword>"
@@ -31,7 +31,7 @@ from __future__ import annotations
 import re
 
 from agent.explain.evidence import Evidence, Link
-from agent.explain.words import GENRE_WORDS, tokens
+from agent.explain.words import GENRE_WORDS, article, tokens
 
 META_KEYWORD = re.compile(r"creditsstinger|\bdirector\b|\bfilm\b|\bmovie\b|\bbased on\b|\b3d\b|\bimax\b|\bsequel\b|\bremake\b"
                r"|\bnovel\b|\bsilent\b|\bindependent\b|\bblack and white\b|\bimdb\b|\btop \d+|\boscar|\bcriterion\b"
@@ -83,14 +83,16 @@ def topic_keywords(keywords, texts=()) -> list[str]:
 _SAY = {"IMAX": "IMAX", "Children": "children's", "Film-Noir": "film noir"}
 
 
-def _genre_run(genres) -> list[str]:
-    """Ways to name up to two of `genres` ("crime", "action and crime", "crime and action").
+def _genre_run(genres) -> str:
+    """The film's first two genres as said in a sentence ("action and crime"; "" for none). Fixed
+    by code, not chosen by the model: which two of three genres, or in which order, says nothing
+    the card's genre line does not, and each such choice cost the jump-forward decoder a model call.
 
-    >>> _genre_run(("Action", "Crime"))
-    ['action', 'crime', 'action and crime', 'crime and action']
+    >>> _genre_run(("Action", "Crime", "Thriller")), _genre_run(("Children",)), _genre_run(())
+    ('action and crime', "children's", '')
     """
-    g = [_SAY.get(x, x.lower()) for x in genres if x != "(no genres listed)"][:3]
-    return g + [f"{a} and {b}" for a in g for b in g if a != b]
+    g = [_SAY.get(x, x.lower()) for x in genres if x != "(no genres listed)"][:2]
+    return " and ".join(g)
 
 
 def _one_or_two(options) -> str:
@@ -122,24 +124,24 @@ def is_adjective(keyword: str) -> bool:
 
 
 def identity_phrase_regex(ev: Evidence, topics: list[str]) -> str:
-    runs = _genre_run(ev.genres)
-    if not runs and not ev.year:
+    run = _genre_run(ev.genres)
+    if not run and not ev.year:
         return ""
-    year = f"({ev.year} )?" if ev.year else ""
-    kinds = (year + _alt(runs) if runs else str(ev.year)) + " film"
+    kind = " ".join(str(x) for x in (ev.year, run) if x)  # "1998 action and crime", with its article
+    kinds = _rx(f"{article(kind)} {kind}")
     minutes = f"( of {ev.runtime} minutes)?" if ev.runtime else ""
     nouns = [t for t in topics if not is_adjective(t)]
     about = f"( about {_one_or_two(nouns)})?" if nouns else ""
-    return ", (a|an) " + kinds + minutes + about
+    return ", " + kinds + " film" + minutes + about
 
 
 def shared_phrase_regex(ev: Evidence, link: Link | None) -> str:
     if link is None:
         return ""
     alts = []
-    runs = _genre_run(link.genres)
-    if runs:
-        alts.append("are " + _alt(runs) + " films")
+    run = _genre_run(link.genres)
+    if run:
+        alts.append("are " + _rx(run) + " films")
     keywords = [k for k in link.themes if not META_KEYWORD.search(k) and not any(w in GENRE_WORDS for w in k.split())]
     adjectives = [k for k in keywords if is_adjective(k)]
     topics = [t for t in topic_keywords([k for k in keywords if k not in adjectives], [ev.plot])]

@@ -14,7 +14,8 @@ agent/explain/frames.py (whole evidence facts; the plot sentence is appended by 
 `grammar="words"` `continuation_regex` / `vocabulary_regex` (only the evidence's words, its films'
 labels and a few connector words). A backend without regex decoding, e.g. a remote server, writes
 freely and the verifier alone decides. Each film gets `samples` candidates at once (the
-greedy one, the others at `retry_temperature`); of those that pass the verifier the first that
+greedy one, the others at `retry_temperature`), and `retries` further sampled waves when none
+passes; of those that pass the verifier the first that
 says something beyond genres is shown (`says_more_than_genres`), else the first. When none passes,
 an empty answer or an LLM error gives the fallback, written from the evidence by
 prompts/facts_explanation.j2 in complete sentences (correct articles, no cut-off plot).
@@ -119,16 +120,19 @@ def fallback_text(ev: Evidence, prompts: Prompts, max_chars: int = 240) -> str:
 
 def verbalize_prompt(prompts: Prompts, ev: Evidence, max_chars: int = 240, plot: bool = True) -> list[dict[str, str]]:
     """The verbalizer's messages: a fixed system message (shared prefix), then the evidence.
-    `plot=False` leaves the plot sentence out (the frames grammar appends it by code, so the model
-    never writes it: ~50 prompt tokens a film less to prefill)."""
+    `plot=False` is the frames grammar's compact prompt: what its phrases can say and nothing else.
+    No plot sentence (code appends it), no media line and no second history film (no phrase says
+    them), no closing question (the answer's start is given); ~130 prompt tokens a film instead of
+    ~180, and prefill is most of the verbalizer's time on a CPU."""
     return [
         {"role": "system", "content": prompts.render("verbalize_system.j2", max_chars=max_chars)},
         {"role": "user", "content": prompts.render("verbalize_user.j2", ev=fallback_view(ev) | {
             "genres": genre_phrase(ev.genres), "links": [
                 {"label": x.label, "verb": "liked" if x.liked else "watched", "themes": list(x.themes),
-                 "genres": genre_phrase(x.genres)} for x in ev.links],
+                 "genres": genre_phrase(x.genres)} for x in ev.links[: None if plot else 1]],
             "request_words": list(ev.request_words), "reasons": [r.text for r in ev.reasons if r.film],
-            "themes": list(ev.themes), "media": [list(m) for m in ev.media]} | ({} if plot else {"plot": ""}))},
+            "themes": list(ev.themes), "media": [list(m) for m in ev.media], "compact": False}
+            | ({} if plot else {"plot": "", "media": [], "compact": True}))},
     ]
 
 
@@ -404,10 +408,11 @@ class Explainer:
         self.prompts = prompts
         self.titles = titles
         self.max_chars = max_chars
-        # Candidates written at once per film: the greedy one and samples-1 at retry_temperature. In
-        # one wave they share the prompt's prefill and cost one decoding time (5 films: 3.83 s for
-        # 5 greedy + 5 sampled vs 3.52 s for 5 greedy, 2-core EPYC), where a resample after a
-        # failure cost a second wave. `retries`: further waves when no candidate passes.
+        # Candidates written at once per film: the greedy one and samples-1 at retry_temperature.
+        # Under vLLM's own regex decoding a wave of two shared one decoding time (5 films: 3.83 s for
+        # 5 greedy + 5 sampled vs 3.52 s for 5 greedy, 2-core EPYC); under jump-forward decoding
+        # (the default) each candidate costs its own model calls, so one greedy candidate and, only
+        # when it fails, a sampled wave (`retries`) is faster (README 'Jump-forward decoding').
         self.samples = max(1, samples)
         self.retries = retries
         self.retry_temperature = retry_temperature

@@ -21,7 +21,7 @@ Checks, each a problem kind:
               history film(s) the text names (all links when it names none): "because both are
               action and romance" for a link that shares only action
   word        any other content word (lemmatised; CONNECTORS aside) that no evidence string has
-  empty       no evidence word besides the titles (bare title, generic praise)
+  empty       no evidence word besides the titles (bare title, generic praise) and no plot sentence
 Blind spots: the relations between supported words ("Heat's plot" told of the recommended film
 passes when the words are all in the evidence), negation, and word order.
 """
@@ -75,12 +75,15 @@ def verify(text: str, ev: Evidence, titles: TitleIndex | None = None) -> list[st
         problems.append("person:" + _THIRD.search(t).group(0))
     if _ECHO.search(t):
         problems.append("echo:" + _ECHO.search(t).group(0))
-    rest = without_titles(t, ev)  # what the repetition, genre and fact checks read
+    rest = t
     if ev.plot and len(ev.plot) > MIN_CHARS and ev.plot in rest:
         # the evidence's plot sentence, copied whole (the frames grammar appends it): the catalog's
         # writing, not a claim of the writer; its words are supported, and its own "his ... his",
         # "Corleone ... Corleone" or "war on crime" are no repetition or genre claim of the text
+        # (cut before the titles are: a title inside it would leave it unrecognised)
         rest = rest.replace(ev.plot, " ")
+    copied_plot = rest != t
+    rest = without_titles(rest, ev)  # what the repetition, genre and fact checks read
     problems += _repetition(rest)
     names = {normalise(ev.title)} | {normalise(x.label.rsplit(" (", 1)[0]) for x in ev.links}
     named_spans: list[tuple[int, int]] = []
@@ -127,7 +130,7 @@ def verify(text: str, ev: Evidence, titles: TitleIndex | None = None) -> list[st
             unsupported.append(w)
     problems += [f"word:{w}" for w in unsupported]
     said_reason = any(r.film and r.text.lower() in t.lower() for r in ev.reasons)  # "often watched by people who watched Heat (1995)"
-    if not said_reason and not any(lemma(w) in support and lemma(w) not in CONNECTOR_LEMMAS and not w.isdigit()
+    if not said_reason and not copied_plot and not any(lemma(w) in support and lemma(w) not in CONNECTOR_LEMMAS and not w.isdigit()
                                    for w in tokens(rest)):
         problems.append("empty:no fact beyond the titles")  # "You may enjoy Heat (1995)." says nothing
     return problems + _names(rest, ev)
@@ -221,7 +224,8 @@ def without_titles(t: str, ev: Evidence) -> str:
     is no repetition and no genre claim: "War of the Worlds (2005)" says nothing of war films)."""
     named = [x.label for x in ev.links] + [r.film for r in ev.reasons if r.film]
     for name in sorted({ev.label, ev.title, *named, *(x.rsplit(" (", 1)[0] for x in named)}, key=len, reverse=True):
-        t = re.sub(re.escape(name), " ", t, flags=re.I) if name else t
+        # word-bounded: "Psycho" is cut from "you liked Psycho", not from "a psychological thriller"
+        t = re.sub(r"(?<!\w)" + re.escape(name) + r"(?!\w)", " ", t, flags=re.I) if name else t
     return t
 
 

@@ -131,6 +131,8 @@ def article(phrase: str) -> str:
     ['a', 'an', 'an', 'an', 'a', 'an']
     >>> [article(p) for p in ["one-night stand", "unique story", "ugly duckling", "hour", "FBI agent", "European"]]
     ['a', 'a', 'an', 'an', 'an', 'a']
+    >>> [article(p) for p in ["R-rated movie", "X-ray", "B-movie", "U-boat"]]
+    ['an', 'an', 'a', 'a']
     """
     p = phrase.strip()
     if not p:
@@ -140,12 +142,12 @@ def article(phrase: str) -> str:
     low = p.lower()
     if _CONSONANT_SOUND.match(low):
         return "a"
-    if _VOWEL_SOUND.match(low) or re.match(r"^[FHLMNRSX][A-Z]+\b", p):  # "an hour", "an FBI agent"
+    if _VOWEL_SOUND.match(low) or re.match(r"^[FHLMNRSX]([A-Z]+\b|-)", p):  # "an hour", "an FBI agent", "an R-rated"
         return "an"
     return "an" if low[0] in "aeiou" else "a"
 
 
-_CONSONANT_SOUND = re.compile(r"^(one\b|one-|once|uni(?!n)|use|usu|uto|ura|uro|eu|ewe)")
+_CONSONANT_SOUND = re.compile(r"^(one\b|one-|once|u-|uni(?!n)|use|usu|uto|ura|uro|eu|ewe)")
 _VOWEL_SOUND = re.compile(r"^(hour|honest|honou?r|heir)")
 _ARTICLE = re.compile(r"\b(a|an|A|An) (?=([\w'-]+))")
 

@@ -62,6 +62,9 @@ class VLLMEngine(LLM):
         self._label_ids: dict[str, int] = {}
         self._special: tuple[str, ...] = ()
         self._starting: asyncio.Future | None = None
+        self._xg = None  # (xgrammar compiler, vocabulary size, token-continues-a-word table), on first use
+        # regex decoding: "jump-forward" (forced text without model calls, _jump_forward) or "engine" (vLLM's)
+        self.regex_decoding = self.engine_kwargs.pop("regex_decoding", "jump-forward")
 
     @classmethod
     def from_settings(cls, s) -> VLLMEngine:
@@ -76,7 +79,7 @@ class VLLMEngine(LLM):
             home=s.home,
             engine_kwargs={"max_num_seqs": s.max_num_seqs, "max_num_batched_tokens": s.max_num_batched_tokens,
                            "enforce_eager": s.enforce_eager, "block_size": s.kv_block_size,
-                           "structured_backend": s.structured_backend},
+                           "structured_backend": s.structured_backend, "regex_decoding": s.regex_decoding},
         )
 
     async def start(self) -> None:
@@ -167,6 +170,10 @@ class VLLMEngine(LLM):
 
         lora_request = self._lora_request(request.adapter)
         ids = self._checked_prompt(request.messages, request.max_tokens, request.prefix)
+        if request.regex and self.regex_decoding == "jump-forward":
+            async for chunk in self._jump_forward(request, ids, lora_request):
+                yield chunk
+            return
         params = SamplingParams(
             max_tokens=request.max_tokens,
             temperature=request.temperature,
@@ -195,6 +202,118 @@ class VLLMEngine(LLM):
             raise
         except Exception as e:
             raise LLMError(f"vLLM generation failed: {type(e).__name__}: {e}") from e
+
+    def _grammar(self, regex: str):
+        """The regex compiled for the tokenizer (xgrammar, the library vLLM's own regex decoding uses;
+        the compiler caches by regex), and the token tables of the jump-forward decoder, built once."""
+        import torch
+        import xgrammar as xg
+
+        if self._xg is None:
+            info = xg.TokenizerInfo.from_huggingface(self._tokenizer)
+            pieces = self._tokenizer.batch_decode([[i] for i in range(info.vocab_size)])
+            word = torch.tensor([p[:1].isalnum() for p in pieces], dtype=torch.bool)  # continues a word
+            self._xg = (xg.GrammarCompiler(info), info.vocab_size, word)
+        compiler, _, _ = self._xg
+        return compiler.compile_regex(regex)
+
+    def _allowed(self, matcher) -> torch.Tensor:  # noqa: F821  (torch is imported lazily)
+        """The token ids the grammar allows next, as a 1-D tensor."""
+        import torch
+        import xgrammar as xg
+
+        _, vocab, _ = self._xg
+        mask = xg.allocate_token_bitmask(1, vocab)
+        matcher.fill_next_token_bitmask(mask)
+        bits = ((mask[0].unsqueeze(-1) >> torch.arange(32, dtype=torch.int32)) & 1).flatten()[:vocab]
+        return bits.nonzero().flatten()
+
+    async def _jump_forward(self, request: GenerationRequest, ids: list[int], lora_request) -> AsyncIterator[GenerationChunk]:
+        """Regex decoding that asks the model only where the grammar gives it a choice.
+
+        The phrase grammar of the verbalizer (agent/explain/frames.py) is mostly forced text: once
+        the model has chosen " because both are about", the keyword's tokens may be the only ones
+        allowed. vLLM's own regex decoding still runs one decoding step per token; here the text the
+        grammar forces (xgrammar's `find_jump_forward_string`) is appended without a model call, and
+        at a branch point one engine request (max_tokens 1, `allowed_token_ids` = what the grammar
+        allows, the request's temperature) picks the next token. The prompt of each step is the
+        previous one plus the new tokens, so the prefix cache serves all but the last partial block.
+        A forced run that ends inside a word whose end is a choice ("a" of "action"/"adventure") is
+        cut back to the word's start, so the model picks whole-word tokens. `frequency_penalty` does
+        not apply (each step generates one token); the grammar itself forbids a phrase twice.
+        """
+        import xgrammar as xg
+        from vllm import SamplingParams
+        from vllm.sampling_params import RequestOutputKind
+
+        matcher = xg.GrammarMatcher(self._grammar(request.regex), terminate_without_stop_token=True)
+        _, _, word = self._xg
+        start = len(ids)
+        ids = list(ids)
+        shown = ""
+        stops = set(matcher.stop_token_ids)
+        rid = request.request_id or uuid.uuid4().hex
+        finish = "length"
+
+        def written() -> str:
+            text = self._tokenizer.decode(ids[start:], skip_special_tokens=True)
+            return text if not text.endswith("\ufffd") else shown  # a character cut between tokens: wait
+
+        step = 0
+        while len(ids) - start < request.max_tokens:
+            if matcher.is_terminated():
+                finish = "stop"
+                break
+            forced = matcher.find_jump_forward_string()
+            if forced:
+                probe = matcher.fork()
+                probe.accept_string(forced)
+                if forced[-1].isalnum() and not probe.is_terminated() and bool(word[self._allowed(probe)].any()):
+                    forced = forced[: max(forced.rfind(" "), 0)]  # the unfinished word is the model's to write
+                if forced:
+                    matcher.accept_string(forced)
+                    ids += self._tokenizer.encode(forced, add_special_tokens=False)
+                    continue
+            allowed = self._allowed(matcher).tolist()
+            if not allowed:
+                break
+            if len(allowed) == 1:  # one token possible: no model call
+                token = allowed[0]
+            else:
+                if len(ids) + 1 > self.max_model_len:
+                    break
+                params = SamplingParams(max_tokens=1, temperature=request.temperature, allowed_token_ids=allowed,
+                                        output_kind=RequestOutputKind.FINAL_ONLY)
+                sub = f"{rid}-j{step}"
+                step += 1
+                final = None
+                try:
+                    async for out in self._engine.generate({"prompt_token_ids": list(ids)}, params, sub,
+                                                           lora_request=lora_request):
+                        final = out
+                except (asyncio.CancelledError, GeneratorExit):
+                    await self._abort(sub)
+                    raise
+                except (ModelNotFound, LLMError):
+                    raise
+                except Exception as e:
+                    raise LLMError(f"vLLM generation failed: {type(e).__name__}: {e}") from e
+                if final is None or not final.outputs or not final.outputs[0].token_ids:
+                    raise LLMError("vLLM returned no token for a jump-forward step")
+                token = final.outputs[0].token_ids[0]
+            if token in stops:
+                finish = "stop"
+                break
+            if not matcher.accept_token(token):
+                raise LLMError(f"the grammar refused token {token} it had allowed")
+            ids.append(token)
+            now = written()
+            if len(now) > len(shown):
+                yield GenerationChunk(now[len(shown):])
+                shown = now
+        now = written()
+        yield GenerationChunk(now[len(shown):], finish_reason=finish, prompt_tokens=start,
+                              completion_tokens=len(ids) - start)
 
     def _lora_request(self, adapter: str | None):
         if adapter is None:
