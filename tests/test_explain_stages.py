@@ -377,7 +377,7 @@ async def test_the_frames_grammar_admits_whole_evidence_phrases_only():
     from agent.explain.verbalize import opener
 
     ev = evidence("5", request="a tense heist film please")  # Ronin, history Alien then Heat
-    clause = ", a 1998 action and crime film about car chase, and it matches your request for heist."
+    clause = ", an action and crime film about car chase, and it matches your request for heist."
     llm = ScriptedLLM([clause], continues_prefix=True)
     done = await Explainer(Prompts(), TITLES).explain(llm, ev, max_tokens=90)
     rx = llm.requests[0].regex
@@ -392,8 +392,8 @@ async def test_the_frames_grammar_admits_whole_evidence_phrases_only():
         assert not re.fullmatch(rx, broken), broken
     assert re.fullmatch(rx, " because both are about heist.")
     # whatever the grammar admits, the strict verifier passes (every phrase is the evidence's)
-    for text in (", a 1998 action and crime film about briefcase and car chase.", " because both are action and crime films, "
-                 "and it matches your request for heist.", ", which matches your request for heist.", ", a 1998 action and crime film."):
+    for text in (", an action and crime film about briefcase and car chase.", " because both are action and crime films, "
+                 "and it matches your request for heist.", ", which matches your request for heist.", ", an action and crime film."):
         assert re.fullmatch(rx, text), text
         assert verify(opener(ev) + text + " " + ev.plot, ev, TITLES) == [], text
 
@@ -474,3 +474,14 @@ def test_the_frames_prompt_leaves_out_the_plot_it_appends_itself():
     words = Explainer(Prompts(), TITLES, grammar="words").messages(ev)[1]["content"]
     assert ev.plot in words and "Plot:" in words
     assert ev.plot not in frames and "Plot:" not in frames and "Heat (1995)" in frames
+
+
+def test_a_plot_that_names_the_film_is_still_appended():
+    """"Men in Black follows ..." shares "men in black" with the opener's label: that is the
+    title, not a plot already told."""
+    from agent.explain.evidence import Evidence
+
+    ev = Evidence("9", "Men in Black", "Men in Black (1997)", 1997, ("Sci-Fi",),
+                  plot="Men in Black follows the exploits of agents Kay and Jay.")
+    done = Explainer(Prompts(), TITLES).complete("You may enjoy Men in Black (1997), a sci-fi film.", ev)
+    assert done.endswith(" " + ev.plot)

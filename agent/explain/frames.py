@@ -3,7 +3,7 @@ in what order; each fact is written as a whole phrase of the evidence, never re-
 
     rx = frames_regex(ev, link=ev.links[0], room=170)   # what may follow the opener
     # "Since you liked Heat (1995), you may enjoy Ronin (1998)" +
-    #   ", a 1998 action and crime film about mercenaries, which is commonly watched after Heat (1995).
+    #   ", an action and crime film about mercenaries, which is commonly watched after Heat (1995).
     #    Mercenaries chase a mysterious briefcase across France."
 
 Why phrases and not words: under the word grammar (verbalize.continuation_regex) every word was
@@ -11,7 +11,7 @@ true and the 135M pack still composed them into false or broken statements ("the
 Interpol detective are a team of illusionists", "a heist as the car"), which no word check can see.
 Here a statement can only be one the evidence makes:
 
-  identity   ", a|an <year> <genres> film" (the year and first two genres, fixed; "of N minutes" when a
+  identity   ", a|an <genres> film" (the first two genres, fixed; "of N minutes" when a
              runtime bound was asked for), optionally " about <keyword>( and <keyword>)?" with the
              film's own keywords that read as a topic (`topic_keywords`)
   shared     " because both are <shared genres> films" | " because both are <shared adjective keyword>"
@@ -125,10 +125,9 @@ def is_adjective(keyword: str) -> bool:
 
 def identity_phrase_regex(ev: Evidence, topics: list[str]) -> str:
     run = _genre_run(ev.genres)
-    if not run and not ev.year:
+    if not run:  # the year alone says nothing the opener's "Ronin (1998)" did not
         return ""
-    kind = " ".join(str(x) for x in (ev.year, run) if x)  # "1998 action and crime", with its article
-    kinds = _rx(f"{article(kind)} {kind}")
+    kinds = _rx(f"{article(run)} {run}")  # "an action and crime" (no year: the opener's label has it)
     minutes = f"( of {ev.runtime} minutes)?" if ev.runtime else ""
     nouns = [t for t in topics if not is_adjective(t)]
     about = f"( about {_one_or_two(nouns)})?" if nouns else ""
@@ -177,7 +176,7 @@ def frames_regex(ev: Evidence, link: Link | None = None, room: int = 240, plot: 
     ...               links=(Link("2", "Heat (1995)", ("heist", "tense"), ("Crime",), liked=True),),
     ...               themes=("mercenary", "held captive"), reasons=(Reason("sequence", "Heat (1995)"),))
     >>> ok = lambda t: bool(re.fullmatch(frames_regex(ev, ev.links[0]), t))
-    >>> ok(", a 1998 action and crime film about mercenary, and it is commonly watched after Heat (1995). Mercenaries chase a case.")
+    >>> ok(", an action and crime film about mercenary, and it is commonly watched after Heat (1995). Mercenaries chase a case.")
     True
     >>> ok(" because both are about heist. Mercenaries chase a case."), ok(" because both are tense. Mercenaries chase a case.")
     (True, True)

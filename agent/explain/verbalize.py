@@ -470,7 +470,7 @@ class Explainer:
         in `max_chars` (the sentence is the catalog's: decoding it token by token under a regex that
         admits only it cost ~35 decoding steps a film for nothing)."""
         t = text.strip()
-        if self.grammar != "frames" or not ev.plot or not t.endswith(".") or _shares_phrase(t, ev.plot):
+        if self.grammar != "frames" or not ev.plot or not t.endswith(".") or _shares_phrase(without_titles(t, ev), ev.plot):
             return text  # a text that already tells the plot (a backend writing freely) is not told it twice
         return t + " " + ev.plot if len(t) + 1 + len(ev.plot) <= self.max_chars else text
 
