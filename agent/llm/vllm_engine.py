@@ -286,18 +286,7 @@ class VLLMEngine(LLM):
                                         output_kind=RequestOutputKind.FINAL_ONLY)
                 sub = f"{rid}-j{step}"
                 step += 1
-                final = None
-                try:
-                    async for out in self._engine.generate({"prompt_token_ids": list(ids)}, params, sub,
-                                                           lora_request=lora_request):
-                        final = out
-                except (asyncio.CancelledError, GeneratorExit):
-                    await self._abort(sub)
-                    raise
-                except (ModelNotFound, LLMError):
-                    raise
-                except Exception as e:
-                    raise LLMError(f"vLLM generation failed: {type(e).__name__}: {e}") from e
+                final = await self._last_output(list(ids), params, sub, lora_request, "generation")
                 if final is None or not final.outputs or not final.outputs[0].token_ids:
                     raise LLMError("vLLM returned no token for a jump-forward step")
                 token = final.outputs[0].token_ids[0]
@@ -362,8 +351,20 @@ class VLLMEngine(LLM):
         ids = self._checked_prompt(request.messages, 1)
         label_ids = self.label_token_ids(request.labels)
         params = SamplingParams(max_tokens=1, temperature=0.0, logprob_token_ids=label_ids)
-        final = None
         rid = request.request_id or uuid.uuid4().hex
+        final = await self._last_output(ids, params, rid, lora_request, "label scoring")
+        if final is None or not final.outputs or not final.outputs[0].logprobs:
+            raise LLMError("vLLM returned no log-probabilities for the label read")
+        lp = final.outputs[0].logprobs[0]
+        missing = [t for t in label_ids if t not in lp]
+        if missing:
+            raise LLMError(f"vLLM returned no log-probability for label tokens {missing}")
+        return LabelScores(tuple(float(lp[t].logprob) for t in label_ids), prompt_tokens=len(ids))
+
+    async def _last_output(self, ids: list[int], params, rid: str, lora_request, what: str):
+        """The final output of one engine request (None if it gave none); a cancelled request is
+        aborted in the engine, any other engine failure is an LLMError naming `what` failed."""
+        final = None
         try:
             async for out in self._engine.generate({"prompt_token_ids": ids}, params, rid, lora_request=lora_request):
                 final = out
@@ -373,14 +374,8 @@ class VLLMEngine(LLM):
         except (ModelNotFound, LLMError):
             raise
         except Exception as e:
-            raise LLMError(f"vLLM label scoring failed: {type(e).__name__}: {e}") from e
-        if final is None or not final.outputs or not final.outputs[0].logprobs:
-            raise LLMError("vLLM returned no log-probabilities for the label read")
-        lp = final.outputs[0].logprobs[0]
-        missing = [t for t in label_ids if t not in lp]
-        if missing:
-            raise LLMError(f"vLLM returned no log-probability for label tokens {missing}")
-        return LabelScores(tuple(float(lp[t].logprob) for t in label_ids), prompt_tokens=len(ids))
+            raise LLMError(f"vLLM {what} failed: {type(e).__name__}: {e}") from e
+        return final
 
     async def _abort(self, rid: str) -> None:
         """Stop the engine's work on a cancelled request (vLLM also does on cancel; aborting twice is a no-op)."""
