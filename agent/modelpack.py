@@ -77,6 +77,12 @@ PACKS: dict[str, PackSpec] = {
         wheels=(), members=(), gguf_sha256="", gguf_size=0, licence="Apache-2.0 (base); adapter: this project's licence",
         base="smollm2-135m", adapter="finetune/adapters/smollm2-135m-verbalizer",
     ),
+    "smollm2-135m-frames": PackSpec(
+        name="smollm2-135m-frames",
+        upstream="smollm2-135m + the frames-grammar verbalizer LoRA (finetune.teacher --grammar frames, finetune.train)",
+        wheels=(), members=(), gguf_sha256="", gguf_size=0, licence="Apache-2.0 (base); adapter: this project's licence",
+        base="smollm2-135m", adapter="finetune/adapters/smollm2-135m-frames",
+    ),
 }
 REPO = Path(__file__).resolve().parent.parent
 

@@ -35,6 +35,7 @@ Left out: scoring samples beyond pass/fail (the shortest passing one wins).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import hashlib
 import json
 import os
@@ -145,13 +146,38 @@ def film_names(ev) -> list[str]:
     return [ev.title, *labels, *(lab.rsplit(" (", 1)[0] for lab in labels)]
 
 
-def judge(texts: list[str], ev, rec) -> list[dict]:
-    from agent.explain.verbalize import finish
+def explainer(rec):
+    """The served Explainer (agent/recommender.Recommender._validator's settings)."""
+    from agent.explain.verbalize import Explainer
+
+    s = rec.settings
+    return Explainer(rec.prompts, rec.titles, s.explanation_chars, samples=s.explanation_samples,
+                     retries=s.explanation_retries, grammar=s.explanation_grammar)
+
+
+def judge(texts: list[str], ev, rec, grammar: str = "words") -> list[dict]:
+    """Each sample as it would be shown, with the verifier's and the style filter's problems.
+
+    grammar "words": `texts` are whole explanations, cut to the served length. grammar "frames":
+    `texts` are the opener + the model's clause; shown is what the served Explainer makes of them
+    (the plot sentence appended, articles fixed), and `answer` (the training target) is the
+    opener + clause only: serving appends the plot by code, the model never writes it. `more`:
+    the clause says something beyond genres and co-watching (`says_more_than_genres`), which
+    the example picker prefers."""
+    from agent.explain.verbalize import finish, says_more_than_genres
     from agent.explain.verify import verify
 
     cap = rec.settings.explanation_chars
+    ex = explainer(rec) if grammar == "frames" else None
     rows = []
     for raw in texts:
+        if ex is not None:
+            answer = raw.strip()
+            shown, problems = ex.check(ex.complete(answer, ev), ev)
+            rows.append({"raw": raw, "answer": answer, "text": shown, "verify": problems,
+                         "style": style_problems(shown, cap, film_names(ev)),
+                         "more": says_more_than_genres(answer, ev)})
+            continue
         shown = finish(raw, cap)
         rows.append({"raw": raw, "text": shown, "verify": verify(shown, ev, rec.titles),
                      "style": style_problems(shown, cap, film_names(ev))})
@@ -159,20 +185,89 @@ def judge(texts: list[str], ev, rec) -> list[dict]:
 
 
 def pick(attempts: list[dict]) -> list[Example]:
-    """One example per attempt: its shortest passing sample whose text and skeleton no earlier
-    kept example has (exact and near de-duplication)."""
+    """One example per attempt: of its passing samples, those that say more than genres first
+    (frames samples carry `more`), then the shortest, whose answer and skeleton no earlier kept
+    example has (exact and near de-duplication). The answer is the training target: the sample's
+    `answer` (frames: opener + clause) or its shown text (words).
+
+    >>> ok = lambda t, more: {"raw": t, "answer": t, "text": t + " Plot.", "verify": [], "style": [], "more": more}
+    >>> a = {"user": "1", "target": "5", "messages": [], "names": ["Ronin (1998)"],
+    ...      "samples": [ok("You may enjoy Ronin (1998), a crime film.", False),
+    ...                  ok("You may enjoy Ronin (1998), a crime film about mercenaries.", True)]}
+    >>> [e.answer for e in pick([a, dict(a, target="6")])]
+    ['You may enjoy Ronin (1998), a crime film about mercenaries.', 'You may enjoy Ronin (1998), a crime film.']
+    """
     seen_text, seen_skel, kept = set(), set(), []
     for a in attempts:
-        ok = sorted((s for s in a["samples"] if not s["verify"] and not s["style"]), key=lambda s: len(s["text"]))
+        ok = sorted((s for s in a["samples"] if not s["verify"] and not s["style"]),
+                    key=lambda s: (not s.get("more", True), len(s.get("answer", s["text"]))))
         for s in ok:
-            sk = skeleton(s["text"], a["names"])
-            if s["text"] in seen_text or sk in seen_skel:
+            answer = s.get("answer", s["text"])
+            sk = skeleton(answer, a["names"])
+            if answer in seen_text or sk in seen_skel:
                 continue
-            seen_text.add(s["text"])
+            seen_text.add(answer)
             seen_skel.add(sk)
-            kept.append(Example("explain", a["user"], a["target"], a["messages"], s["text"]))
+            kept.append(Example("explain", a["user"], a["target"], a["messages"], answer))
             break
     return kept
+
+
+async def label_frames(engine, todo: list[dict], args, rec, out_file, bar) -> float:
+    """The frames grammar's teacher: each example decoded as served (agent/explain/verbalize.Explainer:
+    the code's opener as the answer's start, the clause under `frames_regex`, the engine's regex
+    decoding, jump-forward by default), `args.samples` times (the first greedy, the rest at
+    `args.temperature`), `args.batch` examples at once. Returns the generation seconds."""
+    from agent.explain.verbalize import opener
+    from agent.llm.base import GenerationRequest
+
+    ex = explainer(rec)
+    t0, gen_s = time.time(), 0.0
+    for i in range(0, len(todo), args.batch):
+        chunk = todo[i: i + args.batch]
+        t = time.time()
+
+        async def one(w):
+            ev = w["ev"]
+            prefix = opener(ev)
+            reqs = [GenerationRequest(messages=w["messages"], max_tokens=max(16, (ex.max_chars - len(prefix)) // 3 + 5),
+                                      temperature=0.0 if k == 0 else args.temperature, stop=["\n"],
+                                      regex=ex.regex(ev, prefix), frequency_penalty=ex.frequency_penalty, prefix=prefix,
+                                      request_id=f"teacher-{w['key']}-{k}")
+                    for k in range(args.samples)]
+            outs = await asyncio.gather(*(engine.complete(r) for r in reqs))
+            return prefix, outs
+
+        results = await asyncio.gather(*(one(w) for w in chunk))
+        gen_s += time.time() - t
+        for w, (prefix, outs) in zip(chunk, results):
+            row = {"key": w["key"], "user": w["user"], "target": w["target"], "messages": w["messages"],
+                   "grammar": "frames", "names": film_names(w["ev"]),
+                   "samples": judge([prefix + o.text for o in outs], w["ev"], rec, "frames"),
+                   "completion_tokens": sum(o.completion_tokens for o in outs)}
+            out_file.write(json.dumps(row, ensure_ascii=False) + "\n")
+        out_file.flush()
+        bar.update(len(chunk))
+        bar.set_postfix(gen_s=round(gen_s))
+        if args.max_minutes and time.time() - t0 > 60 * args.max_minutes:
+            break
+    return gen_s
+
+
+async def _frames_run(args, rec, todo: list[dict], att_path: Path) -> float:
+    """The teacher model in the server's own engine class (VLLMEngine, the served settings but the
+    teacher's model), then `label_frames`."""
+    from agent.llm.vllm_engine import VLLMEngine
+
+    s = rec.settings.model_copy(update={"model": args.teacher, "lora": None, "max_model_len": 2048, "kv_cache_gib": 3.0,
+                                        "max_num_seqs": max(rec.settings.max_num_seqs, args.batch * args.samples)})
+    engine = VLLMEngine.from_settings(s)
+    await engine.start()
+    try:
+        with open(att_path, "a") as f, tqdm(total=len(todo), desc="teacher examples") as bar:
+            return await label_frames(engine, todo, args, rec, f, bar)
+    finally:
+        await engine.close()
 
 
 def pack_sha(model: str, home: Path) -> str:
@@ -203,6 +298,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max_minutes", type=float, default=0, help="stop after the batch that passes this many minutes of generation (0: none)")
     ap.add_argument("--judge_only", action="store_true", help="no generation: judge the stored samples again and rebuild examples.jsonl")
     ap.add_argument("--batch", type=int, default=16, help="examples sent to the engine at once")
+    ap.add_argument("--grammar", choices=("served", "frames", "words"), default="served",
+                    help="frames: the served Explainer's decoding (opener by code, the clause under the phrase grammar, "
+                    "the server's regex decoding); words: whole texts under the word grammar's vocabulary regex "
+                    "(offline LLM.chat); served: the server's explanation_grammar setting")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
 
@@ -218,9 +317,12 @@ def main(argv: list[str] | None = None) -> int:
         todo = todo[: args.limit]
     if args.judge_only:
         todo = []
-    print(f"[teacher] {len(items)} examples, {len(done)} done, {len(todo)} this run", flush=True)
+    grammar = rec.settings.explanation_grammar if args.grammar == "served" else args.grammar
+    print(f"[teacher] {len(items)} examples, {len(done)} done, {len(todo)} this run, grammar {grammar}", flush=True)
     gen_s = 0.0
-    if todo:
+    if todo and grammar == "frames":
+        gen_s = asyncio.run(_frames_run(args, rec, todo, att_path))
+    elif todo:
         from agent.device import llm_dtype, vllm_reserved_cores
         from agent.modelpack import resolve_model
 
@@ -267,7 +369,7 @@ def main(argv: list[str] | None = None) -> int:
     by_key = {w["key"]: w for w in items}
     for a in attempts:  # judged again by today's verifier and style filter: the kept set follows the checks
         if a["key"] in by_key:
-            a["samples"] = judge([s["raw"] for s in a["samples"]], by_key[a["key"]]["ev"], rec)
+            a["samples"] = judge([s["raw"] for s in a["samples"]], by_key[a["key"]]["ev"], rec, a.get("grammar", "words"))
     kept = pick(attempts)
     ex_path = args.out / "examples.jsonl"
     with open(ex_path, "w") as f:
@@ -283,7 +385,9 @@ def main(argv: list[str] | None = None) -> int:
     record = {
         "teacher": args.teacher, "teacher_pack_sha256": pack_sha(args.teacher, rec.settings.home),
         "samples_per_example": args.samples, "temperature": args.temperature, "max_tokens": args.max_tokens,
-        "constrained": args.constrain, "frequency_penalty": args.frequency_penalty,
+        "constrained": args.constrain, "frequency_penalty": args.frequency_penalty, "grammar": grammar,
+        "regex_decoding": rec.settings.regex_decoding if grammar == "frames" else "engine",
+        "examples_saying_more_than_genres": sum(any(s.get("more") for s in a["samples"] if ok(s)) for a in attempts),
         "request": args.request or "REQUESTS in turn", "examples_labelled": len(attempts), "samples": len(samples),
         "sample_pass_rate": sum(map(ok, samples)) / max(len(samples), 1),
         "sample_verify_pass_rate": sum(not s["verify"] for s in samples) / max(len(samples), 1),

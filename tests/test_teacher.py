@@ -52,3 +52,52 @@ def test_teacher_requests_are_not_the_graded_chat_requests():
     graded = {t.lower().strip(" ?.!") for t, _ in CHAT}
     assert not graded & {r.lower().strip(" ?.!") for r in REQUESTS if r != "What should I watch next?"}
     assert REQUESTS.count("What should I watch next?") * 2 == len(REQUESTS)  # half plain, half moods/genres
+
+
+def test_pick_prefers_frames_samples_that_say_more_than_genres():
+    s = lambda t, more: {"raw": t, "answer": t, "text": t + " Plot.", "verify": [], "style": [], "more": more}  # noqa: E731
+    a = {"user": "u1", "target": "5", "messages": [], "names": ["Ronin (1998)"],
+         "samples": [s("You may enjoy Ronin (1998), a crime film.", False),
+                     s("You may enjoy Ronin (1998), a crime film about mercenaries.", True)]}
+    kept = pick([a])
+    assert [e.answer for e in kept] == ["You may enjoy Ronin (1998), a crime film about mercenaries."]  # no plot: code adds it
+
+
+def test_label_frames_decodes_as_served_and_keeps_the_clause_as_target(tmp_path):
+    """The frames teacher sends the served request (opener as prefix, the frames regex, greedy first
+    then sampled) and stores opener + clause as the answer, the shown text with the plot."""
+    import argparse
+    import asyncio
+    import json
+    from types import SimpleNamespace
+
+    from agent.config import Settings
+    from agent.explain.verbalize import opener
+    from agent.prompts import Prompts
+    from finetune.teacher import label_frames
+    from tests.conftest import ScriptedLLM
+    from tests.test_explain_stages import TITLES, evidence
+
+    ev = evidence("5")  # Ronin, links Heat (shares heist)
+    rec = SimpleNamespace(settings=Settings(), prompts=Prompts(), titles=TITLES)
+    llm = ScriptedLLM([", an action and crime film because both are about heist."], continues_prefix=True)
+    todo = [{"key": "u:1:5", "user": "u", "target": "5", "ev": ev, "messages": [{"role": "user", "content": "x"}]}]
+    args = argparse.Namespace(batch=4, samples=3, temperature=0.7, max_minutes=0)
+
+    class Bar:
+        def update(self, n): pass
+        def set_postfix(self, **kw): pass
+
+    path = tmp_path / "attempts.jsonl"
+    with open(path, "w") as f:
+        asyncio.run(label_frames(llm, todo, args, rec, f, Bar()))
+    reqs = llm.requests
+    assert [r.temperature for r in reqs] == [0.0, 0.7, 0.7]
+    assert all(r.prefix == opener(ev) and r.regex and r.stop == ["\n"] for r in reqs)
+    row = json.loads(path.read_text())
+    assert row["grammar"] == "frames" and len(row["samples"]) == 3
+    first = row["samples"][0]
+    assert first["answer"] == opener(ev) + ", an action and crime film because both are about heist."
+    assert first["text"] == first["answer"] + " " + ev.plot  # shown as served: the plot appended by code
+    assert first["verify"] == [] and first["style"] == [] and first["more"] is True
+    assert [e.answer for e in pick([row])] == [first["answer"]]
