@@ -64,16 +64,19 @@ def style_problems(text: str, max_chars: int, names: tuple[str, ...] | list[str]
     ['you:missing', 'sentences:3', 'scaffold:colon or list']
     >>> style_problems("You may enjoy Star Wars: Episode V (1980), a space adventure.", 240, ["Star Wars: Episode V (1980)"])
     []
+    >>> style_problems("You liked Kill Bill: Vol. 2 (2004), so try Dr. Strangelove (1964). It is a comedy.", 240,
+    ...                ["Kill Bill: Vol. 2 (2004)", "Dr. Strangelove (1964)"])
+    []
     """
     out = []
     if not _YOU.search(text):
         out.append("you:missing")
-    n = len(_SENT_END.findall(text.replace("(", " ").replace(")", " ")))
-    if n > 2:
-        out.append(f"sentences:{n}")
     bare = text
     for name in sorted({n for n in names if n}, key=len, reverse=True):
-        bare = bare.replace(name, " ")
+        bare = bare.replace(name, " _ ")  # titles' own stops and colons ("Dr. Strangelove", "Vol. 2") are no sentence ends
+    n = len(_SENT_END.findall(bare.replace("(", " ").replace(")", " ")))
+    if n > 2:
+        out.append(f"sentences:{n}")
     if _SCAFFOLD.search(bare):
         out.append("scaffold:colon or list")
     if len(text) > max_chars:
@@ -174,8 +177,9 @@ def judge(texts: list[str], ev, rec, grammar: str = "words") -> list[dict]:
         if ex is not None:
             answer = raw.strip()
             shown, problems = ex.check(ex.complete(answer, ev), ev)
-            rows.append({"raw": raw, "answer": answer, "text": shown, "verify": problems,
-                         "style": style_problems(shown, cap, film_names(ev)),
+            style = style_problems(answer, cap, film_names(ev))  # the clause: a plot of two sentences is the catalog's
+            style += [p for p in style_problems(shown, cap, film_names(ev)) if p.startswith("length")]
+            rows.append({"raw": raw, "answer": answer, "text": shown, "verify": problems, "style": style,
                          "more": says_more_than_genres(answer, ev)})
             continue
         shown = finish(raw, cap)
@@ -218,6 +222,7 @@ async def label_frames(engine, todo: list[dict], args, rec, out_file, bar) -> fl
     the code's opener as the answer's start, the clause under `frames_regex`, the engine's regex
     decoding, jump-forward by default), `args.samples` times (the first greedy, the rest at
     `args.temperature`), `args.batch` examples at once. Returns the generation seconds."""
+    from agent.explain.frames import frame_variants
     from agent.explain.verbalize import opener
     from agent.llm.base import GenerationRequest
 
@@ -230,11 +235,14 @@ async def label_frames(engine, todo: list[dict], args, rec, out_file, bar) -> fl
         async def one(w):
             ev = w["ev"]
             prefix = opener(ev)
+            full = ex.regex(ev, prefix)
+            grammars = [(full, 0.0 if k == 0 else args.temperature) for k in range(args.samples)]
+            if getattr(args, "variants", False):  # greedy under each sub-grammar: what the teacher says of each fact kind
+                grammars += [(v, 0.0) for v in frame_variants(ev, ev.links[0] if ev.links else None)]
             reqs = [GenerationRequest(messages=w["messages"], max_tokens=max(16, (ex.max_chars - len(prefix)) // 3 + 5),
-                                      temperature=0.0 if k == 0 else args.temperature, stop=["\n"],
-                                      regex=ex.regex(ev, prefix), frequency_penalty=ex.frequency_penalty, prefix=prefix,
-                                      request_id=f"teacher-{w['key']}-{k}")
-                    for k in range(args.samples)]
+                                      temperature=t, stop=["\n"], regex=rx, frequency_penalty=ex.frequency_penalty,
+                                      prefix=prefix, request_id=f"teacher-{w['key']}-{k}")
+                    for k, (rx, t) in enumerate(grammars)]
             outs = await asyncio.gather(*(engine.complete(r) for r in reqs))
             return prefix, outs
 
@@ -298,6 +306,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max_minutes", type=float, default=0, help="stop after the batch that passes this many minutes of generation (0: none)")
     ap.add_argument("--judge_only", action="store_true", help="no generation: judge the stored samples again and rebuild examples.jsonl")
     ap.add_argument("--batch", type=int, default=16, help="examples sent to the engine at once")
+    ap.add_argument("--variants", action=argparse.BooleanOptionalAction, default=True,
+                    help="frames: also one greedy sample under each sub-grammar of the served one (agent/explain/frames."
+                    "frame_variants: the topic, the shared keyword, the reason alone), so the picker, which prefers a "
+                    "verified clause that says more than genres, has one to pick where the evidence has one")
     ap.add_argument("--grammar", choices=("served", "frames", "words"), default="served",
                     help="frames: the served Explainer's decoding (opener by code, the clause under the phrase grammar, "
                     "the server's regex decoding); words: whole texts under the word grammar's vocabulary regex "
@@ -384,8 +396,11 @@ def main(argv: list[str] | None = None) -> int:
     prev = json.loads((args.out / "teacher.json").read_text()) if (args.out / "teacher.json").exists() else {}
     record = {
         "teacher": args.teacher, "teacher_pack_sha256": pack_sha(args.teacher, rec.settings.home),
-        "samples_per_example": args.samples, "temperature": args.temperature, "max_tokens": args.max_tokens,
-        "constrained": args.constrain, "frequency_penalty": args.frequency_penalty, "grammar": grammar,
+        "samples_per_example": args.samples, "temperature": args.temperature,
+        "max_tokens": "served (explanation_chars)" if grammar == "frames" else args.max_tokens,
+        "constrained": args.constrain, "grammar": grammar,
+        "frequency_penalty": explainer(rec).frequency_penalty if grammar == "frames" else args.frequency_penalty,
+        "variants": bool(args.variants) if grammar == "frames" else False,
         "regex_decoding": rec.settings.regex_decoding if grammar == "frames" else "engine",
         "examples_saying_more_than_genres": sum(any(s.get("more") for s in a["samples"] if ok(s)) for a in attempts),
         "request": args.request or "REQUESTS in turn", "examples_labelled": len(attempts), "samples": len(samples),

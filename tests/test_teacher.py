@@ -82,7 +82,7 @@ def test_label_frames_decodes_as_served_and_keeps_the_clause_as_target(tmp_path)
     rec = SimpleNamespace(settings=Settings(), prompts=Prompts(), titles=TITLES)
     llm = ScriptedLLM([", an action and crime film because both are about heist."], continues_prefix=True)
     todo = [{"key": "u:1:5", "user": "u", "target": "5", "ev": ev, "messages": [{"role": "user", "content": "x"}]}]
-    args = argparse.Namespace(batch=4, samples=3, temperature=0.7, max_minutes=0)
+    args = argparse.Namespace(batch=4, samples=3, temperature=0.7, max_minutes=0, variants=False)
 
     class Bar:
         def update(self, n): pass
@@ -101,3 +101,38 @@ def test_label_frames_decodes_as_served_and_keeps_the_clause_as_target(tmp_path)
     assert first["text"] == first["answer"] + " " + ev.plot  # shown as served: the plot appended by code
     assert first["verify"] == [] and first["style"] == [] and first["more"] is True
     assert [e.answer for e in pick([row])] == [first["answer"]]
+
+
+def test_label_frames_variants_add_one_greedy_sample_per_sub_grammar(tmp_path):
+    import argparse
+    import asyncio
+    import json
+    import re
+    from types import SimpleNamespace
+
+    from agent.config import Settings
+    from agent.explain.frames import frame_variants, frames_regex
+    from agent.prompts import Prompts
+    from finetune.teacher import label_frames
+    from tests.conftest import ScriptedLLM
+    from tests.test_explain_stages import TITLES, evidence
+
+    ev = evidence("5")
+    rec = SimpleNamespace(settings=Settings(), prompts=Prompts(), titles=TITLES)
+    llm = ScriptedLLM([" because both are about heist."], continues_prefix=True)
+    todo = [{"key": "k", "user": "u", "target": "5", "ev": ev, "messages": [{"role": "user", "content": "x"}]}]
+    args = argparse.Namespace(batch=4, samples=1, temperature=0.7, max_minutes=0, variants=True)
+
+    class Bar:
+        def update(self, n): pass
+        def set_postfix(self, **kw): pass
+
+    with open(tmp_path / "a.jsonl", "w") as f:
+        asyncio.run(label_frames(llm, todo, args, rec, f, Bar()))
+    variants = frame_variants(ev, ev.links[0])
+    assert variants and [r.regex for r in llm.requests[1:]] == variants
+    assert all(r.temperature == 0.0 for r in llm.requests)
+    assert len(json.loads((tmp_path / "a.jsonl").read_text())["samples"]) == 1 + len(variants)
+    # each variant is a restriction of the served grammar: what it admits, serving admits
+    assert re.fullmatch(frames_regex(ev, ev.links[0], plot=False), " because both are about heist.")
+    assert any(re.fullmatch(v, " because both are about heist.") for v in variants)

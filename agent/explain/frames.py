@@ -203,5 +203,47 @@ def frames_regex(ev: Evidence, link: Link | None = None, room: int = 240, plot: 
     return _alt_raw(alts) + r"\." + plot
 
 
+def frame_variants(ev: Evidence, link: Link | None = None) -> list[str]:
+    """Sub-grammars of `frames_regex(ev, link, plot=False)`, one per kind of fact the clause can
+    open with beyond genres: the identity phrase with its topic ("a crime film about mercenaries"),
+    the shared keyword or topic ("because both are about heist"), the reason or request alone
+    (", which is commonly watched after Heat (1995)"). Each is a restriction of the served
+    grammar (every text it admits, the served regex admits), so a teacher decoded under one
+    writes a clause the served model can write. Empty kinds are left out.
+
+    >>> import re
+    >>> from agent.explain.evidence import Evidence, Link, Reason
+    >>> ev = Evidence("5", "Ronin", "Ronin (1998)", 1998, ("Action", "Crime"), plot="Mercenaries chase a case.",
+    ...               links=(Link("2", "Heat (1995)", ("heist",), ("Crime",), liked=True),),
+    ...               themes=("mercenary",), reasons=(Reason("sequence", "Heat (1995)"),))
+    >>> vs = frame_variants(ev, ev.links[0])
+    >>> len(vs), all(re.fullmatch(frames_regex(ev, ev.links[0], plot=False), t) for t in (
+    ...     ", an action and crime film about mercenary.", " because both are about heist.",
+    ...     ", which is commonly watched after Heat (1995)."))
+    (3, True)
+    >>> [bool(re.fullmatch(v, " because both are crime films.")) for v in vs]
+    [False, False, False]
+    """
+    topics = topic_keywords(ev.themes, [ev.plot])
+    more = more_phrase_regex(ev)
+    tail = f"({more})?" if more else ""
+    out = []
+    run = _genre_run(ev.genres)
+    nouns = [t for t in topics if not is_adjective(t)]
+    if run and nouns:
+        minutes = f"( of {ev.runtime} minutes)?" if ev.runtime else ""
+        out.append(", " + _rx(f"{article(run)} {run}") + " film" + minutes + f" about {_one_or_two(nouns)}" + tail + r"\.")
+    if link is not None:
+        keywords = [k for k in link.themes if not META_KEYWORD.search(k) and not any(w in GENRE_WORDS for w in k.split())]
+        adjectives = [k for k in keywords if is_adjective(k)]
+        shared = [t for t in topic_keywords([k for k in keywords if k not in adjectives], [ev.plot])]
+        alts = ([f"are {_one_or_two(adjectives)}"] if adjectives else []) + ([f"are about {_one_or_two(shared)}"] if shared else [])
+        if alts:
+            out.append(" because both " + _alt_raw(alts) + tail + r"\.")
+    if more:
+        out.append(more.replace(", and it ", ", which ", 1) + r"\.")
+    return out
+
+
 def _alt_raw(regexes: list[str]) -> str:
     return "(" + "|".join(regexes) + ")"
