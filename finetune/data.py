@@ -76,6 +76,9 @@ class Example:
     answer: str  # the assistant's text: a letter, or an explanation
     candidates: list[str] = field(default_factory=list)  # rank: ids in the order shown (A, B, ...)
     ranks: list[int] = field(default_factory=list)  # rank: each shown candidate's retrieval rank (1 = top)
+    # explain: the answer's start written by code in serving (the frames verbalizer's opener): part of the
+    # prompt, no loss on it; `answer` is then what follows it (GenerationRequest.prefix)
+    prefix: str = ""
 
 
 def explanation_target(item: Item, history: list[Item], rec, request: str = "") -> str:

@@ -212,7 +212,8 @@ def pick(attempts: list[dict]) -> list[Example]:
                 continue
             seen_text.add(answer)
             seen_skel.add(sk)
-            kept.append(Example("explain", a["user"], a["target"], a["messages"], answer))
+            prefix = a.get("prefix", "") if answer.startswith(a.get("prefix", "")) else ""
+            kept.append(Example("explain", a["user"], a["target"], a["messages"], answer[len(prefix):], prefix=prefix))
             break
     return kept
 
@@ -250,7 +251,7 @@ async def label_frames(engine, todo: list[dict], args, rec, out_file, bar) -> fl
         gen_s += time.time() - t
         for w, (prefix, outs) in zip(chunk, results):
             row = {"key": w["key"], "user": w["user"], "target": w["target"], "messages": w["messages"],
-                   "grammar": "frames", "names": film_names(w["ev"]),
+                   "grammar": "frames", "prefix": prefix, "names": film_names(w["ev"]),
                    "samples": judge([prefix + o.text for o in outs], w["ev"], rec, "frames"),
                    "completion_tokens": sum(o.completion_tokens for o in outs)}
             out_file.write(json.dumps(row, ensure_ascii=False) + "\n")
@@ -377,11 +378,15 @@ def main(argv: list[str] | None = None) -> int:
                     break
         bar.close()
 
+    from agent.explain.verbalize import opener
+
     attempts = [json.loads(x) for x in att_path.read_text().splitlines() if x.strip()]
     by_key = {w["key"]: w for w in items}
     for a in attempts:  # judged again by today's verifier and style filter: the kept set follows the checks
         if a["key"] in by_key:
             a["samples"] = judge([s["raw"] for s in a["samples"]], by_key[a["key"]]["ev"], rec, a.get("grammar", "words"))
+            if a.get("grammar") == "frames":
+                a["prefix"] = opener(by_key[a["key"]]["ev"])  # the served opener: the example's prefix, not its target
     kept = pick(attempts)
     ex_path = args.out / "examples.jsonl"
     with open(ex_path, "w") as f:

@@ -152,10 +152,13 @@ def prompt_ids(tok, messages: list[dict[str, str]]) -> list[int]:
 
 
 def encode(tok, ex: Example, prior_weight: float = 0.0) -> dict:
-    """input_ids = prompt + answer + end-of-turn; labels = -100 on the prompt (loss on the answer only).
+    """input_ids = prompt [+ prefix] + answer + end-of-turn; labels = -100 on the prompt and the
+    prefix (loss on the answer only: a prefix is written by code in serving).
     Rank examples also carry the letters' token ids (`choice_ids`, A, B, ... as shown), the
     target's index among them and each letter's prior offset -w*log(retrieval rank)."""
     p = prompt_ids(tok, ex.messages)
+    if ex.prefix:  # as served: the given answer start's tokens follow the generation prompt (vllm_engine._checked_prompt)
+        p += tok.encode(ex.prefix, add_special_tokens=False)
     a = tok.encode(ex.answer, add_special_tokens=False) + [tok.eos_token_id]
     out = {"input_ids": p + a, "labels": [-100] * len(p) + a, "choice_ids": [], "choice_offsets": [], "choice_target": -1}
     if ex.kind == "rank" and ex.candidates:

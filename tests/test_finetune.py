@@ -229,3 +229,28 @@ def test_positions_split_keeps_every_training_target_out_of_the_retrievers_fit(s
         assert not set(targets) & set(fit.fit_sequences("val")[u])
         assert fit.fit_sequences("val")[u] == seq[: len(seq) - 2]
     assert positions_split(split, 9).train == {"a": [], "b": [], "c": []}
+
+
+def test_encode_puts_a_prefix_in_the_prompt_without_loss():
+    """A frames example's opener is written by code in serving: its tokens follow the generation
+    prompt (as vllm_engine sends them) and carry no loss; the loss is on the clause and the end."""
+    from finetune.data import Example
+    from finetune.train import encode
+
+    class Tok:
+        eos_token_id = 0
+
+        def apply_chat_template(self, messages, add_generation_prompt, tokenize):
+            return [1, 2, 3]
+
+        def encode(self, text, add_special_tokens=False):
+            return [100 + len(w) for w in text.split()]
+
+    ex = Example("explain", "u", "5", [{"role": "user", "content": "x"}], " because both are crime films.",
+                 prefix="You may enjoy Ronin (1998)")
+    got = encode(Tok(), ex)
+    prefix, clause = Tok().encode(ex.prefix), Tok().encode(ex.answer)
+    assert got["input_ids"] == [1, 2, 3, *prefix, *clause, 0]
+    assert got["labels"] == [-100] * (3 + len(prefix)) + [*clause, 0]
+    plain = encode(Tok(), Example("explain", "u", "5", ex.messages, ex.prefix + ex.answer))
+    assert plain["labels"][3:] == plain["input_ids"][3:]  # no prefix: the whole answer is the target

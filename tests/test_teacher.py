@@ -100,7 +100,8 @@ def test_label_frames_decodes_as_served_and_keeps_the_clause_as_target(tmp_path)
     assert first["answer"] == opener(ev) + ", an action and crime film because both are about heist."
     assert first["text"] == first["answer"] + " " + ev.plot  # shown as served: the plot appended by code
     assert first["verify"] == [] and first["style"] == [] and first["more"] is True
-    assert [e.answer for e in pick([row])] == [first["answer"]]
+    kept = pick([row])
+    assert [(e.prefix, e.answer) for e in kept] == [(opener(ev), ", an action and crime film because both are about heist.")]
 
 
 def test_label_frames_variants_add_one_greedy_sample_per_sub_grammar(tmp_path):
