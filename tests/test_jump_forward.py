@@ -88,6 +88,7 @@ def test_a_branch_inside_a_word_is_left_to_the_model_whole():
     after = next(c for c in eng._engine.calls if tok.decode(c["ids"]).endswith(" about"))
     assert {" car", " cart"} & {tok.decode([t]) for t in after["allowed"]}
     assert not any(tok.decode(c["ids"]).endswith(" about car") for c in eng._engine.calls)
+    assert not any(tok.decode(c["ids"]).endswith(" ") for c in eng._engine.calls)  # the space goes with the next word
 
 
 def test_max_tokens_cuts_the_text():

@@ -239,7 +239,8 @@ class VLLMEngine(LLM):
         allows, the request's temperature) picks the next token. The prompt of each step is the
         previous one plus the new tokens, so the prefix cache serves all but the last partial block.
         A forced run that ends inside a word whose end is a choice ("a" of "action"/"adventure") is
-        cut back to the word's start, so the model picks whole-word tokens. `frequency_penalty` does
+        cut back to the word's start, and one that ends in a space before a choice ("about " before
+        "a heist" / "heist") loses the space, so the model picks whole-word tokens with their space. `frequency_penalty` does
         not apply (each step generates one token); the grammar itself forbids a phrase twice.
         """
         import xgrammar as xg
@@ -270,6 +271,8 @@ class VLLMEngine(LLM):
                 probe.accept_string(forced)
                 if forced[-1].isalnum() and not probe.is_terminated() and bool(word[self._allowed(probe)].any()):
                     forced = forced[: max(forced.rfind(" "), 0)]  # the unfinished word is the model's to write
+                elif forced[-1] == " " and not probe.is_terminated():
+                    forced = forced.rstrip(" ")  # the next word's tokens carry their space (" car", not "car")
                 if forced:
                     matcher.accept_string(forced)
                     ids += self._tokenizer.encode(forced, add_special_tokens=False)
