@@ -35,7 +35,7 @@ from agent.explain.words import GENRE_WORDS, article, tokens
 
 META_KEYWORD = re.compile(r"creditsstinger|\bdirector\b|\bfilm\b|\bmovie\b|\bbased on\b|\b3d\b|\bimax\b|\bsequel\b|\bremake\b"
                r"|\bnovel\b|\bsilent\b|\bindependent\b|\bblack and white\b|\bimdb\b|\btop \d+|\boscar|\bcriterion\b"
-               r"|\bregistry\b|\baward|\bdvd\b|\bnetflix\b|\bseen\b|\bwatched\b|\bowned\b", re.I)
+               r"|\bregistry\b|\baward|\bdvd\b|\bnetflix\b|\bseen\b|\bwatched\b|\bowned\b|\bbiograph|\bundercover\b", re.I)
 
 
 _RX_SPECIAL = set("\\.^$|?*+()[]{}-/")
@@ -130,7 +130,8 @@ def _topics(options) -> str:
 
 _ADJECTIVE = re.compile(r"(ic|al|ful|ous|ive|less|able|ible|esque|ish|-[a-z]+ing)$")
 _NOT_ADJECTIVE = frozenset("animal cannibal criminal festival hospital arrival survival terminal individual musical "
-                           "detective relative fugitive explosive narrative"
+                           "detective relative fugitive explosive narrative music magic comic logic panic mechanic "
+                           "critic medic republic clinic mosaic"
                            " ".split())
 _ADJECTIVES = frozenset("""funny scary creepy quirky dark sad cute gory bleak witty silly weird tense bloody sexy cheesy
 campy moody gritty clever slow smart intense violent surreal hilarious beautiful absurd bizarre whimsical heartwarming
