@@ -172,11 +172,17 @@ def judge(texts: list[str], ev, rec, grammar: str = "words") -> list[dict]:
 
     cap = rec.settings.explanation_chars
     ex = explainer(rec) if grammar == "frames" else None
+    if ex is not None:
+        from agent.explain.verbalize import opener
+
+        prefix, served = opener(ev), re.compile(ex.regex(ev, opener(ev)))
     rows = []
     for raw in texts:
         if ex is not None:
             answer = raw.strip()
             shown, problems = ex.check(ex.complete(answer, ev), ev)
+            if not (answer.startswith(prefix) and served.fullmatch(answer[len(prefix):])):
+                problems = [*problems, "grammar:not a clause today's served grammar admits"]  # judged again after a grammar change
             style = style_problems(answer, cap, film_names(ev))  # the clause: a plot of two sentences is the catalog's
             style += [p for p in style_problems(shown, cap, film_names(ev)) if p.startswith("length")]
             rows.append({"raw": raw, "answer": answer, "text": shown, "verify": problems, "style": style,

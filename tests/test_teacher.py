@@ -80,7 +80,7 @@ def test_label_frames_decodes_as_served_and_keeps_the_clause_as_target(tmp_path)
 
     ev = evidence("5")  # Ronin, links Heat (shares heist)
     rec = SimpleNamespace(settings=Settings(), prompts=Prompts(), titles=TITLES)
-    llm = ScriptedLLM([", an action and crime film because both are about heist."], continues_prefix=True)
+    llm = ScriptedLLM([" because both are about a heist."], continues_prefix=True)
     todo = [{"key": "u:1:5", "user": "u", "target": "5", "ev": ev, "messages": [{"role": "user", "content": "x"}]}]
     args = argparse.Namespace(batch=4, samples=3, temperature=0.7, max_minutes=0, variants=False)
 
@@ -97,11 +97,15 @@ def test_label_frames_decodes_as_served_and_keeps_the_clause_as_target(tmp_path)
     row = json.loads(path.read_text())
     assert row["grammar"] == "frames" and len(row["samples"]) == 3
     first = row["samples"][0]
-    assert first["answer"] == opener(ev) + ", an action and crime film because both are about heist."
+    assert first["answer"] == opener(ev) + " because both are about a heist."
     assert first["text"] == first["answer"] + " " + ev.plot  # shown as served: the plot appended by code
     assert first["verify"] == [] and first["style"] == [] and first["more"] is True
     kept = pick([row])
-    assert [(e.prefix, e.answer) for e in kept] == [(opener(ev), ", an action and crime film because both are about heist.")]
+    assert [(e.prefix, e.answer) for e in kept] == [(opener(ev), " because both are about a heist.")]
+    # a clause the served grammar does not admit (e.g. stored before a grammar change) fails the judge
+    from finetune.teacher import judge
+    bad = judge([opener(ev) + ", an action and crime film because both are about heist."], ev, rec, "frames")[0]
+    assert [p.split(":")[0] for p in bad["verify"]] == ["grammar"]
 
 
 def test_label_frames_variants_add_one_greedy_sample_per_sub_grammar(tmp_path):
