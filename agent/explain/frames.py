@@ -13,7 +13,9 @@ Here a statement can only be one the evidence makes:
 
   identity   ", a|an <genres> film" (the first two genres, fixed; "of N minutes" when a
              runtime bound was asked for), optionally " about <keyword>( and <keyword>)?" with the
-             film's own keywords that read as a topic (`topic_keywords`)
+             film's own keywords that read as a topic (`topic_keywords`: no meta keyword, no
+             adjective, no name: "about Chicago" is not what The Fugitive is about), each bare or
+             with its article ("about a heist" / "about friendship": the model's choice)
   shared     " because both are <shared genres> films" | " because both are <shared adjective keyword>"
              ("atmospheric") | " because both are about <shared topic keyword>" ("mafia"), for the
              opener's history film only; one or two keywords, never the same twice
