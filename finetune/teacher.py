@@ -407,7 +407,8 @@ def main(argv: list[str] | None = None) -> int:
     prev = json.loads((args.out / "teacher.json").read_text()) if (args.out / "teacher.json").exists() else {}
     record = {
         "teacher": args.teacher, "teacher_pack_sha256": pack_sha(args.teacher, rec.settings.home),
-        "samples_per_example": args.samples, "temperature": args.temperature,
+        "samples_per_example": round(len(samples) / max(len(attempts), 1), 2),  # stored, over every run (variants add some)
+        "temperature": args.temperature,
         "max_tokens": "served (explanation_chars)" if grammar == "frames" else args.max_tokens,
         "constrained": args.constrain, "grammar": grammar,
         "frequency_penalty": explainer(rec).frequency_penalty if grammar == "frames" else args.frequency_penalty,
