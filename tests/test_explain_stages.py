@@ -485,3 +485,15 @@ def test_a_plot_that_names_the_film_is_still_appended():
                   plot="Men in Black follows the exploits of agents Kay and Jay.")
     done = Explainer(Prompts(), TITLES).complete("You may enjoy Men in Black (1997), a sci-fi film.", ev)
     assert done.endswith(" " + ev.plot)
+
+
+def test_a_keyword_after_about_is_no_title():
+    """"about time travel" (a keyword) holds the title "About Time"; "about a boy" is "About a
+    Boy": a false alarm when the evidence has the keyword, an invented title when it does not."""
+    titles = TitleIndex([*SIX_FILMS, Item("90", "About Time", 2013), Item("91", "About a Boy", 2002)])
+    ev = Evidence("5", "Ronin", "Ronin (1998)", 1998, ("Action",), themes=("time travel", "boy"))
+    ok = "You may enjoy Ronin (1998), an action film about a boy and time travel."
+    assert verify(ok, ev, titles) == []
+    assert verify("You may enjoy Ronin (1998), an action film about time travel.", ev, titles) == []
+    bare = dataclasses.replace(ev, themes=())
+    assert any(p.startswith("title:") for p in verify(ok, bare, titles))

@@ -33,7 +33,7 @@ from __future__ import annotations
 import re
 
 from agent.explain.evidence import Evidence, Link
-from agent.explain.words import GENRE_WORDS, article, tokens
+from agent.explain.words import GENRE_WORDS, article, lemma, tokens
 
 META_KEYWORD = re.compile(r"creditsstinger|\bdirector\b|\bfilm\b|\bmovie\b|\bbased on\b|\b3d\b|\bimax\b|\bsequel\b|\bremake\b"
                r"|\bnovel\b|\bsilent\b|\bindependent\b|\bblack and white\b|\bimdb\b|\btop \d+|\boscar|\bcriterion\b"
@@ -81,8 +81,8 @@ def topic_keywords(keywords, texts=()) -> list[str]:
             continue
         if any((w.endswith("ed") and len(w) > 3) or w in _PARTICIPLES for w in words) or words[-1].endswith("ly"):
             continue
-        if len(words) > 3:
-            continue
+        if len(words) > 3 or len({lemma(w) for w in words}) < len(words):
+            continue  # "brother brother relationship" reads as a slip
         said = [cased.get(w.lower(), w) for w in words]
         if said[0][:1].isupper():
             continue  # a name (place, person, studio: "Chicago", "Arnold Schwarzenegger", "Disney"): a film is not "about" it
@@ -105,10 +105,17 @@ def _genre_run(genres) -> str:
     return " and ".join(g)
 
 
+def _apart(a: str, b: str) -> bool:
+    """Two options that share no word's lemma ("alien" / "aliens", "child abuse" / "loss of child"
+    joined by "and" repeat themselves)."""
+    return not {lemma(w) for w in a.lower().split()} & {lemma(w) for w in b.lower().split()}
+
+
 def _one_or_two(options) -> str:
-    """One option, or two different ones joined by "and" (never "police and police")."""
+    """One option, or two different ones joined by "and" (never "police and police", nor "alien
+    and aliens")."""
     opts = sorted(set(options))
-    return _alt([*opts, *(f"{a} and {b}" for a in opts for b in opts if a != b)])
+    return _alt([*opts, *(f"{a} and {b}" for a in opts for b in opts if a != b and _apart(a, b))])
 
 
 def _topics(options) -> str:
@@ -121,12 +128,15 @@ def _topics(options) -> str:
     >>> rx = _topics(["heist", "friendship"])
     >>> [bool(re.fullmatch(rx, t)) for t in ("a heist", "friendship and a heist", "an heist", "a heist and a heist")]
     [True, True, False, False]
+    >>> bool(re.fullmatch(_topics(["alien", "aliens"]), "alien and aliens"))
+    False
     """
     opts = sorted(set(options))
     one = lambda t: _rx(t) if not t[:1].islower() else f"({_rx(article(t))} )?{_rx(t)}"  # noqa: E731
-    if len(opts) == 1:
-        return "(" + one(opts[0]) + ")"
-    pairs = [f"{one(a)}( and {_alt_raw([one(b) for b in opts if b != a])})?" for a in opts]
+    pairs = []
+    for a in opts:
+        others = [one(b) for b in opts if b != a and _apart(a, b)]
+        pairs.append(one(a) + (f"( and {_alt_raw(others)})?" if others else ""))
     return _alt_raw(pairs)
 
 

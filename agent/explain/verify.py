@@ -92,9 +92,12 @@ def verify(text: str, ev: Evidence, titles: TitleIndex | None = None) -> list[st
         reason_texts = {r.text for r in ev.reasons}
         stated = " " + "  ".join(normalise(x) for x in ev.texts if x not in reason_texts) + " "  # word-bounded, one string at a time
         reason_films = {normalise(r.film.rsplit(" (", 1)[0]) for r in ev.reasons if r.film}
+        topic_spans = _topic_spans(t, ev)
         for m in titles.find(t):
             named_spans.append(m.span)
             said = normalise(m.text)
+            if any(a <= m.span[0] and m.span[1] <= b for a, b in topic_spans):
+                continue  # the frames grammar's "about time travel" / "about a boy" is a keyword, not "About Time" / "About a Boy"
             if m.item.item_id == ev.item_id or m.item.item_id in link_ids or said in names:
                 continue
             if said in reason_films or (said and f" {said} " in stated):
@@ -180,6 +183,21 @@ def _years(ev: Evidence) -> set[int]:
         if m:
             ys.add(int(m.group(1)))
     return ys
+
+
+def _topic_spans(t: str, ev: Evidence) -> list[tuple[int, int]]:
+    """Spans of `t` that say "about [a|an] <a keyword of the evidence>" (the film's or a link's).
+
+    >>> ev = Evidence("3", "Toy Story", "Toy Story (1995)", 1995, ("Animation",), themes=("boy", "time travel"))
+    >>> t = "You may enjoy Toy Story (1995), an animation film about a boy and time travel."
+    >>> [t[a:b] for a, b in _topic_spans(t, ev)]
+    ['about a boy']
+    """
+    out = []
+    for th in {*ev.themes, *(x for link in ev.links for x in link.themes)}:
+        if th:
+            out += [m.span() for m in re.finditer(r"\babout (?:an? )?" + re.escape(th) + r"\b", t, re.I)]
+    return out
 
 
 def _starts_with_title(text: str, title: str) -> bool:
