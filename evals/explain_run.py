@@ -238,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip", type=int, default=0, help="start after this many users (a probe on users the "
                     "reported run does not grade: --skip 100)")
     ap.add_argument("--chat", type=int, default=len(CHAT), help=f"chat requests (at most {len(CHAT)})")
-    ap.add_argument("--model", help="model (default: the served default, pack:smollm2-135m)")
+    ap.add_argument("--model", help="model (default: the served default, Settings.model; --report-only: the run's own, from OUT/run.json)")
     ap.add_argument("--out", type=Path, default=REPO / "runs" / "explain")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--report-only", action="store_true", help="grade DIR/records.jsonl again without the LLM")
@@ -253,8 +253,15 @@ def main(argv: list[str] | None = None) -> int:
                          "and prefer the one with the higher odds; needs top_logprobs")
     args = ap.parse_args(argv)
     path = args.out / "records.jsonl"
+    meta = args.out / "run.json"  # what wrote the records: a --report-only pass names the same model
     if not args.report_only:
+        from agent.config import Settings
+
+        args.out.mkdir(parents=True, exist_ok=True)
+        meta.write_text(json.dumps({"model": args.model or Settings().model}))
         path = asyncio.run(run(args))
+    elif not args.model and meta.exists():
+        args.model = json.loads(meta.read_text())["model"]
     import os
 
     machine = f"{platform.machine()} {os.cpu_count()} cpu"
@@ -263,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
         from evals.judge import Judge, JudgeConfig
 
         judge = Judge(JudgeConfig(args.judge_url, args.judge_model))
-    print(report(path, args.seed, machine, args.model or "pack:smollm2-135m", judge, args.judge_limit,
+    print(report(path, args.seed, machine, args.model or "the served default", judge, args.judge_limit,
                  args.judge_calibrated, args.judge_pointwise))
     return 0
 
