@@ -178,6 +178,11 @@ def _manifest(hf: Path) -> dict[str, dict]:
     }
 
 
+def _adapter_manifest(adapter: Path) -> dict[str, dict]:
+    """What a merge depends on: the adapter's config and weights (not its card or training record)."""
+    return {k: v for k, v in _manifest(adapter).items() if k.startswith("adapter_")}
+
+
 def build(name: str, root: Path | None = None, *, keep_gguf: bool = False) -> Path:
     """Build pack `name` if needed (idempotent) and return its HF folder."""
     spec = _spec(name)
@@ -185,7 +190,7 @@ def build(name: str, root: Path | None = None, *, keep_gguf: bool = False) -> Pa
     hf = base / "hf"
     meta_path = base / "pack.json"
     stale = spec.base and meta_path.exists() and (REPO / spec.adapter).is_dir() and \
-        json.loads(meta_path.read_text()).get("adapter_files") != _manifest(REPO / spec.adapter)
+        json.loads(meta_path.read_text()).get("adapter_files") != _adapter_manifest(REPO / spec.adapter)
     if meta_path.exists() and hf.exists() and not stale:  # a derived pack is rebuilt when its adapter changed
         verify(name, root)
         return hf
@@ -242,7 +247,7 @@ def build_derived(spec: PackSpec, root: Path | None, t0: float) -> Path:
     print(f"[modelpack] merging {spec.adapter} into {spec.base}", flush=True)
     hf = merge_adapter(base_hf, adapter, pack_dir(spec.name, root) / "hf")
     meta = {"name": spec.name, "upstream": spec.upstream, "licence": spec.licence, "base": spec.base,
-            "adapter": spec.adapter, "adapter_files": _manifest(adapter), "files": _manifest(hf),
+            "adapter": spec.adapter, "adapter_files": _adapter_manifest(adapter), "files": _manifest(hf),
             "built_seconds": round(time.time() - t0, 1)}
     (pack_dir(spec.name, root) / "pack.json").write_text(json.dumps(meta, indent=2))
     print(f"[modelpack] {spec.name} ready at {hf} ({meta['built_seconds']} s)", flush=True)
@@ -263,6 +268,11 @@ def verify(name: str, root: Path | None = None, *, full: bool = False) -> Path:
             f"model pack {name!r} is not assembled: run `python -m agent.modelpack build {name}`"
         )
     meta = json.loads(meta_path.read_text())
+    spec = PACKS.get(name)
+    if spec is not None and spec.base and (REPO / spec.adapter).is_dir() \
+            and meta.get("adapter_files") != _adapter_manifest(REPO / spec.adapter):  # ~5 MB hashed: milliseconds
+        raise ModelPackError(f"model pack {name!r} was merged from another version of {spec.adapter}: "
+                             f"run `python -m agent.modelpack build {name}`")
     for fname, info in meta["files"].items():
         p = hf / fname
         if not p.exists() or p.stat().st_size != info["size"] or (full and _sha256(p) != info["sha256"]):

@@ -101,3 +101,20 @@ def test_derived_pack_merges_the_adapter_and_rebuilds_when_it_changes(tmp_path, 
     save_adapter(-0.5)
     modelpack.build("tinyderived", tmp_path)
     assert json.loads((hf.parent / "pack.json").read_text())["adapter_files"] != first
+
+
+def test_a_derived_pack_merged_from_another_adapter_is_refused(tmp_path):
+    """A pulled adapter change must not serve the old merge silently."""
+    import json
+
+    from agent.errors import ModelPackError
+
+    base = modelpack.pack_dir("smollm2-135m-frames", tmp_path)
+    (base / "hf").mkdir(parents=True)
+    meta = {"files": {}, "adapter_files": {"adapter_model.safetensors": {"sha256": "0" * 64, "size": 1}}}
+    (base / "pack.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelPackError, match="another version"):
+        modelpack.verify("smollm2-135m-frames", tmp_path)
+    meta["adapter_files"] = modelpack._adapter_manifest(modelpack.REPO / modelpack.PACKS["smollm2-135m-frames"].adapter)
+    (base / "pack.json").write_text(json.dumps(meta))
+    assert modelpack.verify("smollm2-135m-frames", tmp_path) == base / "hf"
