@@ -118,6 +118,11 @@ def _one_or_two(options) -> str:
     return _alt([*opts, *(f"{a} and {b}" for a in opts for b in opts if a != b and _apart(a, b))])
 
 
+# Topics said bare only: mass nouns by their ending, and phrases ("loss of mother"): "about a
+# wartime", "about a claustrophobia" are wrong where "about wartime" is not.
+_MASS = re.compile(r"(ness|ism|ia|ity|hood|dom|ance|ence|ure|time|ics|ing|tion|ology|ment|vu)$| of ", re.I)
+
+
 def _topics(options) -> str:
     """One or two topics, each bare or with its indefinite article ("about a heist", "about
     friendship"): count noun or mass noun is the model's choice (a teacher's, learnt by the
@@ -130,9 +135,11 @@ def _topics(options) -> str:
     [True, True, False, False]
     >>> bool(re.fullmatch(_topics(["alien", "aliens"]), "alien and aliens"))
     False
+    >>> [bool(re.fullmatch(_topics([t]), "a " + t)) for t in ("wartime", "claustrophobia", "loss of mother", "con man")]
+    [False, False, False, True]
     """
     opts = sorted(set(options))
-    one = lambda t: _rx(t) if not t[:1].islower() else f"({_rx(article(t))} )?{_rx(t)}"  # noqa: E731
+    one = lambda t: _rx(t) if not t[:1].islower() or _MASS.search(t) else f"({_rx(article(t))} )?{_rx(t)}"  # noqa: E731
     pairs = []
     for a in opts:
         others = [one(b) for b in opts if b != a and _apart(a, b)]
@@ -192,9 +199,11 @@ def shared_phrase_regex(ev: Evidence, link: Link | None) -> str:
     return " because both " + _alt_raw(alts) if alts else ""
 
 
-def more_phrase_regex(ev: Evidence) -> str:
-    """", and it is <a reason naming a viewer's film>" and/or ", and it matches your request for <words>"."""
-    facts = [_alt(f"is {r.text}" for r in ev.reasons if r.film)]
+def more_phrase_regex(ev: Evidence, link: Link | None = None) -> str:
+    """", and it is <a reason naming a viewer's film>" and/or ", and it matches your request for <words>".
+    A reason naming the opener's own film (`link`) is left out: "Since you liked Heat (1995), you may
+    enjoy Ronin (1998), ... commonly watched after Heat (1995)" says the film twice."""
+    facts = [_alt(f"is {r.text}" for r in ev.reasons if r.film and (link is None or r.film != link.label))]
     asked = [w for w in ev.request_words if w.lower() not in GENRE_WORDS]  # "a comedy film, and it matches
     if asked:                                                              # your request for comedy" says it twice
         facts.append("matches your request for " + _one_or_two(asked))
@@ -215,14 +224,16 @@ def frames_regex(ev: Evidence, link: Link | None = None, room: int = 240, plot: 
     >>> from agent.explain.evidence import Evidence, Link, Reason
     >>> ev = Evidence("5", "Ronin", "Ronin (1998)", 1998, ("Action", "Crime"), plot="Mercenaries chase a case.",
     ...               links=(Link("2", "Heat (1995)", ("heist", "tense"), ("Crime",), liked=True),),
-    ...               themes=("mercenary", "held captive"), reasons=(Reason("sequence", "Heat (1995)"),))
+    ...               themes=("mercenary", "held captive"), reasons=(Reason("sequence", "Alien (1979)"),))
     >>> ok = lambda t: bool(re.fullmatch(frames_regex(ev, ev.links[0]), t))
-    >>> ok(", an action and crime film about mercenary, and it is commonly watched after Heat (1995). Mercenaries chase a case.")
+    >>> ok(", an action and crime film about mercenary, and it is commonly watched after Alien (1979). Mercenaries chase a case.")
     True
     >>> ok(" because both are about heist. Mercenaries chase a case."), ok(" because both are tense. Mercenaries chase a case.")
     (True, True)
-    >>> ok(" because both are crime films, and it is commonly watched after Heat (1995). Mercenaries chase a case.")
+    >>> ok(" because both are crime films, and it is commonly watched after Alien (1979). Mercenaries chase a case.")
     True
+    >>> ok(" because both are crime films, and it is commonly watched after Heat (1995). Mercenaries chase a case.")
+    False
     >>> ok(" because both are about heist."), ok(", a film about held captive. Mercenaries chase a case.")
     (False, False)
     >>> ok(" because both are about mercenary. Mercenaries chase a case."), ok(". Mercenaries chase a case.")
@@ -232,7 +243,7 @@ def frames_regex(ev: Evidence, link: Link | None = None, room: int = 240, plot: 
     """
     topics = topic_keywords(ev.themes, [ev.plot])
     firsts = [x for x in (identity_phrase_regex(ev, topics), shared_phrase_regex(ev, link)) if x]
-    more = more_phrase_regex(ev)
+    more = more_phrase_regex(ev, link)
     plot = f" {_rx(ev.plot)}" if plot and ev.plot and len(ev.plot) + 60 <= room else ""
     alts = []
     if firsts:
@@ -256,17 +267,17 @@ def frame_variants(ev: Evidence, link: Link | None = None) -> list[str]:
     >>> from agent.explain.evidence import Evidence, Link, Reason
     >>> ev = Evidence("5", "Ronin", "Ronin (1998)", 1998, ("Action", "Crime"), plot="Mercenaries chase a case.",
     ...               links=(Link("2", "Heat (1995)", ("heist",), ("Crime",), liked=True),),
-    ...               themes=("mercenary",), reasons=(Reason("sequence", "Heat (1995)"),))
+    ...               themes=("mercenary",), reasons=(Reason("sequence", "Alien (1979)"),))
     >>> vs = frame_variants(ev, ev.links[0])
     >>> len(vs), all(re.fullmatch(frames_regex(ev, ev.links[0], plot=False), t) for t in (
     ...     ", an action and crime film about mercenary.", " because both are about heist.",
-    ...     ", which is commonly watched after Heat (1995)."))
+    ...     ", which is commonly watched after Alien (1979)."))
     (3, True)
     >>> [bool(re.fullmatch(v, " because both are crime films.")) for v in vs]
     [False, False, False]
     """
     topics = topic_keywords(ev.themes, [ev.plot])
-    more = more_phrase_regex(ev)
+    more = more_phrase_regex(ev, link)
     tail = f"({more})?" if more else ""
     out = []
     run = _genre_run(ev.genres)

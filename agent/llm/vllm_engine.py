@@ -274,8 +274,13 @@ class VLLMEngine(LLM):
                 elif forced[-1] == " " and not probe.is_terminated():
                     forced = forced.rstrip(" ")  # the next word's tokens carry their space (" car", not "car")
                 if forced:
+                    toks = self._tokenizer.encode(forced, add_special_tokens=False)
+                    room = request.max_tokens - (len(ids) - start)
+                    if len(toks) > room:  # max_tokens holds for forced text too
+                        ids += toks[:room]
+                        break
                     matcher.accept_string(forced)
-                    ids += self._tokenizer.encode(forced, add_special_tokens=False)
+                    ids += toks
                     continue
             allowed = self._allowed(matcher).tolist()
             if not allowed:
