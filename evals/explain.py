@@ -254,12 +254,29 @@ def hallucinated_titles(explanation: str, item: Item, history: Sequence[Item], t
     >>> ted = Item("9", "Ted", 2012)
     >>> hallucinated_titles("A 2012 comedy.", ted, [], idx), hallucinated_titles("A 2012 comedy.", heat, [], idx)
     ([], ['A 2012'])
+
+    A third: "about <words of the film's own text>" is its topic, not a title that begins with
+    "About" ("a film about time travel" for a time-travel film does not name "About Time"):
+
+    >>> idx = TitleIndex([Item("5", "About Time", 2013), Item("6", "Heat", 1995)])
+    >>> bttf = Item("7", "Back to the Future", 1985, keywords=("time travel",))
+    >>> hallucinated_titles("A film about time travel.", bttf, [], idx), hallucinated_titles("Like About Time.", bttf, [], idx)
+    ([], ['About Time'])
     """
     allowed = {item.item_id, *(h.item_id for h in history)}
     names = {normalise(x.title) for x in (item, *history)} | {str(x.year) for x in (item, *history) if x.year}
     own_text = f" {normalise(Facts(item, ()).text)} "
+
+    def topic(m) -> bool:  # "about time travel" / "about a boy" for a film whose own text has "time travel" / "boy"
+        words = normalise(m.text).split()
+        if len(words) < 2 or words[0] != "about" or not explanation[m.span[0]].islower():  # a title is capitalised
+            return False
+        rest = [w for w in words[1:] if w not in ("a", "an", "the")]
+        after = normalise(explanation[m.span[1]:]).split()[:1]
+        return any(f" {' '.join(p)} " in own_text for p in (rest, rest + after) if p)
+
     return [m.text for m in titles.find(explanation) if m.item.item_id not in allowed
-            and normalise(m.text) not in names and f" {normalise(m.text)} " not in own_text]
+            and normalise(m.text) not in names and f" {normalise(m.text)} " not in own_text and not topic(m)]
 
 
 def hallucinated_title_rate(found: Sequence[Sequence[str]]) -> float:
