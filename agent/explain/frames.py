@@ -37,7 +37,7 @@ from agent.explain.words import GENRE_WORDS, article, lemma, tokens
 
 META_KEYWORD = re.compile(r"creditsstinger|\bdirector\b|\bfilm\b|\bmovie\b|\bbased on\b|\b3d\b|\bimax\b|\bsequel\b|\bremake\b"
                r"|\bnovel\b|\bsilent\b|\bindependent\b|\bblack and white\b|\bimdb\b|\btop \d+|\boscar|\bcriterion\b"
-               r"|\bregistry\b|\baward|\bdvd\b|\bnetflix\b|\bseen\b|\bwatched\b|\bowned\b|\bbiograph|\bundercover\b", re.I)
+               r"|\bregistry\b|\baward|\bdvd\b|\bnetflix\b|\bseen\b|\bwatched\b|\bowned\b|\bbiograph|\bundercover\b|\btrilogy\b|\bhomage\b|\bfranchise\b", re.I)
 
 
 _RX_SPECIAL = set("\\.^$|?*+()[]{}-/")
@@ -118,9 +118,10 @@ def _one_or_two(options) -> str:
     return _alt([*opts, *(f"{a} and {b}" for a in opts for b in opts if a != b and _apart(a, b))])
 
 
-# Topics said bare only: mass nouns by their ending, and phrases ("loss of mother"): "about a
-# wartime", "about a claustrophobia" are wrong where "about wartime" is not.
-_MASS = re.compile(r"(ness|ism|ia|ity|hood|dom|ance|ence|ure|time|ics|ing|tion|ology|ment|vu)$| of ", re.I)
+# Topics said bare only: mass nouns and plurals by their ending, and phrases ("loss of mother"):
+# "about a wartime", "about a claustrophobia", "about a black people" are wrong where the bare
+# topic is not.
+_MASS = re.compile(r"(ness|ism|ia|ity|hood|dom|ance|ence|ense|ure|time|ics|ing|tion|ology|ment|vu|s|people)$| of ", re.I)
 
 
 def _topics(options) -> str:
@@ -135,8 +136,9 @@ def _topics(options) -> str:
     [True, True, False, False]
     >>> bool(re.fullmatch(_topics(["alien", "aliens"]), "alien and aliens"))
     False
-    >>> [bool(re.fullmatch(_topics([t]), "a " + t)) for t in ("wartime", "claustrophobia", "loss of mother", "con man")]
-    [False, False, False, True]
+    >>> [bool(re.fullmatch(_topics([t]), "a " + t)) for t in ("wartime", "claustrophobia", "loss of mother", "black people",
+    ...                                                       "suspense", "aliens", "con man")]
+    [False, False, False, False, False, False, True]
     """
     opts = sorted(set(options))
     one = lambda t: _rx(t) if not t[:1].islower() or _MASS.search(t) else f"({_rx(article(t))} )?{_rx(t)}"  # noqa: E731
