@@ -118,10 +118,14 @@ def _one_or_two(options) -> str:
     return _alt([*opts, *(f"{a} and {b}" for a in opts for b in opts if a != b and _apart(a, b))])
 
 
-# Topics said bare only: mass nouns and plurals by their ending, and phrases ("loss of mother"):
+# Topics said bare only: mass nouns and plurals by their ending or a short list, gerunds and
+# phrases ("saving the world", "loss of mother", "dying and death"):
 # "about a wartime", "about a claustrophobia", "about a black people" are wrong where the bare
 # topic is not.
-_MASS = re.compile(r"(ness|ism|ia|ity|hood|dom|ance|ence|ense|ure|time|ics|ing|tion|ology|ment|vu|s|people)$| of ", re.I)
+_MASS = re.compile(r"(ness|ism|ia|ity|hood|dom|\wship|ance|ence|ense|ure|ery|time|ics|ing|tion|ology|ment|vu|s|people)$"
+                   r"| of | and |^\w+ing\b|^(love|sex|rape|alcohol|life|police|magic|travel|abuse|metal|winter|summer|"
+                   r"sport|military|death|art|money|food|nature|fear|hope|revenge|power|crime|justice|evil|"
+                   r"space|time|history|youth|faith|greed|guilt|grief|jealousy|music|dance|poetry)$", re.I)
 
 
 def _topics(options) -> str:
@@ -137,8 +141,9 @@ def _topics(options) -> str:
     >>> bool(re.fullmatch(_topics(["alien", "aliens"]), "alien and aliens"))
     False
     >>> [bool(re.fullmatch(_topics([t]), "a " + t)) for t in ("wartime", "claustrophobia", "loss of mother", "black people",
-    ...                                                       "suspense", "aliens", "con man")]
-    [False, False, False, False, False, False, True]
+    ...                                                       "suspense", "aliens", "sex", "dying and death",
+    ...                                                       "saving the world", "friendship", "con man", "ship")]
+    [False, False, False, False, False, False, False, False, False, False, True, True]
     """
     opts = sorted(set(options))
     one = lambda t: _rx(t) if not t[:1].islower() or _MASS.search(t) else f"({_rx(article(t))} )?{_rx(t)}"  # noqa: E731
