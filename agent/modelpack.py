@@ -183,14 +183,19 @@ def _adapter_manifest(adapter: Path) -> dict[str, dict]:
     return {k: v for k, v in _manifest(adapter).items() if k.startswith("adapter_")}
 
 
+def _merged_from_another_adapter(spec: PackSpec, meta: dict) -> bool:
+    """A derived pack whose pack.json records other adapter weights than the repository's (~5 MB
+    hashed: milliseconds)."""
+    return bool(spec.base) and (REPO / spec.adapter).is_dir() and meta.get("adapter_files") != _adapter_manifest(REPO / spec.adapter)
+
+
 def build(name: str, root: Path | None = None, *, keep_gguf: bool = False) -> Path:
     """Build pack `name` if needed (idempotent) and return its HF folder."""
     spec = _spec(name)
     base = pack_dir(name, root)
     hf = base / "hf"
     meta_path = base / "pack.json"
-    stale = spec.base and meta_path.exists() and (REPO / spec.adapter).is_dir() and \
-        json.loads(meta_path.read_text()).get("adapter_files") != _adapter_manifest(REPO / spec.adapter)
+    stale = meta_path.exists() and _merged_from_another_adapter(spec, json.loads(meta_path.read_text()))
     if meta_path.exists() and hf.exists() and not stale:  # a derived pack is rebuilt when its adapter changed
         verify(name, root)
         return hf
@@ -269,8 +274,7 @@ def verify(name: str, root: Path | None = None, *, full: bool = False) -> Path:
         )
     meta = json.loads(meta_path.read_text())
     spec = PACKS.get(name)
-    if spec is not None and spec.base and (REPO / spec.adapter).is_dir() \
-            and meta.get("adapter_files") != _adapter_manifest(REPO / spec.adapter):  # ~5 MB hashed: milliseconds
+    if spec is not None and _merged_from_another_adapter(spec, meta):
         raise ModelPackError(f"model pack {name!r} was merged from another version of {spec.adapter}: "
                              f"run `python -m agent.modelpack build {name}`")
     for fname, info in meta["files"].items():

@@ -175,7 +175,8 @@ def judge(texts: list[str], ev, rec, grammar: str = "words") -> list[dict]:
     if ex is not None:
         from agent.explain.verbalize import opener
 
-        prefix, served = opener(ev), re.compile(ex.regex(ev, opener(ev)))
+        prefix = opener(ev)
+        served = re.compile(ex.regex(ev, prefix))
     rows = []
     for raw in texts:
         if ex is not None:
@@ -246,7 +247,7 @@ async def label_frames(engine, todo: list[dict], args, rec, out_file, bar) -> fl
             grammars = [(full, 0.0 if k == 0 else args.temperature) for k in range(args.samples)]
             if getattr(args, "variants", False):  # greedy under each sub-grammar: what the teacher says of each fact kind
                 grammars += [(v, 0.0) for v in frame_variants(ev, ev.links[0] if ev.links else None)]
-            reqs = [GenerationRequest(messages=w["messages"], max_tokens=max(16, (ex.max_chars - len(prefix)) // 3 + 5),
+            reqs = [GenerationRequest(messages=w["messages"], max_tokens=ex.clause_tokens(prefix),
                                       temperature=t, stop=["\n"], regex=rx, frequency_penalty=ex.frequency_penalty,
                                       prefix=prefix, request_id=f"teacher-{w['key']}-{k}")
                     for k, (rx, t) in enumerate(grammars)]

@@ -63,26 +63,24 @@ def test_pick_prefers_frames_samples_that_say_more_than_genres():
     assert [e.answer for e in kept] == ["You may enjoy Ronin (1998), a crime film about mercenaries."]  # no plot: code adds it
 
 
-def test_label_frames_decodes_as_served_and_keeps_the_clause_as_target(tmp_path):
-    """The frames teacher sends the served request (opener as prefix, the frames regex, greedy first
-    then sampled) and stores opener + clause as the answer, the shown text with the plot."""
+def _label_frames(tmp_path, clause: str, **args):
+    """finetune.teacher.label_frames on Ronin (links Heat, shares heist) with a scripted engine
+    that writes `clause`: (the engine, the evidence, the stored attempt row, the rec)."""
     import argparse
     import asyncio
     import json
     from types import SimpleNamespace
 
     from agent.config import Settings
-    from agent.explain.verbalize import opener
     from agent.prompts import Prompts
     from finetune.teacher import label_frames
     from tests.conftest import ScriptedLLM
     from tests.test_explain_stages import TITLES, evidence
 
-    ev = evidence("5")  # Ronin, links Heat (shares heist)
+    ev = evidence("5")
     rec = SimpleNamespace(settings=Settings(), prompts=Prompts(), titles=TITLES)
-    llm = ScriptedLLM([" because both are about a heist."], continues_prefix=True)
+    llm = ScriptedLLM([clause], continues_prefix=True)
     todo = [{"key": "u:1:5", "user": "u", "target": "5", "ev": ev, "messages": [{"role": "user", "content": "x"}]}]
-    args = argparse.Namespace(batch=4, samples=3, temperature=0.7, max_minutes=0, variants=False)
 
     class Bar:
         def update(self, n): pass
@@ -90,11 +88,19 @@ def test_label_frames_decodes_as_served_and_keeps_the_clause_as_target(tmp_path)
 
     path = tmp_path / "attempts.jsonl"
     with open(path, "w") as f:
-        asyncio.run(label_frames(llm, todo, args, rec, f, Bar()))
+        asyncio.run(label_frames(llm, todo, argparse.Namespace(batch=4, max_minutes=0, temperature=0.7, **args), rec, f, Bar()))
+    return llm, ev, json.loads(path.read_text()), rec
+
+
+def test_label_frames_decodes_as_served_and_keeps_the_clause_as_target(tmp_path):
+    """The frames teacher sends the served request (opener as prefix, the frames regex, greedy first
+    then sampled) and stores opener + clause as the answer, the shown text with the plot."""
+    from agent.explain.verbalize import opener
+
+    llm, ev, row, rec = _label_frames(tmp_path, " because both are about a heist.", samples=3, variants=False)
     reqs = llm.requests
     assert [r.temperature for r in reqs] == [0.0, 0.7, 0.7]
     assert all(r.prefix == opener(ev) and r.regex and r.stop == ["\n"] for r in reqs)
-    row = json.loads(path.read_text())
     assert row["grammar"] == "frames" and len(row["samples"]) == 3
     first = row["samples"][0]
     assert first["answer"] == opener(ev) + " because both are about a heist."
@@ -109,35 +115,15 @@ def test_label_frames_decodes_as_served_and_keeps_the_clause_as_target(tmp_path)
 
 
 def test_label_frames_variants_add_one_greedy_sample_per_sub_grammar(tmp_path):
-    import argparse
-    import asyncio
-    import json
     import re
-    from types import SimpleNamespace
 
-    from agent.config import Settings
     from agent.explain.frames import frame_variants, frames_regex
-    from agent.prompts import Prompts
-    from finetune.teacher import label_frames
-    from tests.conftest import ScriptedLLM
-    from tests.test_explain_stages import TITLES, evidence
 
-    ev = evidence("5")
-    rec = SimpleNamespace(settings=Settings(), prompts=Prompts(), titles=TITLES)
-    llm = ScriptedLLM([" because both are about heist."], continues_prefix=True)
-    todo = [{"key": "k", "user": "u", "target": "5", "ev": ev, "messages": [{"role": "user", "content": "x"}]}]
-    args = argparse.Namespace(batch=4, samples=1, temperature=0.7, max_minutes=0, variants=True)
-
-    class Bar:
-        def update(self, n): pass
-        def set_postfix(self, **kw): pass
-
-    with open(tmp_path / "a.jsonl", "w") as f:
-        asyncio.run(label_frames(llm, todo, args, rec, f, Bar()))
+    llm, ev, row, _ = _label_frames(tmp_path, " because both are about heist.", samples=1, variants=True)
     variants = frame_variants(ev, ev.links[0])
     assert variants and [r.regex for r in llm.requests[1:]] == variants
     assert all(r.temperature == 0.0 for r in llm.requests)
-    assert len(json.loads((tmp_path / "a.jsonl").read_text())["samples"]) == 1 + len(variants)
+    assert len(row["samples"]) == 1 + len(variants)
     # each variant is a restriction of the served grammar: what it admits, serving admits
     assert re.fullmatch(frames_regex(ev, ev.links[0], plot=False), " because both are about heist.")
     assert any(re.fullmatch(v, " because both are about heist.") for v in variants)

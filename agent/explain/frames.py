@@ -178,22 +178,28 @@ def is_adjective(keyword: str) -> bool:
     return w[0] in _ADJECTIVES or bool(_ADJECTIVE.search(w[0]))
 
 
-def identity_phrase_regex(ev: Evidence, topics: list[str]) -> str:
+def identity_phrase_regex(ev: Evidence, topics: list[str], topic_required: bool = False) -> str:
+    """", an action and crime film( about <topics>)?"; `topic_required`: the topic is not optional
+    ("" when the film has none)."""
     run = _genre_run(ev.genres)
     if not run:  # the year alone says nothing the opener's "Ronin (1998)" did not
         return ""
     kinds = _rx(f"{article(run)} {run}")  # "an action and crime" (no year: the opener's label has it)
     minutes = f"( of {ev.runtime} minutes)?" if ev.runtime else ""
     nouns = [t for t in topics if not is_adjective(t)]
-    about = f"( about {_topics(nouns)})?" if nouns else ""
+    if topic_required and not nouns:
+        return ""
+    about = (f" about {_topics(nouns)}" if topic_required else f"( about {_topics(nouns)})?") if nouns else ""
     return ", " + kinds + " film" + minutes + about
 
 
-def shared_phrase_regex(ev: Evidence, link: Link | None) -> str:
+def shared_phrase_regex(ev: Evidence, link: Link | None, genres: bool = True) -> str:
+    """" because both are <shared genres> films | <adjective> | about <topics>"; `genres=False`:
+    the shared keywords only."""
     if link is None:
         return ""
     alts = []
-    run = _genre_run(link.genres)
+    run = _genre_run(link.genres) if genres else ""
     if run:
         alts.append("are " + _rx(run) + " films")
     keywords = [k for k in link.themes if not META_KEYWORD.search(k) and not any(w in GENRE_WORDS for w in k.split())]
@@ -256,7 +262,7 @@ def frames_regex(ev: Evidence, link: Link | None = None, room: int = 240, plot: 
     if firsts:
         alts.append(_alt_raw(firsts) + (f"({more})?" if more else ""))
     if more:
-        alts.append(more.replace(", and it ", ", which ", 1))
+        alts.append(_which(more))
     if not alts:  # a bare catalog entry (no genre, year, reason or request word): the verifier refuses it
         alts.append(", a film")
     return _alt_raw(alts) + r"\." + plot
@@ -283,25 +289,16 @@ def frame_variants(ev: Evidence, link: Link | None = None) -> list[str]:
     >>> [bool(re.fullmatch(v, " because both are crime films.")) for v in vs]
     [False, False, False]
     """
-    topics = topic_keywords(ev.themes, [ev.plot])
     more = more_phrase_regex(ev, link)
     tail = f"({more})?" if more else ""
-    out = []
-    run = _genre_run(ev.genres)
-    nouns = [t for t in topics if not is_adjective(t)]
-    if run and nouns:
-        minutes = f"( of {ev.runtime} minutes)?" if ev.runtime else ""
-        out.append(", " + _rx(f"{article(run)} {run}") + " film" + minutes + f" about {_topics(nouns)}" + tail + r"\.")
-    if link is not None:
-        keywords = [k for k in link.themes if not META_KEYWORD.search(k) and not any(w in GENRE_WORDS for w in k.split())]
-        adjectives = [k for k in keywords if is_adjective(k)]
-        shared = [t for t in topic_keywords([k for k in keywords if k not in adjectives], [ev.plot])]
-        alts = ([f"are {_one_or_two(adjectives)}"] if adjectives else []) + ([f"are about {_topics(shared)}"] if shared else [])
-        if alts:
-            out.append(" because both " + _alt_raw(alts) + tail + r"\.")
-    if more:
-        out.append(more.replace(", and it ", ", which ", 1) + r"\.")
-    return out
+    heads = (identity_phrase_regex(ev, topic_keywords(ev.themes, [ev.plot]), topic_required=True),
+             shared_phrase_regex(ev, link, genres=False))
+    return [h + tail + r"\." for h in heads if h] + ([_which(more) + r"\."] if more else [])
+
+
+def _which(more: str) -> str:
+    """The `more` phrase as the whole clause: ", which is commonly watched after Heat (1995)"."""
+    return more.replace(", and it ", ", which ", 1)
 
 
 def _alt_raw(regexes: list[str]) -> str:

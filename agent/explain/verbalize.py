@@ -424,6 +424,11 @@ class Explainer:
             raise ValueError(f"grammar must be one of {sorted(GRAMMARS)}, not {grammar!r}")
         self.grammar = grammar  # "frames": whole evidence phrases (agent/explain/frames); "words": word by word
 
+    def clause_tokens(self, prefix: str) -> int:
+        """Tokens for what follows `prefix`: what is left of the length cap after the opener (~3
+        characters a token, and the end)."""
+        return max(16, (self.max_chars - len(prefix)) // 3 + 5)
+
     def messages(self, ev: Evidence) -> list[dict[str, str]]:
         """The verbalizer prompt of one film (without the plot sentence under the frames grammar)."""
         return verbalize_prompt(self.prompts, ev, self.max_chars, plot=self.grammar != "frames")
@@ -497,8 +502,8 @@ class Explainer:
         # (fewer tokens to decode; the roles of the titles are fixed); others write it all.
         prefix = opener(ev) if llm.continues_prefix else ""
         regex = self.regex(ev, prefix)
-        if prefix:  # what is left of the length cap after the opener (~3 characters a token, and the end)
-            max_tokens = min(max_tokens, max(16, (self.max_chars - len(prefix)) // 3 + 5))
+        if prefix:
+            max_tokens = min(max_tokens, self.clause_tokens(prefix))
         diagnostics: list[str] = []
         used = [0, 0]
         for wave in range(1 + self.retries):
