@@ -54,7 +54,7 @@ from agent.conversation import CLARIFYING_QUESTION
 from agent.embedding import Embedder
 from agent.errors import InvalidRequest, StoreError
 from agent.explain import Evidence, EvidenceBuilder, Explainer, verbalize_prompt
-from agent.explain.evidence import NameCasing
+from agent.explain.evidence import Centrality, NameCasing
 from agent.llm.base import LLM, GenerationRequest, LabelRequest
 from agent.profiles import ProfileStore, merge_history
 from agent.prompts import Prompts, _clip
@@ -146,6 +146,7 @@ class Recommender:
         pop = collab.popularity if collab else {}
         self.titles = TitleIndex(items, pop)
         self._casing: NameCasing | None = None  # evidence_builder(): the catalog's name casing
+        self._centrality = Centrality(embedder.embed)  # evidence_builder(): keyword vectors, kept
         self.retriever = Retriever(
             store, embedder, self.items, collab, sequence,
             history_in_query=settings.history_in_query, rrf_k=settings.rrf_k,
@@ -368,7 +369,8 @@ class Recommender:
         r = self.retriever
         if self._casing is None:  # the catalog's name casing, once (~0.3 s for 9.7k overviews)
             self._casing = NameCasing(self.items)
-        return EvidenceBuilder(self.items, r.collab, r.sequence, vectors=self.store.vectors, casing=self._casing)
+        return EvidenceBuilder(self.items, r.collab, r.sequence, vectors=self.store.vectors, casing=self._casing,
+                               centrality=self._centrality)
 
     def evidence(self, req: RecRequest, prep: Prepared, candidates: list[Candidate] | None = None) -> dict[str, Evidence]:
         """item id -> Evidence for `candidates` (default: all of prep's), against the request's

@@ -36,6 +36,25 @@ def test_links_are_the_closest_history_films_with_what_they_share():
     assert ev.themes == ("briefcase", "car chase")  # its own keywords/tags, minus the shared one
 
 
+def test_themes_are_topics_first_then_the_most_central_to_the_plot():
+    import numpy as np
+
+    from agent.explain.evidence import Centrality
+
+    film = Item("9", "Sky", year=2001, genres=("Drama",), overview="A pilot flies over Paris.",
+                keywords=("paris", "farewell", "black people", "flying", "parachute"))
+    axes = {"A pilot flies over Paris.": [1, 0, 0], "flying": [0.9, 0.1, 0], "parachute": [0.5, 0.5, 0],
+            "farewell": [0, 0, 1], "paris": [0.95, 0, 0.05], "black people": [0.8, 0.2, 0]}
+    embed = lambda texts: np.array([axes[t] for t in texts], dtype=np.float32)  # noqa: E731
+    items = {**ITEMS, "9": film}
+    plain = EvidenceBuilder(items).build(Candidate(film, 1.0), history("1"))
+    assert plain.themes == ("farewell", "flying", "parachute")  # catalog order, topics first ("paris" is a name)
+    ev = EvidenceBuilder(items, centrality=Centrality(embed)).build_all([Candidate(film, 1.0)], history("1"))[0]
+    assert ev.themes == ("flying", "parachute", "farewell")  # "black people" is no topic: after the topics
+    broken = Centrality(lambda texts: (_ for _ in ()).throw(RuntimeError("down")))
+    assert EvidenceBuilder(items, centrality=broken).build(Candidate(film, 1.0), history("1")).themes == plain.themes
+
+
 def test_a_disliked_film_is_never_a_link():
     assert evidence("3", hist=("1",), ).links[0].label == "Alien (1979)"
     assert evidence("3", hist=("1",), ).links[0].themes == ("aliens",)

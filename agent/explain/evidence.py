@@ -19,7 +19,9 @@ What goes in (and nothing else; the verbalizer sees only this, the verifier chec
                  (next-item transitions), "close to your request", "more like X", "popular"
   plot           one complete sentence of the overview (two when the first is short; never cut
                  mid-phrase; none if every sentence is too long)
-  themes         up to three of the film's own keywords/tags that no link already names
+  themes         up to three of the film's own keywords/tags that no link already names: those
+                 that read as a topic first, then by how close each is to the film's plot (`Centrality`:
+                 E.T. is about "aliens", not "farewell"; Big about "new toy", not "bronx")
   media          a trailer transcript or caption line when the film has one (poster OCR text is
                  left out: it mostly repeats the title)
 Left out: cast and crew (not in the data), reviews, anything about the viewer beyond their films.
@@ -27,6 +29,7 @@ Left out: cast and crew (not in the data), reviews, anything about the viewer be
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -34,9 +37,10 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from agent.constraints import Constraints
-from agent.explain.words import CONNECTOR_LEMMAS, lemma, tokens
+from agent.explain.words import CONNECTOR_LEMMAS, lemma, tokens, topic_keywords
 from agent.types import Candidate, Item, UserHistory
 
+log = logging.getLogger(__name__)
 SIMILAR = 0.5  # embedding cosine at which two films count as close (all-MiniLM-L6-v2 documents)
 PLOT_CHARS = 220  # longest plot sentence kept
 SHORT_SENTENCE = 9  # a first plot sentence of fewer words takes the next one with it
@@ -230,6 +234,14 @@ class NameCasing:
     >>> c = NameCasing(films)
     >>> c("paris"), c("fbi agent"), c("new york"), c("heist"), c("new car")
     ('Paris', 'FBI agent', 'New York', 'heist', 'new car')
+
+    A word capitalised only inside a longer name stays as it is ("reality show", not "reality
+    Show", though overviews write "The Truman Show" and "The Late Show"):
+
+    >>> c = NameCasing([Item(str(i), "T", overview=o) for i, o in enumerate(["He hosts The Truman Show.",
+    ...          "She loves The Late Show.", "A boy meets Jim Show.", "They fly to Paris. In Paris, he sings."])])
+    >>> c("reality show"), c("show"), c("paris")
+    ('reality show', 'show', 'Paris')
     """
 
     def __init__(self, items: Mapping[str, Item] | Sequence[Item]):
@@ -244,7 +256,9 @@ class NameCasing:
                     low = w.lower()
                     if i:
                         self._at.setdefault(low, []).append(len(self._words))
-                        if w[:1].isupper():
+                        if w[:1].isupper() and i > 1 and words[i - 1][:1].isupper():
+                            pass  # inside a longer name ("The Truman Show"): says nothing of the word alone
+                        elif w[:1].isupper():
                             forms = upper.setdefault(low, {})
                             forms[w] = forms.get(w, 0) + 1
                         else:
@@ -276,13 +290,61 @@ class NameCasing:
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+")
 
 
+class Centrality:
+    """Orders a film's keywords and tags by how central each is to its story: the cosine between
+    the keyword's sentence embedding and the overview's. TMDB lists keywords in no order of
+    importance, and the first three of Groundhog Day's are "deja vu", "groundhog" and "weather
+    forecast"; by centrality E.T.'s come as "aliens", "extraterrestrial technology", "nasa"
+    (first three: "farewell", "homesickness", "nasa"). `embed`: texts -> L2-normalised rows (the
+    store's embedder). Vectors are kept in memory (a catalog's keyword vocabulary is small;
+    `size` bounds it: the memory is dropped whole when full). An embedder failure leaves the
+    catalog's order: it costs the ordering, never the answer.
+
+    >>> import numpy as np
+    >>> axes = {"aliens": [1, 0], "farewell": [0, 1], "A boy befriends an alien.": [0.9, 0.1]}
+    >>> c = Centrality(lambda texts: np.array([axes[t] for t in texts], dtype=np.float32))
+    >>> c.order([Item("1", "E.T.", overview="A boy befriends an alien.", keywords=("farewell", "aliens"))])
+    {'1': ['aliens', 'farewell']}
+    """
+
+    def __init__(self, embed: Callable[[list[str]], np.ndarray], size: int = 100_000):
+        self.embed = embed
+        self.size = size
+        self._vec: dict[str, np.ndarray] = {}
+
+    def order(self, items: Sequence[Item]) -> dict[str, list[str]]:
+        """item id -> its `_features`, most central first (ties and films without an overview keep
+        the catalog's order)."""
+        feats = {it.item_id: _features(it) for it in items}
+        want = {t for it in items if it.overview and len(feats[it.item_id]) > 1 for t in (it.overview, *feats[it.item_id])}
+        missing = sorted(want - self._vec.keys())
+        if missing:
+            try:
+                rows = self.embed(missing)
+            except Exception:  # noqa: BLE001 (an embedder hiccup costs the ordering only)
+                log.warning("keyword centrality unavailable; keeping the catalog's order", exc_info=True)
+                return feats
+            if len(self._vec) + len(missing) > self.size:
+                self._vec.clear()
+            self._vec.update(zip(missing, rows))
+        out = {}
+        for it in items:
+            f = feats[it.item_id]
+            if it.overview and len(f) > 1 and all(t in self._vec for t in (it.overview, *f)):
+                plot = self._vec[it.overview]
+                f = sorted(f, key=lambda t: -float(self._vec[t] @ plot))  # stable: ties keep their order
+            out[it.item_id] = f
+        return out
+
+
 class EvidenceBuilder:
     """Builds Evidence from the catalog, the viewer's history, the request and retrieval's signals.
     `casing`: the catalog's `NameCasing` (built here when not given; the recommender keeps one)."""
 
     def __init__(self, items: Mapping[str, Item], collab=None, sequence=None, vectors: Vectors | None = None,
-                 casing: NameCasing | None = None):
+                 casing: NameCasing | None = None, centrality: Centrality | None = None):
         self.items = items
+        self.centrality = centrality  # None: keywords in the catalog's order
         self.collab = collab  # agent.retrieval.CoOccurrence or None
         self.sequence = sequence  # agent.retrieval.Transitions or None
         self.vectors = vectors
@@ -313,17 +375,24 @@ class EvidenceBuilder:
                 if v is None:
                     continue
                 sims[c.item.item_id] = {f.item_id: _cos(v, vecs[f.item_id]) for f, _ in films if f.item_id in vecs}
+        order = self._order([c.item for c in candidates])
         return [self.build(c, history, request, constraints, anchors, films=films,
-                           sims=sims.get(c.item.item_id, {})) for c in candidates]
+                           sims=sims.get(c.item.item_id, {}), features=order.get(c.item.item_id)) for c in candidates]
+
+    def _order(self, items: Sequence[Item]) -> dict[str, list[str]]:
+        return self.centrality.order(items) if self.centrality is not None else {}
 
     def build(self, cand: Candidate, history: UserHistory, request: str = "", constraints: Constraints | None = None,
               anchors: Sequence[str] = (), *, films: list[tuple[Item, bool]] | None = None,
-              sims: Mapping[str, float] | None = None) -> Evidence:
+              sims: Mapping[str, float] | None = None, features: Sequence[str] | None = None) -> Evidence:
         item = cand.item
         films = self.history_films(history) if films is None else films
         sims = sims or {}
-        links = self._links(item, films, sims)
+        own = list(features) if features is not None else self._order([item]).get(item.item_id) or _features(item)
+        links = self._links(item, own, films, sims)
         linked = {t for x in links for t in x.themes}
+        unlinked = [self.casing(t) for t in own if t not in linked]
+        topics = set(topic_keywords(unlinked, [item.overview]))
         c = constraints or Constraints()
         runtime_asked = c.max_runtime is not None or c.min_runtime is not None
         summary = c.describe()  # genre, runtime and year bounds only: no film names
@@ -335,14 +404,14 @@ class EvidenceBuilder:
             constraints=summary, runtime=item.runtime if runtime_asked else None,
             reasons=self._reasons(cand, films, anchors),
             plot=plot_sentence(item.overview) if item.overview else "",
-            themes=tuple(self.casing(t) for t in _features(item) if t not in linked)[:3],
+            themes=tuple(sorted(unlinked, key=lambda t: t not in topics))[:3],
             media=tuple((lab, _words(text, MEDIA_CHARS)) for lab, text in item.media_text
                         if any(k in lab.lower() for k in _MEDIA_KEEP) and text.strip())[:1],
             history_labels=tuple(f.label for f, _ in films),
         )
 
-    def _links(self, item: Item, films: list[tuple[Item, bool]], sims: Mapping[str, float]) -> tuple[Link, ...]:
-        own = _features(item)
+    def _links(self, item: Item, own: list[str], films: list[tuple[Item, bool]], sims: Mapping[str, float]
+               ) -> tuple[Link, ...]:
         genres = [g for g in item.genres if g != _NO_GENRE]
         scored = []
         for rank, (f, liked) in enumerate(films):

@@ -33,12 +33,9 @@ from __future__ import annotations
 import re
 
 from agent.explain.evidence import Evidence, Link
-from agent.explain.words import GENRE_WORDS, article, lemma, tokens
+from agent.explain.words import GENRE_WORDS, META_KEYWORD, article, lemma, topic_keywords
 
-META_KEYWORD = re.compile(r"creditsstinger|\bdirector\b|\bfilm\b|\bmovie\b|\bbased on\b|\b3d\b|\bimax\b|\bsequel\b|\bremake\b"
-               r"|\bnovel\b|\bsilent\b|\bindependent\b|\bblack and white\b|\bimdb\b|\btop \d+|\boscar|\bcriterion\b"
-               r"|\bregistry\b|\baward|\bdvd\b|\bnetflix\b|\bseen\b|\bwatched\b|\bowned\b|\bbiograph|\bundercover\b|\btrilogy\b|\bhomage\b|\bfranchise\b", re.I)
-
+__all__ = ["META_KEYWORD", "topic_keywords", "frames_regex", "frame_variants"]
 
 _RX_SPECIAL = set("\\.^$|?*+()[]{}-/")
 
@@ -52,42 +49,6 @@ def _rx(text: str) -> str:
 def _alt(options) -> str:
     opts = sorted({_rx(o) for o in options if o}, key=lambda a: (-len(a), a))
     return "(" + "|".join(opts) + ")" if opts else ""
-
-
-_PARTICIPLES = frozenset("held lost born made kept left stuck caught told found gone taken stolen written broken "
-                         "hidden forgotten run shot bitten driven".split())
-
-
-def topic_keywords(keywords, texts=()) -> list[str]:
-    """Keywords that read as the topic of "a film about X": no meta keyword ("aftercreditsstinger",
-    "based on comic book", "woman director"), no participle or adjective ("held captive", "mentally
-    disabled"), no genre word; each word in the casing the evidence's `texts` give it ("fbi" -> "FBI"
-    when the plot writes "FBI").
-
-    >>> topic_keywords(["heist", "based on comic book", "held captive", "fbi agent", "war", "aftercreditsstinger", "imdb top 250"],
-    ...                ["An FBI agent tracks thieves."])
-    ['heist']
-    >>> topic_keywords(["chicago", "leonardo dicaprio", "con man"], ["In Chicago, Leonardo meets a con man."])
-    ['con man']
-
-    A keyword that starts with a name is left out: "a thriller film about Chicago" (The Fugitive)
-    or "both are about Arnold Schwarzenegger" is not what the film is about.
-    """
-    cased = {w.lower(): w for t in texts for w in tokens(t or "") if w[:1].isupper()}
-    out = []
-    for k in keywords:
-        words = k.split()
-        if not words or META_KEYWORD.search(k) or any(w.lower() in GENRE_WORDS for w in words):
-            continue
-        if any((w.endswith("ed") and len(w) > 3) or w in _PARTICIPLES for w in words) or words[-1].endswith("ly"):
-            continue
-        if len(words) > 3 or len({lemma(w) for w in words}) < len(words):
-            continue  # "brother brother relationship" reads as a slip
-        said = [cased.get(w.lower(), w) for w in words]
-        if said[0][:1].isupper():
-            continue  # a name (place, person, studio: "Chicago", "Arnold Schwarzenegger", "Disney"): a film is not "about" it
-        out.append(" ".join(said))
-    return out
 
 
 _SAY = {"IMAX": "IMAX", "Children": "children's", "Film-Noir": "film noir"}
@@ -123,9 +84,22 @@ def _one_or_two(options) -> str:
 # "about a wartime", "about a claustrophobia", "about a black people" are wrong where the bare
 # topic is not.
 _MASS = re.compile(r"(ness|ism|ia|ity|hood|dom|\wship|ance|ence|ense|ure|ery|time|ics|ing|tion|ology|ment|vu|s|people)$"
-                   r"| of | and |^\w+ing\b|^(love|sex|rape|alcohol|life|police|magic|travel|abuse|metal|winter|summer|"
+                   r"| of | and |^\w+ing\b|(^| )(love|sex|rape|alcohol|life|police|magic|travel|abuse|metal|winter|summer|"
                    r"sport|military|death|art|money|food|nature|fear|hope|revenge|power|crime|justice|evil|"
                    r"space|time|history|youth|faith|greed|guilt|grief|jealousy|music|dance|poetry)$", re.I)
+# count nouns with a mass-noun ending: "a space station", "a secret mission", "a dance competition"
+_COUNT = frozenset("station mission vacation expedition competition invention operation election nation plantation "
+                   "ship relationship princess actress mistress waitress hostess goddess business bus "
+                   "boss virus circus".split())
+
+
+def _mass(topic: str) -> bool:
+    """Said bare only (see `_MASS`).
+
+    >>> [_mass(t) for t in ("time travel", "friendship", "space station", "heist", "secret mission", "boss")]
+    [True, True, False, False, False, False]
+    """
+    return bool(_MASS.search(topic)) and topic.split()[-1].lower() not in _COUNT
 
 
 def _topics(options) -> str:
@@ -146,7 +120,7 @@ def _topics(options) -> str:
     [False, False, False, False, False, False, False, False, False, False, True, True]
     """
     opts = sorted(set(options))
-    one = lambda t: _rx(t) if not t[:1].islower() or _MASS.search(t) else f"({_rx(article(t))} )?{_rx(t)}"  # noqa: E731
+    one = lambda t: _rx(t) if not t[:1].islower() or _mass(t) else f"({_rx(article(t))} )?{_rx(t)}"  # noqa: E731
     pairs = []
     for a in opts:
         others = [one(b) for b in opts if b != a and _apart(a, b)]

@@ -183,3 +183,56 @@ def join_words(words: list[str], conj: str = "and") -> str:
     if len(words) <= 2:
         return f" {conj} ".join(words)
     return ", ".join(words[:-1]) + f" {conj} " + words[-1]
+
+
+META_KEYWORD = re.compile(r"creditsstinger|\bdirector\b|\bfilm\b|\bmovie\b|\bbased on\b|\b3d\b|\bimax\b|\bsequel\b|\bremake\b"
+               r"|\bnovel\b|\bsilent\b|\bindependent\b|\bblack and white\b|\bimdb\b|\btop \d+|\boscar|\bcriterion\b"
+               r"|\bregistry\b|\baward|\bdvd\b|\bnetflix\b|\bseen\b|\bwatched\b|\bowned\b|\bbiograph|\bundercover\b|\btrilogy\b|\bhomage\b|\bfranchise\b", re.I)
+
+
+_PARTICIPLES = frozenset("held lost born made kept left stuck caught told found gone taken stolen written broken "
+                         "hidden forgotten run shot bitten driven".split())
+_NOT_NOUN = frozenset("alone together abroad nude naked".split())  # "a film about alone"
+
+# A group of people named by ethnicity, religion, sexuality or body ("black people", "jew",
+# "overweight man"): true as a catalog keyword, reductive as what a film is "about" ("a comedy
+# film about black people"). Themes stay ("racism", "antisemitism", "coming out").
+_PEOPLE_GROUP = re.compile(r"^((black|white|african|asian|native|jewish|muslim|arab|latino|latina|hispanic|gay|lesbian|"
+                           r"homosexual|transgender|overweight|obese|fat|dwarf|midget|ugly|disabled)( \w+)?"
+                           r"|jews?|gays|lesbians|homosexuals|blacks|whites|dwarfs?|midgets?|african american)$", re.I)
+
+
+def topic_keywords(keywords, texts=()) -> list[str]:
+    """Keywords that read as the topic of "a film about X": no meta keyword ("aftercreditsstinger",
+    "based on comic book", "woman director"), no participle or adjective ("held captive", "mentally
+    disabled"), no genre word; each word in the casing the evidence's `texts` give it ("fbi" -> "FBI"
+    when the plot writes "FBI").
+
+    >>> topic_keywords(["heist", "based on comic book", "held captive", "fbi agent", "war", "aftercreditsstinger", "imdb top 250"],
+    ...                ["An FBI agent tracks thieves."])
+    ['heist']
+    >>> topic_keywords(["chicago", "leonardo dicaprio", "con man"], ["In Chicago, Leonardo meets a con man."])
+    ['con man']
+    >>> topic_keywords(["black people", "jew", "overweight man", "racism", "alone", "black humor", "friendship"])
+    ['racism', 'friendship']
+
+    A keyword that starts with a name is left out: "a thriller film about Chicago" (The Fugitive)
+    or "both are about Arnold Schwarzenegger" is not what the film is about.
+    """
+    cased = {w.lower(): w for t in texts for w in tokens(t or "") if w[:1].isupper()}
+    out = []
+    for k in keywords:
+        words = k.split()
+        if not words or META_KEYWORD.search(k) or any(w.lower() in GENRE_WORDS for w in words):
+            continue
+        if any((w.endswith("ed") and len(w) > 3) or w in _PARTICIPLES for w in words) or words[-1].endswith("ly"):
+            continue
+        if len(words) > 3 or len({lemma(w) for w in words}) < len(words):
+            continue  # "brother brother relationship" reads as a slip
+        if _PEOPLE_GROUP.match(k) or (len(words) == 1 and k.lower() in _NOT_NOUN):
+            continue
+        said = [cased.get(w.lower(), w) for w in words]
+        if said[0][:1].isupper():
+            continue  # a name (place, person, studio: "Chicago", "Arnold Schwarzenegger", "Disney"): a film is not "about" it
+        out.append(" ".join(said))
+    return out
