@@ -123,10 +123,10 @@ def main() -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     queries = QUERIES[: args.queries]
-    model = env["MARQUEE_MODEL"]  # --env MARQUEE_MODEL=... wins over --model
-    pack = model.split(":", 1)[1] if model.startswith("pack:") else model
+    served = env["MARQUEE_MODEL"]  # --env MARQUEE_MODEL=... wins over --model (the label; the API name is `model`)
+    pack = served.split(":", 1)[1] if served.startswith("pack:") else served
     proc, sampler, start_s = start_server(pack, port, env, out_dir / f"speed_{name}.log")
-    res = {"model": model, "lora": args.lora, "env": args.env, "warm_start_s": start_s,
+    res = {"model": served, "lora": args.lora, "env": args.env, "warm_start_s": start_s,
            "machine": f"{platform.machine()} {os.cpu_count()} cpu", "paths": {}, "throughput": {}}
     client = OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="x", timeout=900, max_retries=0)
     try:
@@ -156,7 +156,7 @@ def main() -> int:
     def f(v, nd=2):
         return "-" if v is None or v != v else f"{v:.{nd}f}"
 
-    print(f"\nModel {model}{' + LoRA ' + args.lora if args.lora else ''}; {res['machine']}; warm start {start_s:.0f} s; "
+    print(f"\nModel {served}{' + LoRA ' + args.lora if args.lora else ''}; {res['machine']}; warm start {start_s:.0f} s; "
           f"peak RSS {res['peak_rss_gib']:.1f} GiB\n")
     print("| path | first film on screen p50/p95 (s) | first explained film p50/p95 (s) | full response p50/p95 (s) "
           "| tokens in/out | LLM-written explanations | errors |")

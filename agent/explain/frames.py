@@ -136,15 +136,16 @@ _NOT_ADJECTIVE = frozenset("animal cannibal criminal festival hospital arrival s
 _ADJECTIVES = frozenset("""funny scary creepy quirky dark sad cute gory bleak witty silly weird tense bloody sexy cheesy
 campy moody gritty clever slow smart intense violent surreal hilarious beautiful absurd bizarre whimsical heartwarming
 disturbing touching inspiring romantic stylish eerie grim quiet strange feel-good crazy dirty nasty sleazy trippy goofy
-nerdy lazy""".split())
+nerdy lazy
+anime""".split())  # "anime": a form, said as "both are anime", never "both are about anime"
 
 
 def is_adjective(keyword: str) -> bool:
     """A one-word keyword that reads as a description ("atmospheric", "funny", "thought-provoking"),
     said as "both are X"; every other keyword is a topic ("both are about mafia").
 
-    >>> [is_adjective(k) for k in ("atmospheric", "funny", "thought-provoking", "mafia", "mercenary", "car chase", "boxing")]
-    [True, True, True, False, False, False, False]
+    >>> [is_adjective(k) for k in ("atmospheric", "funny", "thought-provoking", "mafia", "mercenary", "car chase", "boxing", "anime")]
+    [True, True, True, False, False, False, False, True]
     """
     w = keyword.lower().split()
     if len(w) != 1 or w[0] in _NOT_ADJECTIVE:
@@ -228,7 +229,7 @@ def frames_regex(ev: Evidence, link: Link | None = None, room: int = 240, plot: 
     >>> ok(" because both are about heist and heist. Mercenaries chase a case.")
     False
     """
-    topics = topic_keywords(ev.themes, [ev.plot])
+    topics = topic_keywords(ev.themes, [ev.plot], ev.title)
     firsts = [x for x in (identity_phrase_regex(ev, topics), shared_phrase_regex(ev, link)) if x]
     more = more_phrase_regex(ev, link)
     plot = f" {_rx(ev.plot)}" if plot and ev.plot and len(ev.plot) + 60 <= room else ""
@@ -265,7 +266,7 @@ def frame_variants(ev: Evidence, link: Link | None = None) -> list[str]:
     """
     more = more_phrase_regex(ev, link)
     tail = f"({more})?" if more else ""
-    heads = (identity_phrase_regex(ev, topic_keywords(ev.themes, [ev.plot]), topic_required=True),
+    heads = (identity_phrase_regex(ev, topic_keywords(ev.themes, [ev.plot], ev.title), topic_required=True),
              shared_phrase_regex(ev, link, genres=False))
     return [h + tail + r"\." for h in heads if h] + ([_which(more) + r"\."] if more else [])
 

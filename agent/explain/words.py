@@ -202,7 +202,7 @@ _PEOPLE_GROUP = re.compile(r"^((black|white|african|asian|native|jewish|muslim|a
                            r"|jews?|gays|lesbians|homosexuals|blacks|whites|dwarfs?|midgets?|african american)$", re.I)
 
 
-def topic_keywords(keywords, texts=()) -> list[str]:
+def topic_keywords(keywords, texts=(), title: str = "") -> list[str]:
     """Keywords that read as the topic of "a film about X": no meta keyword ("aftercreditsstinger",
     "based on comic book", "woman director"), no participle or adjective ("held captive", "mentally
     disabled"), no genre word; each word in the casing the evidence's `texts` give it ("fbi" -> "FBI"
@@ -216,10 +216,17 @@ def topic_keywords(keywords, texts=()) -> list[str]:
     >>> topic_keywords(["black people", "jew", "overweight man", "racism", "alone", "black humor", "friendship"])
     ['racism', 'friendship']
 
+    With the film's `title`, a keyword that repeats a title word is left out ("a film about a
+    spider" is Spider-Man 3's name, not its topic):
+
+    >>> topic_keywords(["spider", "spiders", "sandman", "taxi"], title="Spider-Man 3")
+    ['sandman', 'taxi']
+
     A keyword that starts with a name is left out: "a thriller film about Chicago" (The Fugitive)
     or "both are about Arnold Schwarzenegger" is not what the film is about.
     """
     cased = {w.lower(): w for t in texts for w in tokens(t or "") if w[:1].isupper()}
+    named = {lemma(w) for part in tokens(title) for w in re.split(r"[-']", part.lower()) if len(w) > 2} - CONNECTOR_LEMMAS
     out = []
     for k in keywords:
         words = k.split()
@@ -229,7 +236,7 @@ def topic_keywords(keywords, texts=()) -> list[str]:
             continue
         if len(words) > 3 or len({lemma(w) for w in words}) < len(words):
             continue  # "brother brother relationship" reads as a slip
-        if _PEOPLE_GROUP.match(k) or (len(words) == 1 and k.lower() in _NOT_NOUN):
+        if _PEOPLE_GROUP.match(k) or (len(words) == 1 and k.lower() in _NOT_NOUN) or {lemma(w.lower()) for w in words} & named:
             continue
         said = [cased.get(w.lower(), w) for w in words]
         if said[0][:1].isupper():
