@@ -33,9 +33,9 @@ from __future__ import annotations
 import re
 
 from agent.explain.evidence import Evidence, Link
-from agent.explain.words import GENRE_WORDS, META_KEYWORD, article, lemma, topic_keywords
+from agent.explain.words import GENRE_WORDS, META_KEYWORD, article, is_adjective, lemma, topic_keywords
 
-__all__ = ["META_KEYWORD", "topic_keywords", "frames_regex", "frame_variants"]
+__all__ = ["META_KEYWORD", "is_adjective", "topic_keywords", "frames_regex", "frame_variants"]
 
 _RX_SPECIAL = set("\\.^$|?*+()[]{}-/")
 
@@ -86,7 +86,7 @@ def _one_or_two(options) -> str:
 _MASS = re.compile(r"(ness|ism|ia|ity|hood|dom|\wship|ance|ence|ense|ure|ery|time|ics|ing|tion|ology|ment|vu|s|people)$"
                    r"| of | and |^\w+ing\b|(^| )(love|sex|rape|alcohol|life|police|magic|travel|abuse|metal|winter|summer|"
                    r"sport|military|death|art|money|food|nature|fear|hope|revenge|power|crime|justice|evil|"
-                   r"space|time|history|youth|faith|greed|guilt|grief|jealousy|music|dance|poetry)$", re.I)
+                   r"space|time|history|youth|faith|greed|guilt|grief|jealousy|music|dance|poetry|humor|humour|gore|slapstick)$", re.I)
 # count nouns with a mass-noun ending: "a space station", "a secret mission", "a dance competition"
 _COUNT = frozenset("station mission vacation expedition competition invention operation election nation plantation "
                    "ship relationship princess actress mistress waitress hostess goddess business bus "
@@ -96,8 +96,8 @@ _COUNT = frozenset("station mission vacation expedition competition invention op
 def _mass(topic: str) -> bool:
     """Said bare only (see `_MASS`).
 
-    >>> [_mass(t) for t in ("time travel", "friendship", "space station", "heist", "secret mission", "boss")]
-    [True, True, False, False, False, False]
+    >>> [_mass(t) for t in ("time travel", "friendship", "space station", "heist", "secret mission", "boss", "dark humor")]
+    [True, True, False, False, False, False, True]
     """
     return bool(_MASS.search(topic)) and topic.split()[-1].lower() not in _COUNT
 
@@ -126,31 +126,6 @@ def _topics(options) -> str:
         others = [one(b) for b in opts if b != a and _apart(a, b)]
         pairs.append(one(a) + (f"( and {_alt_raw(others)})?" if others else ""))
     return _alt_raw(pairs)
-
-
-_ADJECTIVE = re.compile(r"(ic|al|ful|ous|ive|less|able|ible|esque|ish|-[a-z]+ing)$")
-_NOT_ADJECTIVE = frozenset("animal cannibal criminal festival hospital arrival survival terminal individual musical "
-                           "detective relative fugitive explosive narrative music magic comic logic panic mechanic "
-                           "critic medic republic clinic mosaic"
-                           " ".split())
-_ADJECTIVES = frozenset("""funny scary creepy quirky dark sad cute gory bleak witty silly weird tense bloody sexy cheesy
-campy moody gritty clever slow smart intense violent surreal hilarious beautiful absurd bizarre whimsical heartwarming
-disturbing touching inspiring romantic stylish eerie grim quiet strange feel-good crazy dirty nasty sleazy trippy goofy
-nerdy lazy
-anime""".split())  # "anime": a form, said as "both are anime", never "both are about anime"
-
-
-def is_adjective(keyword: str) -> bool:
-    """A one-word keyword that reads as a description ("atmospheric", "funny", "thought-provoking"),
-    said as "both are X"; every other keyword is a topic ("both are about mafia").
-
-    >>> [is_adjective(k) for k in ("atmospheric", "funny", "thought-provoking", "mafia", "mercenary", "car chase", "boxing", "anime")]
-    [True, True, True, False, False, False, False, True]
-    """
-    w = keyword.lower().split()
-    if len(w) != 1 or w[0] in _NOT_ADJECTIVE:
-        return False
-    return w[0] in _ADJECTIVES or bool(_ADJECTIVE.search(w[0]))
 
 
 def identity_phrase_regex(ev: Evidence, topics: list[str], topic_required: bool = False) -> str:

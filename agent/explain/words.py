@@ -187,12 +187,17 @@ def join_words(words: list[str], conj: str = "and") -> str:
 
 META_KEYWORD = re.compile(r"creditsstinger|\bdirector\b|\bfilm\b|\bmovie\b|\bbased on\b|\b3d\b|\bimax\b|\bsequel\b|\bremake\b"
                r"|\bnovel\b|\bsilent\b|\bindependent\b|\bblack and white\b|\bimdb\b|\btop \d+|\boscar|\bcriterion\b"
-               r"|\bregistry\b|\baward|\bdvd\b|\bnetflix\b|\bseen\b|\bwatched\b|\bowned\b|\bbiograph|\bundercover\b|\btrilogy\b|\bhomage\b|\bfranchise\b", re.I)
+               r"|\bregistry\b|\baward|\bdvd\b|\bnetflix\b|\bseen\b|\bwatched\b|\bowned\b|\bbiograph|\bundercover\b|\btrilogy\b|\bhomage\b|\bfranchise\b"
+               # opinions and the making of the film, not its story ("a great soundtrack", "pixar", "prequel")
+               r"|\bprequel|\bcinematograph|\bsoundtrack|\bcast\b|\bacting\b|\bdialogue|\bscreenplay|\bcgi\b|\bspecial effects"
+               r"|\bvisual|\bpixar\b|\bdisney\b|\bdreamworks\b|\bghibli\b|\bcoen\b|\bcult\b|\bclassic\b|\bmasterpiece|\boverrated"
+               r"|\bunderrated|\bquotable|\bgreat\b|\bamazing\b|\bawesome\b|\bexcellent\b|\bbrilliant\b|\bgood\b|\bboring\b"
+               r"|\bmust see\b|\bbest\b|\bfavorite|\bfavourite", re.I)
 
 
 _PARTICIPLES = frozenset("held lost born made kept left stuck caught told found gone taken stolen written broken "
                          "hidden forgotten run shot bitten driven".split())
-_NOT_NOUN = frozenset("alone together abroad nude naked".split())  # "a film about alone"
+_NOT_NOUN = frozenset("alone together abroad nude naked pretend".split())  # "a film about alone"
 
 # A group of people named by ethnicity, religion, sexuality or body ("black people", "jew",
 # "overweight man"): true as a catalog keyword, reductive as what a film is "about" ("a comedy
@@ -200,6 +205,40 @@ _NOT_NOUN = frozenset("alone together abroad nude naked".split())  # "a film abo
 _PEOPLE_GROUP = re.compile(r"^((black|white|african|asian|native|jewish|muslim|arab|latino|latina|hispanic|gay|lesbian|"
                            r"homosexual|transgender|overweight|obese|fat|dwarf|midget|ugly|disabled)( \w+)?"
                            r"|jews?|gays|lesbians|homosexuals|blacks|whites|dwarfs?|midgets?|african american)$", re.I)
+
+
+_ADJECTIVE = re.compile(r"(ic|al|ful|ous|ive|less|able|ible|esque|ish|-[a-z]+ing)$")
+_NOT_ADJECTIVE = frozenset("animal cannibal criminal festival hospital arrival survival terminal individual musical "
+                           "detective relative fugitive explosive narrative music magic comic logic panic mechanic "
+                           "critic medic republic clinic mosaic"
+                           # nouns with an adjective's ending, from the demo catalog's keywords
+                           " bible alcoholic funeral general betrayal fish scandal wish trial workaholic commercial cynic"
+                           " laxative deal carnival epidemic fanatic convertible attic psychic portal fetish heal chemical"
+                           " medal cathedral picnic relic marshal ritual principal pandemic proposal captive locomotive"
+                           " neanderthal withdrawal paramedic coal constable metal tribunal fable journal operative"
+                           " vegetable seal beehive appeal burlesque stable denial rival festival traffic executive motive"
+                           " hostage-taking baby-snatching roller-skating fitness-training co-parenting job-hopping"
+                           " ".split())
+_ADJECTIVES = frozenset("""funny scary creepy quirky dark sad cute gory bleak witty silly weird tense bloody sexy cheesy
+campy moody gritty clever slow smart intense violent surreal hilarious beautiful absurd bizarre whimsical heartwarming
+disturbing touching inspiring romantic stylish eerie grim quiet strange feel-good crazy dirty nasty sleazy trippy goofy
+nerdy lazy
+anime""".split())  # "anime": a form, said as "both are anime", never "both are about anime"
+
+
+def is_adjective(keyword: str) -> bool:
+    """A one-word keyword that reads as a description ("atmospheric", "funny", "thought-provoking"),
+    said as "both are X"; every other keyword is a topic ("both are about mafia").
+
+    >>> [is_adjective(k) for k in ("atmospheric", "funny", "thought-provoking", "mafia", "mercenary", "car chase", "boxing", "anime")]
+    [True, True, True, False, False, False, False, True]
+    >>> [is_adjective(k) for k in ("trial", "clownfish", "selfish", "funeral", "supernatural")]
+    [False, False, True, False, True]
+    """
+    w = keyword.lower().split()
+    if len(w) != 1 or w[0] in _NOT_ADJECTIVE or (w[0].endswith("fish") and w[0] != "selfish"):
+        return False
+    return w[0] in _ADJECTIVES or bool(_ADJECTIVE.search(w[0]))
 
 
 def topic_keywords(keywords, texts=(), title: str = "") -> list[str]:
@@ -215,6 +254,8 @@ def topic_keywords(keywords, texts=(), title: str = "") -> list[str]:
     ['con man']
     >>> topic_keywords(["black people", "jew", "overweight man", "racism", "alone", "black humor", "friendship"])
     ['racism', 'friendship']
+    >>> topic_keywords(["funny", "atmospheric", "great soundtrack", "pixar", "prequel", "ensemble cast", "pretend", "gore"])
+    ['gore']
 
     With the film's `title`, a keyword that repeats a title word is left out ("a film about a
     spider" is Spider-Man 3's name, not its topic):
@@ -236,7 +277,7 @@ def topic_keywords(keywords, texts=(), title: str = "") -> list[str]:
             continue
         if len(words) > 3 or len({lemma(w) for w in words}) < len(words):
             continue  # "brother brother relationship" reads as a slip
-        if _PEOPLE_GROUP.match(k) or (len(words) == 1 and k.lower() in _NOT_NOUN) or {lemma(w.lower()) for w in words} & named:
+        if is_adjective(k) or _PEOPLE_GROUP.match(k) or (len(words) == 1 and k.lower() in _NOT_NOUN) or {lemma(w.lower()) for w in words} & named:
             continue
         said = [cased.get(w.lower(), w) for w in words]
         if said[0][:1].isupper():
