@@ -187,6 +187,26 @@ def _words(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0].rstrip(",;:")
 
 
+def _distinct(features: Sequence[str], n: int) -> tuple[str, ...]:
+    """The first `n` features that share no word's lemma with an earlier one: "aliens" then
+    "alien", "orphan" then "orphanage" would fill two of three slots with one fact.
+
+    >>> _distinct(["aliens", "alien", "hostage", "hostage drama", "commando", "ransom"], 3)
+    ('aliens', 'hostage', 'commando')
+    """
+    out: list[str] = []
+    seen: set[str] = set()
+    for f in features:
+        words = {lemma(w) for w in f.lower().split()}
+        if words & seen:
+            continue
+        out.append(f)
+        seen |= words
+        if len(out) == n:
+            break
+    return tuple(out)
+
+
 def _features(item: Item) -> list[str]:
     """Keywords then tags, lower-cased, de-duplicated, order kept."""
     out: list[str] = []
@@ -407,7 +427,7 @@ class EvidenceBuilder:
             constraints=summary, runtime=item.runtime if runtime_asked else None,
             reasons=self._reasons(cand, films, anchors),
             plot=plot_sentence(item.overview) if item.overview else "",
-            themes=tuple(sorted(unlinked, key=lambda t: t not in topics))[:3],
+            themes=_distinct(sorted(unlinked, key=lambda t: t not in topics), 3),
             media=tuple((lab, _words(text, MEDIA_CHARS)) for lab, text in item.media_text
                         if any(k in lab.lower() for k in _MEDIA_KEEP) and text.strip())[:1],
             history_labels=tuple(f.label for f, _ in films),

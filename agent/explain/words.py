@@ -222,7 +222,7 @@ _NOT_ADJECTIVE = frozenset("animal cannibal criminal festival hospital arrival s
 _ADJECTIVES = frozenset("""funny scary creepy quirky dark sad cute gory bleak witty silly weird tense bloody sexy cheesy
 campy moody gritty clever slow smart intense violent surreal hilarious beautiful absurd bizarre whimsical heartwarming
 disturbing touching inspiring romantic stylish eerie grim quiet strange feel-good crazy dirty nasty sleazy trippy goofy
-nerdy lazy
+nerdy lazy rich poor young old
 anime""".split())  # "anime": a form, said as "both are anime", never "both are about anime"
 
 
@@ -254,7 +254,8 @@ def topic_keywords(keywords, texts=(), title: str = "") -> list[str]:
     ['con man']
     >>> topic_keywords(["black people", "jew", "overweight man", "racism", "alone", "black humor", "friendship"])
     ['racism', 'friendship']
-    >>> topic_keywords(["funny", "atmospheric", "great soundtrack", "pixar", "prequel", "ensemble cast", "pretend", "gore"])
+    >>> topic_keywords(["funny", "atmospheric", "great soundtrack", "pixar", "prequel", "ensemble cast", "pretend", "gore",
+    ...                 "u.s. navy", "19th century", "rich"])
     ['gore']
 
     With the film's `title`, a keyword that repeats a title word is left out ("a film about a
@@ -277,6 +278,8 @@ def topic_keywords(keywords, texts=(), title: str = "") -> list[str]:
             continue
         if len(words) > 3 or len({lemma(w) for w in words}) < len(words):
             continue  # "brother brother relationship" reads as a slip
+        if "." in k or any(c.isdigit() for c in k):
+            continue  # "about u.s. Navy", "about 19th century": neither reads without its article
         if is_adjective(k) or _PEOPLE_GROUP.match(k) or (len(words) == 1 and k.lower() in _NOT_NOUN) or {lemma(w.lower()) for w in words} & named:
             continue
         said = [cased.get(w.lower(), w) for w in words]
