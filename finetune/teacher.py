@@ -394,6 +394,8 @@ def main(argv: list[str] | None = None) -> int:
             a["samples"] = judge([s["raw"] for s in a["samples"]], by_key[a["key"]]["ev"], rec, a.get("grammar", "words"))
             if a.get("grammar") == "frames":
                 a["prefix"] = opener(by_key[a["key"]]["ev"])  # the served opener: the example's prefix, not its target
+                a["messages"] = by_key[a["key"]]["messages"]  # today's prompt (evidence): what the adapter will be served
+                a["names"] = film_names(by_key[a["key"]]["ev"])
     kept = pick(attempts)
     ex_path = args.out / "examples.jsonl"
     with open(ex_path, "w") as f:
