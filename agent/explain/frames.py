@@ -86,7 +86,8 @@ def _one_or_two(options) -> str:
 _MASS = re.compile(r"(ness|ism|ia|ity|hood|dom|\wship|ance|ence|ense|ure|ery|time|ics|ing|tion|ology|ment|vu|s|people)$"
                    r"| of | and |^\w+ing\b|(^| )(love|sex|rape|alcohol|life|police|magic|travel|abuse|metal|winter|summer|"
                    r"sport|military|death|art|money|food|nature|fear|hope|revenge|power|crime|justice|evil|"
-                   r"space|time|history|youth|faith|greed|guilt|grief|jealousy|music|dance|poetry|humor|humour|gore|slapstick)$", re.I)
+                   r"space|time|history|youth|faith|greed|guilt|grief|jealousy|music|dance|poetry|humor|humour|gore|slapstick|telepathy|golf|tennis|baseball|football|basketball|soccer|hockey|rugby|"
+                   r"chess|poker|karate|kung fu|surfing|sailing)$", re.I)
 # count nouns with a mass-noun ending: "a space station", "a secret mission", "a dance competition"
 _COUNT = frozenset("station mission vacation expedition competition invention operation election nation plantation "
                    "ship relationship princess actress mistress waitress hostess goddess business bus "

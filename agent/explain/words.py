@@ -192,12 +192,12 @@ META_KEYWORD = re.compile(r"creditsstinger|\bdirector\b|\bfilm\b|\bmovie\b|\bbas
                r"|\bprequel|\bcinematograph|\bsoundtrack|\bcast\b|\bacting\b|\bdialogue|\bscreenplay|\bcgi\b|\bspecial effects"
                r"|\bvisual|\bpixar\b|\bdisney\b|\bdreamworks\b|\bghibli\b|\bcoen\b|\bcult\b|\bclassic\b|\bmasterpiece|\boverrated"
                r"|\bunderrated|\bquotable|\bgreat\b|\bamazing\b|\bawesome\b|\bexcellent\b|\bbrilliant\b|\bgood\b|\bboring\b"
-               r"|\bmust see\b|\bbest\b|\bfavorite|\bfavourite", re.I)
+               r"|\bmust see\b|\bbest\b|\bfavorite|\bfavourite|\btwist|\bending\b|\bmindfuck|\bfuck", re.I)
 
 
 _PARTICIPLES = frozenset("held lost born made kept left stuck caught told found gone taken stolen written broken "
                          "hidden forgotten run shot bitten driven".split())
-_NOT_NOUN = frozenset("alone together abroad nude naked pretend".split())  # "a film about alone"
+_NOT_NOUN = frozenset("alone together abroad nude naked pretend individual".split())  # "a film about alone"
 
 # A group of people named by ethnicity, religion, sexuality or body ("black people", "jew",
 # "overweight man"): true as a catalog keyword, reductive as what a film is "about" ("a comedy
@@ -222,7 +222,7 @@ _NOT_ADJECTIVE = frozenset("animal cannibal criminal festival hospital arrival s
 _ADJECTIVES = frozenset("""funny scary creepy quirky dark sad cute gory bleak witty silly weird tense bloody sexy cheesy
 campy moody gritty clever slow smart intense violent surreal hilarious beautiful absurd bizarre whimsical heartwarming
 disturbing touching inspiring romantic stylish eerie grim quiet strange feel-good crazy dirty nasty sleazy trippy goofy
-nerdy lazy rich poor young old
+nerdy lazy rich poor young old bittersweet
 anime""".split())  # "anime": a form, said as "both are anime", never "both are about anime"
 
 
@@ -232,13 +232,13 @@ def is_adjective(keyword: str) -> bool:
 
     >>> [is_adjective(k) for k in ("atmospheric", "funny", "thought-provoking", "mafia", "mercenary", "car chase", "boxing", "anime")]
     [True, True, True, False, False, False, False, True]
-    >>> [is_adjective(k) for k in ("trial", "clownfish", "selfish", "funeral", "supernatural")]
-    [False, False, True, False, True]
+    >>> [is_adjective(k) for k in ("trial", "clownfish", "selfish", "funeral", "supernatural", "anti-war")]
+    [False, False, True, False, True, True]
     """
     w = keyword.lower().split()
     if len(w) != 1 or w[0] in _NOT_ADJECTIVE or (w[0].endswith("fish") and w[0] != "selfish"):
         return False
-    return w[0] in _ADJECTIVES or bool(_ADJECTIVE.search(w[0]))
+    return w[0] in _ADJECTIVES or w[0].startswith("anti-") or bool(_ADJECTIVE.search(w[0]))
 
 
 def topic_keywords(keywords, texts=(), title: str = "") -> list[str]:
