@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         item = items[str(ra["item_id"])]
         hist = history_items(ra.get("history"), items)[-JUDGE_HISTORY:]
         try:
-            outcome, pref, yes_b, yes_a = judge.compare_pointwise(item, rb["explanation"], ra["explanation"], hist)
+            outcome, pref, _, _ = judge.compare_pointwise(item, rb["explanation"], ra["explanation"], hist)
         except JudgeError:
             failures += 1
             continue
@@ -101,9 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     else:
         verdict = "No pairs judged."
     lines = [f"# Head-to-head: B = `{args.b}` against A = `{args.a}`", "",
-             f"Films: A showed {counts['a']}, B {counts['b']}, both {counts['both']}, both LLM-written {counts['both_llm']}, "
-             f"the same text {counts['same_text']}, different {counts['differ']}; judged {len(outcomes)} "
-             f"({failures} unparsable).", "", verdict, "",
+             (f"Films: A showed {counts['a']}, B {counts['b']}, both {counts['both']}, both LLM-written {counts['both_llm']}, "
+              f"the same text {counts['same_text']}, different {counts['differ']}; judged {len(outcomes)} "
+              f"({failures} unparsable)."), "", verdict, "",
              "## Every judged pair (preference: B's log-odds minus A's, nats)", ""]
     for outcome, pref, ra, rb in rows:
         lines += [f"- {ra['request']!r} ({ra['kind']} {ra['user']}); **{ra['film']}**: B {outcome} ({pref:+.2f})",

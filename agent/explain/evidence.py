@@ -37,7 +37,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from agent.constraints import Constraints
-from agent.explain.words import CONNECTOR_LEMMAS, lemma, tokens, topic_keywords
+from agent.explain.words import CONNECTOR_LEMMAS, apart, lemma, tokens, topic_keywords
 from agent.types import Candidate, Item, UserHistory
 
 log = logging.getLogger(__name__)
@@ -195,15 +195,11 @@ def _distinct(features: Sequence[str], n: int) -> tuple[str, ...]:
     ('aliens', 'hostage', 'commando')
     """
     out: list[str] = []
-    seen: set[str] = set()
     for f in features:
-        words = {lemma(w) for w in f.lower().split()}
-        if words & seen:
-            continue
-        out.append(f)
-        seen |= words
-        if len(out) == n:
-            break
+        if all(apart(f, g) for g in out):
+            out.append(f)
+            if len(out) == n:
+                break
     return tuple(out)
 
 
@@ -276,11 +272,10 @@ class NameCasing:
                     low = w.lower()
                     if i:
                         self._at.setdefault(low, []).append(len(self._words))
-                        if w[:1].isupper() and i > 1 and words[i - 1][:1].isupper():
-                            pass  # inside a longer name ("The Truman Show"): says nothing of the word alone
-                        elif w[:1].isupper():
-                            forms = upper.setdefault(low, {})
-                            forms[w] = forms.get(w, 0) + 1
+                        if w[:1].isupper():
+                            if not (i > 1 and words[i - 1][:1].isupper()):  # inside a longer name ("The Truman
+                                forms = upper.setdefault(low, {})           # Show") it says nothing of the word alone
+                                forms[w] = forms.get(w, 0) + 1
                         else:
                             lower[low] = lower.get(low, 0) + 1
                     self._words.append(w)
@@ -344,7 +339,7 @@ class Centrality:
                 groups = [[t for t in missing if t in plots], [t for t in missing if t not in plots]]
                 missing = [t for g in groups for t in g]
                 rows = np.concatenate([self.embed(g) for g in groups if g])
-            except Exception:  # noqa: BLE001 (an embedder hiccup costs the ordering only)
+            except Exception:  # an embedder hiccup costs the ordering only (logged)
                 log.warning("keyword centrality unavailable; keeping the catalog's order", exc_info=True)
                 return feats
             if len(self._vec) + len(missing) > self.size:

@@ -33,7 +33,7 @@ from __future__ import annotations
 import re
 
 from agent.explain.evidence import Evidence, Link
-from agent.explain.words import GENRE_WORDS, META_KEYWORD, article, is_adjective, lemma, topic_keywords
+from agent.explain.words import GENRE_WORDS, META_KEYWORD, apart, article, is_adjective, topic_keywords
 
 __all__ = ["META_KEYWORD", "is_adjective", "topic_keywords", "frames_regex", "frame_variants"]
 
@@ -66,17 +66,11 @@ def _genre_run(genres) -> str:
     return " and ".join(g)
 
 
-def _apart(a: str, b: str) -> bool:
-    """Two options that share no word's lemma ("alien" / "aliens", "child abuse" / "loss of child"
-    joined by "and" repeat themselves)."""
-    return not {lemma(w) for w in a.lower().split()} & {lemma(w) for w in b.lower().split()}
-
-
 def _one_or_two(options) -> str:
     """One option, or two different ones joined by "and" (never "police and police", nor "alien
     and aliens")."""
     opts = sorted(set(options))
-    return _alt([*opts, *(f"{a} and {b}" for a in opts for b in opts if a != b and _apart(a, b))])
+    return _alt([*opts, *(f"{a} and {b}" for a in opts for b in opts if a != b and apart(a, b))])
 
 
 # Topics said bare only: mass nouns and plurals by their ending or a short list, gerunds and
@@ -124,7 +118,7 @@ def _topics(options) -> str:
     one = lambda t: _rx(t) if not t[:1].islower() or _mass(t) else f"({_rx(article(t))} )?{_rx(t)}"  # noqa: E731
     pairs = []
     for a in opts:
-        others = [one(b) for b in opts if b != a and _apart(a, b)]
+        others = [one(b) for b in opts if b != a and apart(a, b)]
         pairs.append(one(a) + (f"( and {_alt_raw(others)})?" if others else ""))
     return _alt_raw(pairs)
 
@@ -137,10 +131,9 @@ def identity_phrase_regex(ev: Evidence, topics: list[str], topic_required: bool 
         return ""
     kinds = _rx(f"{article(run)} {run}")  # "an action and crime" (no year: the opener's label has it)
     minutes = f"( of {ev.runtime} minutes)?" if ev.runtime else ""
-    nouns = [t for t in topics if not is_adjective(t)]
-    if topic_required and not nouns:
+    if topic_required and not topics:
         return ""
-    about = (f" about {_topics(nouns)}" if topic_required else f"( about {_topics(nouns)})?") if nouns else ""
+    about = (f" about {_topics(topics)}" if topic_required else f"( about {_topics(topics)})?") if topics else ""
     return ", " + kinds + " film" + minutes + about
 
 
@@ -155,7 +148,7 @@ def shared_phrase_regex(ev: Evidence, link: Link | None, genres: bool = True) ->
         alts.append("are " + _rx(run) + " films")
     keywords = [k for k in link.themes if not META_KEYWORD.search(k) and not any(w in GENRE_WORDS for w in k.split())]
     adjectives = [k for k in keywords if is_adjective(k)]
-    topics = [t for t in topic_keywords([k for k in keywords if k not in adjectives], [ev.plot])]
+    topics = topic_keywords(keywords, [ev.plot])  # no adjective: those are "both are X"
     if adjectives:
         alts.append("are " + _one_or_two(adjectives))
     if topics:

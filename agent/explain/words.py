@@ -185,6 +185,16 @@ def join_words(words: list[str], conj: str = "and") -> str:
     return ", ".join(words[:-1]) + f" {conj} " + words[-1]
 
 
+def apart(a: str, b: str) -> bool:
+    """Two phrases that share no word's lemma: "alien and aliens", "child abuse and loss of child"
+    repeat themselves (frames), and "aliens" beside "alien" fills two evidence themes with one fact.
+
+    >>> apart("alien", "aliens"), apart("heist", "friendship")
+    (False, True)
+    """
+    return not {lemma(w) for w in a.lower().split()} & {lemma(w) for w in b.lower().split()}
+
+
 META_KEYWORD = re.compile(r"creditsstinger|\bdirector\b|\bfilm\b|\bmovie\b|\bbased on\b|\b3d\b|\bimax\b|\bsequel\b|\bremake\b"
                r"|\bnovel\b|\bsilent\b|\bindependent\b|\bblack and white\b|\bimdb\b|\btop \d+|\boscar|\bcriterion\b"
                r"|\bregistry\b|\baward|\bdvd\b|\bnetflix\b|\bseen\b|\bwatched\b|\bowned\b|\bbiograph|\bundercover\b|\btrilogy\b|\bhomage\b|\bfranchise\b"
@@ -207,7 +217,7 @@ _PEOPLE_GROUP = re.compile(r"^((black|white|african|asian|native|jewish|muslim|a
                            r"|jews?|gays|lesbians|homosexuals|blacks|whites|dwarfs?|midgets?|african american)$", re.I)
 
 
-_ADJECTIVE = re.compile(r"(ic|al|ful|ous|ive|less|able|ible|esque|ish|-[a-z]+ing)$")
+_ADJECTIVE = re.compile(r"(ic|al|ful|ous|ive|less|able|ible|esque|(?<!f)ish|-[a-z]+ing)$")  # "clownfish" is no adjective
 _NOT_ADJECTIVE = frozenset("animal cannibal criminal festival hospital arrival survival terminal individual musical "
                            "detective relative fugitive explosive narrative music magic comic logic panic mechanic "
                            "critic medic republic clinic mosaic"
@@ -216,13 +226,13 @@ _NOT_ADJECTIVE = frozenset("animal cannibal criminal festival hospital arrival s
                            " laxative deal carnival epidemic fanatic convertible attic psychic portal fetish heal chemical"
                            " medal cathedral picnic relic marshal ritual principal pandemic proposal captive locomotive"
                            " neanderthal withdrawal paramedic coal constable metal tribunal fable journal operative"
-                           " vegetable seal beehive appeal burlesque stable denial rival festival traffic executive motive"
+                           " vegetable seal beehive appeal burlesque stable denial rival traffic executive motive"
                            " hostage-taking baby-snatching roller-skating fitness-training co-parenting job-hopping"
                            " ".split())
 _ADJECTIVES = frozenset("""funny scary creepy quirky dark sad cute gory bleak witty silly weird tense bloody sexy cheesy
 campy moody gritty clever slow smart intense violent surreal hilarious beautiful absurd bizarre whimsical heartwarming
 disturbing touching inspiring romantic stylish eerie grim quiet strange feel-good crazy dirty nasty sleazy trippy goofy
-nerdy lazy rich poor young old bittersweet
+nerdy lazy rich poor young old bittersweet selfish
 anime""".split())  # "anime": a form, said as "both are anime", never "both are about anime"
 
 
@@ -236,7 +246,7 @@ def is_adjective(keyword: str) -> bool:
     [False, False, True, False, True, True]
     """
     w = keyword.lower().split()
-    if len(w) != 1 or w[0] in _NOT_ADJECTIVE or (w[0].endswith("fish") and w[0] != "selfish"):
+    if len(w) != 1 or w[0] in _NOT_ADJECTIVE:
         return False
     return w[0] in _ADJECTIVES or w[0].startswith("anti-") or bool(_ADJECTIVE.search(w[0]))
 
