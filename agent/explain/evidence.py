@@ -334,7 +334,7 @@ class Centrality:
         want = {t for it in items if it.overview and len(feats[it.item_id]) > 1 for t in (it.overview, *feats[it.item_id])}
         missing = sorted(want - self._vec.keys())
         if missing:
-            try:  # plots and keywords apart: one batch pads every keyword to the longest plot (~4x the time)
+            try:  # plots and keywords apart: one batch pads every keyword to the longest plot
                 plots = {it.overview for it in items}
                 groups = [[t for t in missing if t in plots], [t for t in missing if t not in plots]]
                 missing = [t for g in groups for t in g]
