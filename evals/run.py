@@ -132,12 +132,11 @@ def agent_retrievers(split: Split, target: str, popularity: np.ndarray, weights=
 def split_quality(split: Split, target: str, prior_count: float):
     """The quality prior (agent/quality) from the ratings of the events the split fits on before
     `target` (never the target itself); the demo's ratings.csv, as agent_parts' store is the demo's."""
-    from agent.quality import Quality
+    from agent.protocol.pipeline import split_quality as fit_quality
     from agent.types import Interaction
 
-    fit = {(u, i) for u, seq in split.fit_sequences(target).items() for i in seq}
     events = load_events("movielens-small")
-    return Quality([Interaction(u, i, r, t) for u, i, r, t in events if (u, i) in fit], prior_count=prior_count)
+    return fit_quality(split, target, [Interaction(u, i, r, t) for u, i, r, t in events], prior_count)
 
 
 def tune_retriever(split: Split, users: list[str], settings, data: str, out: Path, rrf_ks: tuple[int, ...] = ()) -> dict:

@@ -143,6 +143,46 @@ class Evidence:
         return [t for t in out if t]
 
 
+_SUBORDINATOR = frozenset("as when while whilst after before although though because since if until unless once "
+                          "whenever whereas".split())
+_SUBJECT = frozenset("he she they it we i you his her their its a an the this that these those one two three four "
+                     "five some several every each all both there most many".split())
+_FINITE = frozenset("is are was were has have had must can will would could should may might do does did become became "
+                    "find found get got take took make made go went come came run ran begin began fall fell meet met".split())
+_CLAUSE_SPLIT = re.compile(r",[\"”]? | -- | – | — ")
+
+
+def _fragment(sentence: str) -> bool:
+    """A subordinate clause alone: the sentence opens with a subordinating conjunction ("As",
+    "When", "After") and no part after a comma or dash opens with a subject (a pronoun, a
+    determiner or a name) or holds a finite-looking verb ("-s", "-ed", "can't", "is", "found").
+    "As Rebel leaders map their strategy for an all-out attack on the Emperor's newer, bigger
+    Death Star." is one (TMDB's first sentence of Return of the Jedi); of the 11,248 sentences of
+    the TMDB 5000 overviews 4 are caught, 2 of them true fragments (the other two lose a sentence
+    for the next). A sentence without a comma is kept.
+
+    >>> [_fragment(s) for s in ("When Dr. Jones Sr. finds the map, he runs.", "Once a street smart, carefree young guy.",
+    ...                         "After his wife dies, lazy Po moves to Paris.", "A thief steals a painting.", "As a child he ran.")]
+    [False, True, False, False, False]
+    """
+    words = sentence.split()
+    if not words or words[0].lower() not in _SUBORDINATOR:
+        return False
+    parts = _CLAUSE_SPLIT.split(sentence)[1:]
+    return bool(parts) and not any(_clause(p) for p in parts)
+
+
+def _clause(part: str) -> bool:
+    words = re.findall(r"[A-Za-z'’-]+", part)
+    if not words:
+        return False
+    head = re.split(r"['’]", words[0])[0]
+    if head.lower() in _SUBJECT or head[:1].isupper():
+        return True
+    return any(re.search(r"['’](s|re|ll|ve|d)$|n['’]t$", w) or w in _FINITE or w.endswith(("s", "ed"))
+               for w in words if not w[:1].isupper())
+
+
 def plot_sentence(overview: str, limit: int = PLOT_CHARS) -> str:
     """The first complete sentence of `overview` no longer than `limit` (with the second when the
     first is short and both fit; the shortest one if the first is too long), or "" when none fits:
@@ -158,9 +198,14 @@ def plot_sentence(overview: str, limit: int = PLOT_CHARS) -> str:
     'Top London cop, PC Nicholas Angel is good. Too good.'
     >>> plot_sentence("No full stop here", limit=40), plot_sentence("No full stop here and far too long", limit=10)
     ('No full stop here.', '')
+
+    A subordinate clause alone is no sentence (`_fragment`): the next one is taken.
+
+    >>> plot_sentence("As Rebel leaders map their strategy for an attack on the newer, bigger Death Star. Han Solo remains frozen.")
+    'Han Solo remains frozen.'
     """
     text = " ".join(overview.split())
-    sentences = [m.group(1) for m in _SENTENCE.finditer(text)]
+    sentences = [s for s in (m.group(1) for m in _SENTENCE.finditer(text)) if not _fragment(s)]
     rest = _SENTENCE.sub("", text).strip()
     if rest and rest[-1].isalnum() and not sentences:
         sentences = [rest + "."]
@@ -255,9 +300,21 @@ class NameCasing:
     Show", though overviews write "The Truman Show" and "The Late Show"):
 
     >>> c = NameCasing([Item(str(i), "T", overview=o) for i, o in enumerate(["He hosts The Truman Show.",
-    ...          "She loves The Late Show.", "A boy meets Jim Show.", "They fly to Paris. In Paris, he sings."])])
+    ...          "She loves The Late Show.", "A boy meets Jim Show.", "They fly to Paris. In Paris, he sings.", "A reality show."])])
     >>> c("reality show"), c("show"), c("paris")
     ('reality show', 'show', 'Paris')
+
+    A user tag of two or more words that is no keyword of the catalog and whose first and last
+    words no overview writes in lower case reads as a person's name, which users tag in lower case
+    ("macaulay culkin" -> "Macaulay Culkin"; "a film about a macaulay culkin" is then no topic).
+    Of the demo catalog's 1,299 distinct tags 194 read so, in a sample of 60 all names but one
+    ("reciprocal spectator"). A small catalog, whose overviews write few words, keeps fewer tags
+    as topics: the safe side.
+
+    >>> c = NameCasing([Item("1", "T", overview="A boy is left home alone. His family flies to Paris.", keywords=("kung fu",)),
+    ...                 Item("2", "U", overview="A hard family time: he must travel.")])
+    >>> c("macaulay culkin"), c("home alone"), c("family time"), c("time travel"), c("kung fu"), c("culkin")
+    ('Macaulay Culkin', 'home alone', 'family time', 'time travel', 'kung fu', 'culkin')
     """
 
     def __init__(self, items: Mapping[str, Item] | Sequence[Item]):
@@ -283,12 +340,21 @@ class NameCasing:
         self.word = {low: max(forms, key=lambda f: (forms[f], f)) for low, forms in upper.items()
                      if sum(forms.values()) >= 2 and sum(forms.values()) > 3 * lower.get(low, 0)
                      and low not in CONNECTOR_LEMMAS}
+        self._lower = set(lower)  # words some overview writes in lower case
+        self._keywords = {" ".join(k.lower().split()) for item in (items.values() if isinstance(items, Mapping) else items)
+                          for k in item.keywords}
         self._cache: dict[str, str] = {}
 
     def __call__(self, keyword: str) -> str:
         if keyword not in self._cache:
-            self._cache[keyword] = self._phrase(keyword) or " ".join(self.word.get(w, w) for w in keyword.split())
+            said = self._phrase(keyword) or " ".join(self.word.get(w, w) for w in keyword.split())
+            self._cache[keyword] = said.title() if said == keyword and self._person(keyword) else said
         return self._cache[keyword]
+
+    def _person(self, keyword: str) -> bool:
+        parts = keyword.lower().split()
+        return (len(parts) >= 2 and all(p.isalpha() for p in parts) and keyword.lower() not in self._keywords
+                and parts[0] not in self._lower and parts[-1] not in self._lower)
 
     def _phrase(self, keyword: str) -> str:
         parts = keyword.lower().split()

@@ -81,7 +81,8 @@ _MASS = re.compile(r"(ness|ism|ia|ity|hood|dom|\wship|ance|ence|ense|ure|ery|tim
                    r"| of | and |^\w+ing\b|(^| )(love|sex|rape|alcohol|life|police|magic|travel|abuse|metal|winter|summer|"
                    r"sport|military|death|art|money|food|nature|fear|hope|revenge|power|crime|justice|evil|"
                    r"space|time|history|youth|faith|greed|guilt|grief|jealousy|music|dance|poetry|humor|humour|gore|slapstick|telepathy|golf|tennis|baseball|football|basketball|soccer|hockey|rugby|"
-                   r"chess|poker|karate|kung fu|surfing|sailing)$", re.I)
+                   r"chess|poker|karate|kung fu|surfing|sailing)$"
+                   r"|(\w{3,}|\bwo)men$|(^| )(children|mice|geese|teeth|feet|lice|oxen)$", re.I)  # irregular plurals: "about cavemen"
 # count nouns with a mass-noun ending: "a space station", "a secret mission", "a dance competition"
 _COUNT = frozenset("station mission vacation expedition competition invention operation election nation plantation "
                    "ship relationship princess actress mistress waitress hostess goddess business bus "
@@ -91,8 +92,9 @@ _COUNT = frozenset("station mission vacation expedition competition invention op
 def _mass(topic: str) -> bool:
     """Said bare only (see `_MASS`).
 
-    >>> [_mass(t) for t in ("time travel", "friendship", "space station", "heist", "secret mission", "boss", "dark humor")]
-    [True, True, False, False, False, False, True]
+    >>> [_mass(t) for t in ("time travel", "friendship", "space station", "heist", "secret mission", "boss", "dark humor",
+    ...                     "cavemen", "children", "omen")]
+    [True, True, False, False, False, False, True, True, True, False]
     """
     return bool(_MASS.search(topic)) and topic.split()[-1].lower() not in _COUNT
 
@@ -113,9 +115,20 @@ def _topics(options) -> str:
     ...                                                       "suspense", "aliens", "sex", "dying and death",
     ...                                                       "saving the world", "friendship", "con man", "ship")]
     [False, False, False, False, False, False, False, False, False, False, True, True]
+
+    A count noun of `_COUNT` keeps its article: "about a mother son relationship", never "about
+    mother son relationship".
+
+    >>> [bool(re.fullmatch(_topics(["mother son relationship"]), t)) for t in ("a mother son relationship", "mother son relationship")]
+    [True, False]
     """
     opts = sorted(set(options))
-    one = lambda t: _rx(t) if not t[:1].islower() or _mass(t) else f"({_rx(article(t))} )?{_rx(t)}"  # noqa: E731
+
+    def one(t: str) -> str:
+        if not t[:1].islower() or _mass(t):
+            return _rx(t)
+        a = f"{_rx(article(t))} "
+        return (a if t.split()[-1].lower() in _COUNT else f"({a})?") + _rx(t)  # "about mother son relationship"
     pairs = []
     for a in opts:
         others = [one(b) for b in opts if b != a and apart(a, b)]

@@ -115,11 +115,29 @@ def split_histories(split: Split, target: str, users: list[str]):
     return {u: UserHistory(u, tuple(HistoryEntry(i, liked=True) for i in split.history(u, target))) for u in users}
 
 
+def split_quality(split: Split, target: str, interactions, prior_count: float):
+    """The quality prior (agent/quality) from the rated `interactions` the split fits on before
+    `target` (never the target itself)."""
+    from agent.quality import Quality
+
+    fit = {(u, i) for u, seq in split.fit_sequences(target).items() for i in seq}
+    return Quality([x for x in interactions if (x.user_id, x.item_id) in fit], prior_count=prior_count)
+
+
 def split_recommender(split: Split, target: str, users: list[str], *, settings=None, llm=None):
-    """A Recommender over the settings' catalog whose retrieval is fit on `split` before `target`."""
+    """A Recommender over the settings' catalog whose retrieval is fit on `split` before `target`,
+    with the served parts that read a request (the quality prior from the ratings before `target`,
+    the vocabulary, the title vectors), so a chat request is answered as the server answers it."""
+    from agent.catalog import load_interactions
     from agent.recommender import Recommender
+    from agent.vocab import TitleVectors, Vocabulary
 
     s, items, emb, store, co, tr = agent_parts(split, target, settings)
-    return Recommender(s, list(items.values()), split_histories(split, target, users), store, emb, llm,
+    catalog = list(items.values())
+    quality = (split_quality(split, target, load_interactions(s.interactions), s.quality_prior_count)
+               if s.interactions else None)
+    titles = TitleVectors(catalog, emb, s.home / "vocab") if s.title_penalty > 0 else None
+    return Recommender(s, catalog, split_histories(split, target, users), store, emb, llm,
                        collab=co, sequence=tr, media_store=media_store(s, items, emb),
-                       sasrec=sequential_for(s, split, target))
+                       sasrec=sequential_for(s, split, target), quality=quality,
+                       vocab=Vocabulary.build(catalog, emb, s.home / "vocab"), titles=titles)
