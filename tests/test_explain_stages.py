@@ -36,6 +36,33 @@ def test_links_are_the_closest_history_films_with_what_they_share():
     assert ev.themes == ("briefcase", "car chase")  # its own keywords/tags, minus the shared one
 
 
+def test_a_topic_the_catalog_counts_keeps_its_article():
+    import re
+
+    from agent.explain.frames import shared_phrase_regex
+
+    plan = Item("7", "Inside Man", 2006, ("Crime",), "A crew plans a heist, and a hostage talks.", keywords=("heist",))
+    items = {**ITEMS, "7": plan}
+    ev = EvidenceBuilder(items).build(Candidate(ITEMS["5"], 1.0, ()), history("1", "2"))  # Ronin, Heat shares "heist"
+    assert ev.counted == ("heist",) and "counted" not in ev.as_dict()
+    rx = shared_phrase_regex(ev, ev.links[0], genres=False)
+    assert re.fullmatch(rx, " because both are about a heist")
+    assert not re.fullmatch(rx, " because both are about heist")  # "a heist": the catalog's own prose counts it
+    bare = EvidenceBuilder(ITEMS).build(Candidate(ITEMS["5"], 1.0, ()), history("1", "2"))
+    assert bare.counted == () and re.fullmatch(shared_phrase_regex(bare, bare.links[0], genres=False),
+                                               " because both are about heist")  # unknown: the model's choice
+
+
+def test_a_user_tag_that_reads_as_a_name_is_no_topic():
+    from agent.explain.frames import frames_regex
+
+    home = Item("8", "Home Alone 2", 1992, ("Comedy",), "A boy is lost in New York at Christmas and a thief follows him.",
+                tags=("macaulay culkin", "christmas"))
+    ev = EvidenceBuilder({**ITEMS, "8": home}).build(Candidate(home, 1.0, ()), history("1", "2"))
+    assert "Macaulay Culkin" in ev.themes
+    assert "culkin" not in frames_regex(ev, None, plot=False).lower()
+
+
 def test_themes_are_topics_first_then_the_most_central_to_the_plot():
     import numpy as np
 

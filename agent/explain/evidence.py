@@ -103,6 +103,9 @@ class Evidence:
     themes: tuple[str, ...] = ()
     media: tuple[tuple[str, str], ...] = ()  # (label, text)
     history_labels: tuple[str, ...] = field(default=(), compare=False)  # every history film (for role checks only)
+    # head nouns of this evidence's topics that the catalog's prose counts ("a terrorist"): the
+    # grammar gives them their article (`NameCasing.counted`; for the grammar only)
+    counted: tuple[str, ...] = field(default=(), compare=False)
 
     def as_dict(self) -> dict:
         d = asdict(self)
@@ -110,11 +113,12 @@ class Evidence:
         d["links"] = [asdict(x) for x in self.links]
         d["media"] = [list(m) for m in self.media]
         d.pop("history_labels")
+        d.pop("counted")
         return d
 
     @classmethod
     def from_dict(cls, d: Mapping) -> Evidence:
-        """The inverse of `as_dict` (history_labels, which it leaves out, come back empty).
+        """The inverse of `as_dict` (history_labels and counted, which it leaves out, come back empty).
 
         >>> ev = Evidence("5", "Ronin", "Ronin (1998)", 1998, ("Crime",), links=(Link("2", "Heat (1995)", ("heist",)),),
         ...               reasons=(Reason("collab", "Heat (1995)"),), media=(("Trailer", "a car chase"),))
@@ -322,7 +326,9 @@ class NameCasing:
         self._at: dict[str, list[int]] = {}  # lower-cased word -> its positions inside a sentence
         upper: dict[str, dict[str, int]] = {}
         lower: dict[str, int] = {}
+        counted: set[str] = set()
         for item in (items.values() if isinstance(items, Mapping) else items):
+            counted.update(m.group(1).lower() for m in _COUNTED.finditer(item.overview or ""))
             for sentence in _SENTENCE_SPLIT.split(item.overview or ""):
                 words = tokens(sentence)
                 for i, w in enumerate(words):
@@ -341,6 +347,7 @@ class NameCasing:
                      if sum(forms.values()) >= 2 and sum(forms.values()) > 3 * lower.get(low, 0)
                      and low not in CONNECTOR_LEMMAS}
         self._lower = set(lower)  # words some overview writes in lower case
+        self.counted = frozenset(counted)
         self._keywords = {" ".join(k.lower().split()) for item in (items.values() if isinstance(items, Mapping) else items)
                           for k in item.keywords}
         self._cache: dict[str, str] = {}
@@ -350,6 +357,17 @@ class NameCasing:
             said = self._phrase(keyword) or " ".join(self.word.get(w, w) for w in keyword.split())
             self._cache[keyword] = said.title() if said == keyword and self._person(keyword) else said
         return self._cache[keyword]
+
+    def counted_heads(self, keywords: Sequence[str]) -> tuple[str, ...]:
+        """The last words of `keywords` that the overviews write as a whole noun phrase after
+        "a"/"an" ("a terrorist who", "a spaceship."): count nouns, which "both are about
+        terrorist" misuses. A word seen only before another noun ("a drug dealer") is not counted.
+
+        >>> NameCasing([Item("1", "T", overview="A terrorist who hides, a drug dealer, and a spaceship.")]).counted_heads(
+        ...     ["terrorist", "drug", "space ship", "spaceship", "cocaine"])
+        ('spaceship', 'terrorist')
+        """
+        return tuple(sorted({k.split()[-1].lower() for k in keywords if k.split() and k.split()[-1].lower() in self.counted}))
 
     def _person(self, keyword: str) -> bool:
         parts = keyword.lower().split()
@@ -369,6 +387,9 @@ class NameCasing:
 
 
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+")
+# "a/an X" closing a noun phrase (punctuation or a function word after it): X is a count noun
+_COUNTED = re.compile(r"\b[Aa]n? ([a-z][a-z-]+)(?=[.,;:!?]|$| (?:who|whom|whose|that|which|and|or|but|in|of|with|from|to|"
+                      r"for|on|at|by|as|is|was|are|were|has|had|when|while|where|after|before)\b)")
 
 
 class Centrality:
@@ -492,6 +513,7 @@ class EvidenceBuilder:
             media=tuple((lab, _words(text, MEDIA_CHARS)) for lab, text in item.media_text
                         if any(k in lab.lower() for k in _MEDIA_KEEP) and text.strip())[:1],
             history_labels=tuple(f.label for f, _ in films),
+            counted=self.casing.counted_heads([*unlinked, *(t for x in links for t in x.themes)]),
         )
 
     def _links(self, item: Item, own: list[str], films: list[tuple[Item, bool]], sims: Mapping[str, float]

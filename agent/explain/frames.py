@@ -99,7 +99,7 @@ def _mass(topic: str) -> bool:
     return bool(_MASS.search(topic)) and topic.split()[-1].lower() not in _COUNT
 
 
-def _topics(options) -> str:
+def _topics(options, counted=()) -> str:
     """One or two topics, each bare or with its indefinite article ("about a heist", "about
     friendship"): count noun or mass noun is the model's choice (a teacher's, learnt by the
     adapter), the article's form is the code's (`article`). The regex is built from parts, so
@@ -116,10 +116,13 @@ def _topics(options) -> str:
     ...                                                       "saving the world", "friendship", "con man", "ship")]
     [False, False, False, False, False, False, False, False, False, False, True, True]
 
-    A count noun of `_COUNT` keeps its article: "about a mother son relationship", never "about
-    mother son relationship".
+    A count noun of `_COUNT`, or one the catalog's prose counts (`counted`: `Evidence.counted`),
+    keeps its article: "about a mother son relationship", "about a terrorist", never "about
+    mother son relationship", "both are about terrorist".
 
     >>> [bool(re.fullmatch(_topics(["mother son relationship"]), t)) for t in ("a mother son relationship", "mother son relationship")]
+    [True, False]
+    >>> [bool(re.fullmatch(_topics(["terrorist"], ("terrorist",)), t)) for t in ("a terrorist", "terrorist")]
     [True, False]
     """
     opts = sorted(set(options))
@@ -128,7 +131,8 @@ def _topics(options) -> str:
         if not t[:1].islower() or _mass(t):
             return _rx(t)
         a = f"{_rx(article(t))} "
-        return (a if t.split()[-1].lower() in _COUNT else f"({a})?") + _rx(t)  # "about mother son relationship"
+        head = t.split()[-1].lower()
+        return (a if head in _COUNT or head in counted else f"({a})?") + _rx(t)  # "about mother son relationship"
     pairs = []
     for a in opts:
         others = [one(b) for b in opts if b != a and apart(a, b)]
@@ -146,7 +150,8 @@ def identity_phrase_regex(ev: Evidence, topics: list[str], topic_required: bool 
     minutes = f"( of {ev.runtime} minutes)?" if ev.runtime else ""
     if topic_required and not topics:
         return ""
-    about = (f" about {_topics(topics)}" if topic_required else f"( about {_topics(topics)})?") if topics else ""
+    said = _topics(topics, ev.counted) if topics else ""
+    about = (f" about {said}" if topic_required else f"( about {said})?") if topics else ""
     return ", " + kinds + " film" + minutes + about
 
 
@@ -165,7 +170,7 @@ def shared_phrase_regex(ev: Evidence, link: Link | None, genres: bool = True) ->
     if adjectives:
         alts.append("are " + _one_or_two(adjectives))
     if topics:
-        alts.append("are about " + _topics(topics))
+        alts.append("are about " + _topics(topics, ev.counted))
     return " because both " + _alt_raw(alts) if alts else ""
 
 
