@@ -56,6 +56,8 @@ _PERSON = re.compile(  # "not Tom Cruise", "nothing with Nicolas Cage": people, 
     r"(?P<name>[A-Z][a-z'’]+(?:\s+[A-Z][a-z'’]+)+)", re.I)
 _ANCHOR = re.compile(r"\b(?:more|something|anything|films?|movies?|ones?|others?|stuff|else)\s+(?:just\s+)?like\s*$"
                      r"|\bsimilar\s+to\s*$|\b(?:vein|style|spirit)\s+of\s*$|\b(?:more|others?)\s+of\s*$", re.I)
+_SIMILAR = re.compile(r"\b(?:something|anything|more|films?|movies?|ones?|others?)\s+(?:(?:very|quite|really|just)\s+)?"
+                      r"similar\b(?!\s+to\b)", re.I)
 DIFFERENT = re.compile(
     r"\bsomething\s+(?:completely\s+|totally\s+|quite\s+|a\s+bit\s+|very\s+|really\s+)?different\b"
     r"|\b(?:mix|shake|switch|change)\s+(?:it|things)\s+up\b|\bsurprise\s+me\b|\b(?:more|some)\s+variety\b"
@@ -89,19 +91,30 @@ def answer_films(msg: dict, titles: TitleIndex, catalog: dict[str, Item]) -> lis
 
 
 def references(text: str, answer: tuple[Item, ...], previous: tuple[TitleMatch, ...],
-               remarks: list[str] | None = None) -> list[TitleMatch]:
+               remarks: list[str] | None = None, named: tuple[TitleMatch, ...] = ()) -> list[TitleMatch]:
     """The films one user turn refers to in `answer` (the latest assistant answer before it),
     as TitleMatch objects spanning the reference words (how="reference").
 
     >>> films = (Item("3", "Aliens", 1986), Item("6", "The Thing", 1982))
     >>> [(m.text, m.item.title) for m in references("more like #2, I've seen the first one", films, ())]
     [('#2', 'The Thing'), ('the first one', 'Aliens')]
+
+    "it", "that one" after a film this turn names (`named`: its title matches) is that film: "I
+    loved The Godfather. Something like it" asks for films like The Godfather, answer or none.
+
+    >>> godfather = TitleMatch(Item("858", "The Godfather", 1972), (8, 21), "The Godfather", False, "exact")
+    >>> [(m.text, m.item.title) for m in references("I loved #############. Something like it", films, (), named=(godfather,))]
+    [('it', 'The Godfather')]
     """
     out: list[TitleMatch] = []
     for m in _REF.finditer(text):
         group = m.lastgroup
         span = m.span(group) if group == "it" else m.span()
         words = text[span[0]: span[1]]
+        before = sorted((t for t in named if t.span[1] <= span[0]), key=lambda t: t.span) if group in ("it", "p") else []
+        if before:  # the nearest film named before it in this turn
+            out.append(TitleMatch(before[-1].item, span, words, False, "reference"))
+            continue
         if not answer:
             if remarks is not None and group in ("n", "o"):
                 remarks.append(f"'{words}' refers to an earlier list, and I have not suggested any films yet.")
@@ -174,6 +187,9 @@ def read_conversation(messages: list[dict], titles: TitleIndex, catalog: dict[st
     for idx, turn in turns.items():
         text = turn.text
         anchored = [m.item.item_id for m in turn.matches if _ANCHOR.search(text[max(0, m.span[0] - 40): m.span[0]])]
+        similar = _SIMILAR.search(turn.masked or text)
+        if similar:  # "I liked The Matrix. Something similar": the films named before it
+            anchored += [m.item.item_id for m in turn.titles if m.span[1] <= similar.start()]
         if anchored:
             anchors[idx] = tuple(dict.fromkeys(anchored))
     last = turns[max(turns)] if turns else None

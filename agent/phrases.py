@@ -87,6 +87,15 @@ _RUNTIME = re.compile(rf"\b(?:(?P<max>{_MAX_CUE})|(?P<min>{_MIN_CUE}))\s+{_DUR}"
                       rf"|{_DUR.replace('?P<', '?P<s')}\s+(?:(?P<smax>or\s+(?:less|shorter|under)|max|tops|at\s+most)"
                       rf"|(?P<smin>or\s+(?:more|longer|over)|plus|at\s+least|minimum))\b", re.I)
 SHORTER = re.compile(r"\bshorter\b(?!\s+than)", re.I)
+# a mood asked away ("not too violent", "nothing scary", "without much gore"): cut from the search
+# text and the soft terms, which would otherwise pull exactly those films closer
+NEGATED_MOOD = re.compile(
+    r"\b(?:not|nothing|never|none|no)\s+(?:too\s+|very\s+|so\s+|overly\s+|that\s+|super\s+|really\s+|particularly\s+"
+    r"|excessively\s+|especially\s+)?(?:violent|gory|scary|dark|sad|depressing|bloody|intense|heavy|serious|sappy|"
+    r"cheesy|graphic|explicit|sexy|creepy|disturbing|brutal|silly|childish|loud|slow|complicated|romantic|weird|"
+    r"mushy|grim|bleak|gruesome|frightening|tense|violence|gore|blood|swearing|nudity)\b"
+    r"|\b(?:without|less)\s+(?:too\s+much\s+|much\s+|a\s+lot\s+of\s+|any\s+)?(?:violence|gore|blood|swearing|nudity|"
+    r"sex|romance|violent|gory|scary|sad)\b", re.I)
 LONGER = re.compile(r"(?<!no )(?<!any )(?<!not )\blonger\b(?!\s+than)", re.I)
 
 _Y = r"(?:18|19|20)\d\d"
@@ -305,7 +314,7 @@ def year_mentions(masked: str, newest: int | None) -> tuple[int | None, int | No
 def strip_constraint_spans(masked: str) -> list[tuple[int, int]]:
     """Spans of the exclusion, runtime, year, lifting and seen/disliked phrases of one masked turn."""
     spans = genre_mentions(masked)[2] + runtime_mentions(masked)[2] + year_mentions(masked, None)[2]
-    spans += [m.span() for m in (*SHORTER.finditer(masked), *LONGER.finditer(masked))]
+    spans += [m.span() for m in (*SHORTER.finditer(masked), *LONGER.finditer(masked), *NEGATED_MOOD.finditer(masked))]
     spans += [m.span() for pat in (_LIFT_GENRE, _LIFT_RUNTIME, _LIFT_YEARS) for m in pat.finditer(masked)]
     spans += [m.span() for m in _ROLE_CUE.finditer(masked) if m.lastgroup != LIKED]  # "I didn't like", "I've seen"
     return spans
@@ -317,6 +326,8 @@ def strip_constraints(text: str, titles: TitleIndex | None = None) -> str:
 
     >>> strip_constraints("something tense, not horror, under two hours")
     'something tense, ,'
+    >>> strip_constraints("A crime film but not too violent"), strip_constraints("a comedy, nothing scary, without much gore")
+    ('A crime film but', 'a comedy, ,')
     """
     masked = mask_titles(text, titles.find(text, typos=True, strict=True)) if titles is not None else text
     out = list(text)

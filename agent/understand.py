@@ -157,7 +157,7 @@ def read_turns(messages: list[dict], titles: TitleIndex, catalog: dict[str, Item
             continue
         named = titles.find(text, typos=True, strict=True)
         refs = tuple(references(mask_titles(text, named), answer, previous,
-                                remarks if users and idx == users[-1] else None))
+                                remarks if users and idx == users[-1] else None, named=tuple(named)))
         both = sorted([*named, *refs], key=lambda m: m.span[0])
         found = choice(text, mask_titles(text, both), both, titles)
         listed = tuple(found[2]) if found else ()

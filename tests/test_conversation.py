@@ -122,6 +122,28 @@ def test_that_one_follows_the_previous_reference_and_remarks_say_what_was_taken(
                             "My last list had 3 films, so '#9' points at none of them.")
 
 
+@pytest.mark.parametrize(
+    "text, anchors",
+    [
+        ("I loved Casablanca. Something like it", {0: ("12",)}),
+        ("I liked The Terminator. Something similar but not horror", {0: ("9",)}),
+        ("I loved Fargo and Casablanca, anything similar?", {0: ("14", "12")}),
+        ("I loved Casablanca, but I'd like it shorter", {}),  # "like it" asks for no film like it
+        ("Something similar to Fargo", {0: ("14",)}),
+    ],
+)
+def test_a_film_named_then_something_like_it_anchors_retrieval_on_that_film(text, anchors):
+    conv = read_conversation([{"role": "user", "content": text}], TitleIndex(FILMS), CATALOG)
+    assert conv.anchors == anchors
+
+
+def test_it_after_a_film_of_the_same_turn_is_that_film_not_the_last_answers():
+    msgs = [{"role": "user", "content": "I loved Alien"}, {"role": "assistant", "content": ANSWER},
+            {"role": "user", "content": "I also loved Casablanca, more like it"}]
+    conv = read_conversation(msgs, TitleIndex(FILMS), CATALOG)
+    assert conv.anchors == {2: ("12",)} and [m.item.item_id for m in conv.refs[2]] == ["12"]
+
+
 SIXTH = Item("29", "The Sixth Sense", 1999, ("Drama", "Horror", "Mystery"))
 SIX_ANSWER = "".join(f"{i}. {CATALOG[x].label}: x\n" for i, x in enumerate(["3", "6", "5", "9", "13", "14"], 1))
 
