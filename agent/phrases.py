@@ -91,10 +91,10 @@ SHORTER = re.compile(r"\bshorter\b(?!\s+than)", re.I)
 # text and the soft terms, which would otherwise pull exactly those films closer
 NEGATED_MOOD = re.compile(
     r"\b(?:not|nothing|never|none|no)\s+(?:too\s+|very\s+|so\s+|overly\s+|that\s+|super\s+|really\s+|particularly\s+"
-    r"|excessively\s+|especially\s+)?(?:violent|gory|scary|dark|sad|depressing|bloody|intense|heavy|serious|sappy|"
+    r"|excessively\s+|especially\s+)?(?P<mood>violent|gory|scary|dark|sad|depressing|bloody|intense|heavy|serious|sappy|"
     r"cheesy|graphic|explicit|sexy|creepy|disturbing|brutal|silly|childish|loud|slow|complicated|romantic|weird|"
     r"mushy|grim|bleak|gruesome|frightening|tense|violence|gore|blood|swearing|nudity)\b"
-    r"|\b(?:without|less)\s+(?:too\s+much\s+|much\s+|a\s+lot\s+of\s+|any\s+)?(?:violence|gore|blood|swearing|nudity|"
+    r"|\b(?:without|less)\s+(?:too\s+much\s+|much\s+|a\s+lot\s+of\s+|any\s+)?(?P<less>violence|gore|blood|swearing|nudity|"
     r"sex|romance|violent|gory|scary|sad)\b", re.I)
 LONGER = re.compile(r"(?<!no )(?<!any )(?<!not )\blonger\b(?!\s+than)", re.I)
 
@@ -309,6 +309,15 @@ def year_mentions(masked: str, newest: int | None) -> tuple[int | None, int | No
         spans.append(m.span())
         notes.append(f"'recent' read as {lo} or later (the catalog's newest film is from {newest})")
     return lo, hi, spans, notes
+
+
+def negated_moods(masked: str) -> tuple[str, ...]:
+    """The moods a turn asks away, lower-cased, in order.
+
+    >>> negated_moods("a crime film, not too violent and without much gore")
+    ('violent', 'gore')
+    """
+    return tuple(dict.fromkeys((m.group("mood") or m.group("less")).lower() for m in NEGATED_MOOD.finditer(masked)))
 
 
 def strip_constraint_spans(masked: str) -> list[tuple[int, int]]:

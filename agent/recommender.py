@@ -74,14 +74,15 @@ def merged_soft(read: SoftPreferences, understood: SoftPreferences) -> SoftPrefe
     """The retrieval's reading of the search text (agent/vocab.read_soft: content words and the
     genres their vocabulary terms name; what the retrieval weights were tuned on) with what the
     understanding stage read from the whole conversation added: its genres after the text's own,
-    its popularity cue and decade where the text gave none.
+    its popularity cue and decade where the text gave none, and the moods it asks away.
 
     >>> merged_soft(SoftPreferences(genres=("Comedy",), terms=("light",)),
     ...             SoftPreferences(genres=("Animation", "Comedy"), popularity="obscure", decade=1990))
-    SoftPreferences(genres=('Comedy', 'Animation'), terms=('light',), popularity='obscure', decade=1990)
+    SoftPreferences(genres=('Comedy', 'Animation'), terms=('light',), popularity='obscure', decade=1990, avoid=())
     """
     return replace(read, genres=tuple(dict.fromkeys((*read.genres, *understood.genres))),
-                   popularity=read.popularity or understood.popularity, decade=read.decade or understood.decade)
+                   popularity=read.popularity or understood.popularity, decade=read.decade or understood.decade,
+                   avoid=tuple(dict.fromkeys((*read.avoid, *understood.avoid))))
 
 
 @dataclass(frozen=True)

@@ -495,7 +495,9 @@ class Retriever:
                 if iid in self.items:  # the store may hold items a newer catalog dropped
                     fused[iid] += w / (self.rrf_k + rank + 1)
                     sources[iid].append(name)
-        best = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
+        avoided = self.vocab.carrying(soft.avoid) if soft is not None and soft.avoid and self.vocab is not None else set()
+        # a film carrying a mood asked away ("not too violent": violence, brutal) goes after every other
+        best = sorted(fused.items(), key=lambda kv: (kv[0] in avoided, -kv[1], kv[0]))[:k]
         out = [Candidate(self.items[i], s, tuple(sources[i])) for i, s in best]
         if (constraints or not lists) and len(out) < k:
             out += self._fill(constraints or Constraints(), exclude | {c.item.item_id for c in out}, k - len(out),

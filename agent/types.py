@@ -76,10 +76,11 @@ class SoftPreferences:
     terms: tuple[str, ...] = ()  # mood/theme words left after titles and constraints are cut, e.g. ("quiet", "heist")
     popularity: str | None = None  # "popular" | "obscure" ("hidden gem", "something obscure") | None
     decade: int | None = None  # 1990 for "from the 90s"
+    avoid: tuple[str, ...] = ()  # moods asked away: "not too violent" -> ("violent",); films carrying them go last
 
     @property
     def empty(self) -> bool:
-        return not (self.genres or self.terms or self.popularity or self.decade)
+        return not (self.genres or self.terms or self.popularity or self.decade or self.avoid)
 
 
 @dataclass(frozen=True)

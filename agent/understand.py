@@ -31,7 +31,8 @@ from itertools import islice
 from agent.constraints import DISLIKED, EXCLUDED, LIKED, SEEN, Constraints, parse_conversation
 from agent.conversation import DIFFERENT, Conversation, answer_films, read_conversation, references
 from agent.phrases import (
-    _GW, GENRE_LEXICON, _genre_names, _pick, catalog_genre, genre_mentions, mask_titles, strip_constraint_spans,
+    _GW, GENRE_LEXICON, _genre_names, _pick, catalog_genre, genre_mentions, mask_titles, negated_moods,
+    strip_constraint_spans,
 )
 from agent.titles import _ORDINARY, TitleIndex, TitleMatch, has_content
 from agent.types import Item, SoftPreferences
@@ -307,7 +308,8 @@ def soft_preferences(asking: Turn | None, last: Turn | None, catalog: dict[str, 
     lo, hi = constraints.year_min, constraints.year_max
     if lo is not None and hi is not None and lo // 10 == hi // 10:
         decade = lo // 10 * 10
-    return SoftPreferences(genres=tuple(genres), terms=tuple(terms), popularity=popularity, decade=decade)
+    avoid = negated_moods(asking.masked) if asking is not None else ()
+    return SoftPreferences(genres=tuple(genres), terms=tuple(terms), popularity=popularity, decade=decade, avoid=avoid)
 
 
 # ---- "which of these": the list, split only outside the films found -------------------------

@@ -163,6 +163,16 @@ class Vocabulary:
                 score[iid] += sim
         return dict(score)
 
+    def carrying(self, words: Sequence[str]) -> set[str]:
+        """Item ids that carry a tag or keyword term (never a genre) matched by one of `words`
+        ("violent" -> "violence", "brutal", ...): what "not too violent" asks away."""
+        out: set[str] = set()
+        for matched in self.matches([w for w in words if w.strip()][:MAX_WORDS]):
+            for j, _ in matched:
+                if self.kinds[j] != "genre":
+                    out |= self.films[j]
+        return out
+
     def genres_of(self, words: Sequence[str]) -> tuple[str, ...]:
         """The catalog genres that words name: a word with a genre among its terms at >= genre_sim."""
         out = []

@@ -209,14 +209,14 @@ async def test_generate_prompt_is_trimmed_to_fit_the_context(make_recommender):
         ("nothing too obscure, a tense heist film", {"popularity": "popular", "terms": ("tense", "heist")}),
         ("an animated film for the whole family", {"genres": ("Animation", "Children")}),
         ("I loved Alien", {}),
-        ("a tense heist film, not too violent", {"terms": ("tense", "heist")}),  # a mood asked away is no soft term
-        ("a thriller without much gore", {"genres": ("Thriller",)}),
+        ("a tense heist film, not too violent", {"terms": ("tense", "heist"), "avoid": ("violent",)}),  # no soft term
+        ("a thriller without much gore", {"genres": ("Thriller",), "avoid": ("gore",)}),
     ],
 )
 def test_prepare_carries_the_understanding_and_its_soft_preferences(make_recommender, text, soft):
     prep = make_recommender(LabelLLM()).prepare(chat(text))
     s = prep.understanding.soft
-    got = {k: getattr(s, k) for k in ("genres", "terms", "popularity", "decade") if getattr(s, k)}
+    got = {k: getattr(s, k) for k in ("genres", "terms", "popularity", "decade", "avoid") if getattr(s, k)}
     assert got == soft
 
 

@@ -131,3 +131,13 @@ def test_a_long_request_embeds_at_most_max_words(tmp_path):
     before = emb.texts
     v.genres_of(("horror", *words))
     assert emb.texts - before <= MAX_WORDS
+
+
+def test_a_mood_asked_away_sends_the_films_carrying_it_last(settings, embedder, ratings_csv):
+    r = make(settings, embedder, ratings_csv)
+    wanted = SoftPreferences(genres=("Action", "Crime", "Thriller"))
+    plain = [c.item.item_id for c in r.retrieve("", UserHistory(None), 3, soft=wanted)]
+    assert "2" in plain  # Heat, tagged "heist", is among the action films
+    away = [c.item.item_id for c in r.retrieve("", UserHistory(None), 6, soft=SoftPreferences(
+        genres=("Action", "Crime", "Thriller"), avoid=("heist",)))]
+    assert {"2", "5"} <= set(away) and away.index("2") > max(away.index(i) for i in away if i not in ("2", "5"))
