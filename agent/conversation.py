@@ -103,7 +103,8 @@ def references(text: str, answer: tuple[Item, ...], previous: tuple[TitleMatch, 
     loved The Godfather. Something like it" asks for films like The Godfather, answer or none.
 
     >>> godfather = TitleMatch(Item("858", "The Godfather", 1972), (8, 21), "The Godfather", False, "exact")
-    >>> [(m.text, m.item.title) for m in references("I loved #############. Something like it", films, (), named=(godfather,))]
+    >>> said = "I loved #############. Something like it"
+    >>> [(m.text, m.item.title) for m in references(said, films, (), named=(godfather,))]
     [('it', 'The Godfather')]
     """
     out: list[TitleMatch] = []
@@ -111,7 +112,8 @@ def references(text: str, answer: tuple[Item, ...], previous: tuple[TitleMatch, 
         group = m.lastgroup
         span = m.span(group) if group == "it" else m.span()
         words = text[span[0]: span[1]]
-        before = sorted((t for t in named if t.span[1] <= span[0]), key=lambda t: t.span) if group in ("it", "p") else []
+        before = sorted((t for t in named if t.span[1] <= span[0]), key=lambda t: t.span) \
+            if group in ("it", "p") else []
         if before:  # the nearest film named before it in this turn
             out.append(TitleMatch(before[-1].item, span, words, False, "reference"))
             continue

@@ -152,7 +152,8 @@ _SUBORDINATOR = frozenset("as when while whilst after before although though bec
 _SUBJECT = frozenset("he she they it we i you his her their its a an the this that these those one two three four "
                      "five some several every each all both there most many".split())
 _FINITE = frozenset("is are was were has have had must can will would could should may might do does did become became "
-                    "find found get got take took make made go went come came run ran begin began fall fell meet met".split())
+                    "find found get got take took make made go went come came run ran begin began fall fell "
+                    "meet met".split())
 _CLAUSE_SPLIT = re.compile(r",[\"”]? | -- | – | — ")
 
 
@@ -166,7 +167,8 @@ def _fragment(sentence: str) -> bool:
     for the next). A sentence without a comma is kept.
 
     >>> [_fragment(s) for s in ("When Dr. Jones Sr. finds the map, he runs.", "Once a street smart, carefree young guy.",
-    ...                         "After his wife dies, lazy Po moves to Paris.", "A thief steals a painting.", "As a child he ran.")]
+    ...                         "After his wife dies, lazy Po moves to Paris.", "A thief steals a painting.",
+    ...                         "As a child he ran.")]
     [False, True, False, False, False]
     """
     words = sentence.split()
@@ -205,7 +207,8 @@ def plot_sentence(overview: str, limit: int = PLOT_CHARS) -> str:
 
     A subordinate clause alone is no sentence (`_fragment`): the next one is taken.
 
-    >>> plot_sentence("As Rebel leaders map their strategy for an attack on the newer, bigger Death Star. Han Solo remains frozen.")
+    >>> plot_sentence("As Rebel leaders map their strategy for an attack on the newer, bigger Death Star. "
+    ...               "Han Solo remains frozen.")
     'Han Solo remains frozen.'
     """
     text = " ".join(overview.split())
@@ -304,7 +307,8 @@ class NameCasing:
     Show", though overviews write "The Truman Show" and "The Late Show"):
 
     >>> c = NameCasing([Item(str(i), "T", overview=o) for i, o in enumerate(["He hosts The Truman Show.",
-    ...          "She loves The Late Show.", "A boy meets Jim Show.", "They fly to Paris. In Paris, he sings.", "A reality show."])])
+    ...          "She loves The Late Show.", "A boy meets Jim Show.", "They fly to Paris. In Paris, he sings.",
+    ...          "A reality show."])])
     >>> c("reality show"), c("show"), c("paris")
     ('reality show', 'show', 'Paris')
 
