@@ -36,6 +36,15 @@ def test_links_are_the_closest_history_films_with_what_they_share():
     assert ev.themes == ("briefcase", "car chase")  # its own keywords/tags, minus the shared one
 
 
+def test_the_film_the_request_anchors_on_is_the_link():
+    thing = Candidate(ITEMS["6"], 1.0, ("anchor",))
+    plain = EvidenceBuilder(ITEMS).build(thing, history("1", "3"))
+    assert plain.links[0].label == "Alien (1979)"  # shares "alien" and two genres
+    asked = EvidenceBuilder(ITEMS).build(thing, history("1", "3"), "I loved Aliens. Something like it", anchors=("3",))
+    assert asked.links[0].label == "Aliens (1986)"  # "something like it": the film asked about comes first
+    assert any(r.text == "close to Aliens (1986), as you asked" for r in asked.reasons)
+
+
 def test_a_topic_the_catalog_counts_keeps_its_article():
     import re
 

@@ -16,7 +16,7 @@ What goes in (and nothing else; the verbalizer sees only this, the verifier chec
                  when a runtime bound was asked for
   reasons        why retrieval proposed it, from Candidate.sources: "often watched by people who
                  watched X" (co-occurrence with the viewer's film X), "commonly watched after X"
-                 (next-item transitions), "close to your request", "more like X", "popular"
+                 (next-item transitions), "close to your request", "close to X, as you asked", "popular"
   plot           one complete sentence of the overview (two when the first is short; never cut
                  mid-phrase; none if every sentence is too long)
   themes         up to three of the film's own keywords/tags that no link already names: those
@@ -79,7 +79,7 @@ class Reason:
         return {
             "collab": f"often watched by people who watched {self.film}",
             "sequence": f"commonly watched after {self.film}",
-            "anchor": f"more like {self.film}",
+            "anchor": f"close to {self.film}, as you asked",  # "which is close to The Godfather (1972), as you asked"
             "query": "close to your request",
             "profile": "close to your profile",
             "history": "close to the films you liked",
@@ -504,7 +504,7 @@ class EvidenceBuilder:
         films = self.history_films(history) if films is None else films
         sims = sims or {}
         own = list(features) if features is not None else self._order([item]).get(item.item_id) or _features(item)
-        links = self._links(item, own, films, sims)
+        links = self._links(item, own, films, sims, anchors)
         linked = {t for x in links for t in x.themes}
         unlinked = [self.casing(t) for t in own if t not in linked]
         topics = set(topic_keywords(unlinked, [item.overview], item.title))
@@ -526,8 +526,11 @@ class EvidenceBuilder:
             counted=self.casing.counted_heads([*unlinked, *(t for x in links for t in x.themes)]),
         )
 
-    def _links(self, item: Item, own: list[str], films: list[tuple[Item, bool]], sims: Mapping[str, float]
-               ) -> tuple[Link, ...]:
+    def _links(self, item: Item, own: list[str], films: list[tuple[Item, bool]], sims: Mapping[str, float],
+               anchors: Sequence[str] = ()) -> tuple[Link, ...]:
+        """The one or two history films closest to `item` and what they share; a film the request
+        anchors on ("I loved The Godfather. Something like it") comes first when it shares anything:
+        the person asked for films like it, not like the closest one of their history."""
         genres = [g for g in item.genres if g != _NO_GENRE]
         scored = []
         for rank, (f, liked) in enumerate(films):
@@ -537,7 +540,7 @@ class EvidenceBuilder:
             sim = sims.get(f.item_id, 0.0)
             if not themes and not shared_g and sim < SIMILAR:
                 continue
-            score = 3 * len(themes) + len(shared_g) + 2 * sim + 0.5 * liked - 0.02 * rank
+            score = 3 * len(themes) + len(shared_g) + 2 * sim + 0.5 * liked - 0.02 * rank + 20 * (f.item_id in anchors)
             scored.append((score, rank, Link(f.item_id, f.label, tuple(self.casing(t) for t in themes),
                                                shared_g, sim >= SIMILAR, liked)))
         scored.sort(key=lambda t: (-t[0], t[1]))
