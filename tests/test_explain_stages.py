@@ -36,13 +36,19 @@ def test_links_are_the_closest_history_films_with_what_they_share():
     assert ev.themes == ("briefcase", "car chase")  # its own keywords/tags, minus the shared one
 
 
-def test_the_film_the_request_anchors_on_is_the_link():
+def test_the_film_the_request_anchors_on_is_the_link(monkeypatch):
     thing = Candidate(ITEMS["6"], 1.0, ("anchor",))
     plain = EvidenceBuilder(ITEMS).build(thing, history("1", "3"))
     assert plain.links[0].label == "Alien (1979)"  # shares "alien" and two genres
     asked = EvidenceBuilder(ITEMS).build(thing, history("1", "3"), "I loved Aliens. Something like it", anchors=("3",))
     assert asked.links[0].label == "Aliens (1986)"  # "something like it": the film asked about comes first
     assert any(r.text == "close to Aliens (1986), as you asked" for r in asked.reasons)
+    monkeypatch.setattr("agent.explain.evidence.RECENT", 2)
+    old = history("3", "2", "4", "1", "5")  # Aliens is older than the 2 recent films links are read from
+    assert [f.item_id for f, _ in EvidenceBuilder(ITEMS).history_films(old)] == ["5", "1"]
+    assert [f.item_id for f, _ in EvidenceBuilder(ITEMS).history_films(old, ("3",))] == ["3", "5"]
+    far = EvidenceBuilder(ITEMS).build(thing, old, "Something like Aliens", anchors=("3",))
+    assert far.links[0].label == "Aliens (1986)"
 
 
 def test_a_topic_the_catalog_counts_keeps_its_article():

@@ -38,7 +38,7 @@ import numpy as np
 
 from agent.constraints import Constraints
 from agent.explain.words import CONNECTOR_LEMMAS, apart, lemma, tokens, topic_keywords
-from agent.types import Candidate, Item, UserHistory
+from agent.types import Candidate, HistoryEntry, Item, UserHistory
 
 log = logging.getLogger(__name__)
 SIMILAR = 0.5  # embedding cosine at which two films count as close (all-MiniLM-L6-v2 documents)
@@ -465,20 +465,22 @@ class EvidenceBuilder:
         self.vectors = vectors
         self.casing = NameCasing(items) if casing is None else casing
 
-    def history_films(self, history: UserHistory) -> list[tuple[Item, bool]]:
-        """(film, liked) of the recent history, most recent first; disliked films are never links."""
-        out = []
-        for e in reversed(history.entries):
-            if not e.disliked and e.item_id in self.items:
-                out.append((self.items[e.item_id], e.liked))
-            if len(out) >= RECENT:
-                break
-        return out
+    def history_films(self, history: UserHistory, anchors: Sequence[str] = ()) -> list[tuple[Item, bool]]:
+        """(film, liked) of the recent history, most recent first; disliked films are never links.
+        A film the request anchors on comes first however old its place in the history ("I loved
+        The Godfather. Something like it" from a viewer who rated it years ago)."""
+        entries = [e for e in reversed(history.entries) if not e.disliked and e.item_id in self.items]
+        latest: dict[str, HistoryEntry] = {}
+        for e in entries:
+            latest.setdefault(e.item_id, e)
+        first = [latest[a] for a in dict.fromkeys(anchors) if a in latest]
+        rest = [e for e in entries if e not in first][: max(0, RECENT - len(first))]
+        return [(self.items[e.item_id], e.liked) for e in (*first, *rest)]
 
     def build_all(self, candidates: Sequence[Candidate], history: UserHistory, request: str = "",
                   constraints: Constraints | None = None, anchors: Sequence[str] = ()) -> list[Evidence]:
         """Evidence for each candidate; the vectors of the history and the candidates are read once."""
-        films = self.history_films(history)
+        films = self.history_films(history, anchors)
         sims: dict[str, dict[str, float]] = {}
         if self.vectors is not None and films:
             try:
@@ -501,7 +503,7 @@ class EvidenceBuilder:
               anchors: Sequence[str] = (), *, films: list[tuple[Item, bool]] | None = None,
               sims: Mapping[str, float] | None = None, features: Sequence[str] | None = None) -> Evidence:
         item = cand.item
-        films = self.history_films(history) if films is None else films
+        films = self.history_films(history, anchors) if films is None else films
         sims = sims or {}
         own = list(features) if features is not None else self._order([item]).get(item.item_id) or _features(item)
         links = self._links(item, own, films, sims, anchors)
