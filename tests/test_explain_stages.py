@@ -49,6 +49,7 @@ def test_the_film_the_request_anchors_on_is_the_link(monkeypatch):
     assert [f.item_id for f, _ in EvidenceBuilder(ITEMS).history_films(old, ("3",))] == ["3", "5"]
     far = EvidenceBuilder(ITEMS).build(thing, old, "Something like Aliens", anchors=("3",))
     assert far.links[0].label == "Aliens (1986)"
+    assert fallback_text(far, Prompts(), 360).count("Aliens (1986)") == 1  # the anchor reason does not repeat the link
 
 
 def test_a_topic_the_catalog_counts_keeps_its_article():

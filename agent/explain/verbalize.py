@@ -100,7 +100,10 @@ def fallback_view(ev: Evidence) -> dict:
             "genres": (lambda g: f"{article(g)} {g} film")(genre_phrase(link.genres[:3])) if link.genres else "",
             "similar": link.similar},
         "request": join_words(list(ev.request_words[:3])),
-        "reason": next((r.text for r in ev.reasons if r.kind in ("collab", "sequence", "anchor")), ""),
+        # the anchor reason on the link's own film says the link twice ("... is close to The Godfather
+        # (1972), which you liked. It is close to The Godfather (1972), as you asked.")
+        "reason": next((r.text for r in ev.reasons if r.kind in ("collab", "sequence", "anchor")
+                        and not (r.kind == "anchor" and link is not None and r.film == link.label)), ""),
         "plot": ev.plot,
     }
 
