@@ -154,6 +154,8 @@ _SUBJECT = frozenset("he she they it we i you his her their its a an the this th
 _FINITE = frozenset("is are was were has have had must can will would could should may might do does did become became "
                     "find found get got take took make made go went come came run ran begin began fall fell "
                     "meet met".split())
+# a sentence that goes on from one before it: alone, its first word is dropped (`_alone`)
+_CONTINUES = re.compile(r"^(?:But|And|Yet|So|Then|Meanwhile|However)\b,?\s+(?=\S)")
 _CLAUSE_SPLIT = re.compile(r",[\"”]? | -- | – | — ")
 
 
@@ -220,13 +222,28 @@ def plot_sentence(overview: str, limit: int = PLOT_CHARS) -> str:
     if not fits:
         return ""
     if fits[0] != sentences[0]:
-        return min(fits, key=len)
+        return _alone(min(fits, key=len))
     # a short first sentence reads as cut off alone ("Top London cop, PC Nicholas Angel is good."):
     # the next one goes with it when both fit
     if len(sentences[0].split()) < SHORT_SENTENCE and len(sentences) > 1 \
             and len(sentences[0]) + 1 + len(sentences[1]) <= limit:
-        return sentences[0] + " " + sentences[1]
-    return sentences[0]
+        return _alone(sentences[0] + " " + sentences[1])
+    return _alone(sentences[0])
+
+
+def _alone(plot: str) -> str:
+    """The plot without a first word that ties it to a sentence it does not show: "But a nasty
+    piece of news hits the human resistance: ..." (the shortest sentence of The Matrix Reloaded's
+    overview that fits) reads as "A nasty piece of news hits the human resistance: ...".
+
+    >>> _alone("But even death can't stop these lovers."), _alone("Meanwhile, a drifter wins a ticket."), _alone("Nowhere.")
+    ("Even death can't stop these lovers.", 'A drifter wins a ticket.', 'Nowhere.')
+    """
+    m = _CONTINUES.match(plot)
+    if not m:
+        return plot
+    rest = plot[m.end():]
+    return rest[:1].upper() + rest[1:]
 
 
 def _words(text: str, limit: int) -> str:
