@@ -214,7 +214,7 @@ FALLBACKS = [
               collab=CoOccurrence([Interaction("a", "2", None, 0), Interaction("a", "5", None, 1)])),
      "Ronin (1998) shares heist with Heat (1995), which you liked. It matches your request for heist. "
      "Mercenaries chase a mysterious briefcase across France. It is often watched by people who watched Heat (1995)."),
-    (evidence("4", hist=()), "Toy Story (1995) is a 1995 animation, children and comedy film. "
+    (evidence("4", hist=()), "Toy Story (1995) is a 1995 animation, children's and comedy film. "
                              "Toys come to life when their owner is away."),
     (EvidenceBuilder({"9": BARE}).build(Candidate(BARE, 0.0), UserHistory("u")), "Unknown is an action film."),
     (evidence("6", hist=("2",)),  # Heat shares nothing with The Thing: no link, the film's identity instead

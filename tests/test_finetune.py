@@ -119,7 +119,7 @@ def test_explanation_target_names_shared_features(make_recommender):
     text = explanation_target(aliens, [alien], rec)
     assert text.startswith("Aliens (1986) shares aliens with Alien (1979), which you liked.")
     lone = explanation_target(rec.items["4"], [], rec)
-    assert lone == "Toy Story (1995) is a 1995 animation, children and comedy film. Toys come to life when their owner is away."
+    assert lone == "Toy Story (1995) is a 1995 animation, children's and comedy film. Toys come to life when their owner is away."
 
 
 def test_qlora_without_cuda_is_a_clear_error():

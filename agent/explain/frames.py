@@ -51,7 +51,7 @@ def _alt(options) -> str:
     return "(" + "|".join(opts) + ")" if opts else ""
 
 
-_SAY = {"IMAX": "IMAX", "Children": "children's", "Film-Noir": "film noir"}
+GENRE_SAID = {"IMAX": "IMAX", "Children": "children's", "Film-Noir": "film noir"}
 
 
 def _genre_run(genres) -> str:
@@ -62,7 +62,7 @@ def _genre_run(genres) -> str:
     >>> _genre_run(("Action", "Crime", "Thriller")), _genre_run(("Children",)), _genre_run(())
     ('action and crime', "children's", '')
     """
-    g = [_SAY.get(x, x.lower()) for x in genres if x != "(no genres listed)"][:2]
+    g = [GENRE_SAID.get(x, x.lower()) for x in genres if x != "(no genres listed)"][:2]
     return " and ".join(g)
 
 

@@ -30,7 +30,7 @@ import re
 from dataclasses import dataclass
 
 from agent.explain.evidence import Evidence, Link
-from agent.explain.frames import META_KEYWORD, frames_regex
+from agent.explain.frames import GENRE_SAID, META_KEYWORD, frames_regex
 from agent.explain.verify import verify, without_titles
 from agent.explain.words import (CONNECTOR_LEMMAS, DETERMINERS, FUNCTION_WORDS, GENRE_WORDS, PREPOSITIONS,
                                  REGEX_CONNECTORS, article, fix_articles, join_words, lemma,
@@ -86,9 +86,18 @@ def genre_phrase(genres: tuple[str, ...] | list[str]) -> str:
     return join_words([g if g == "IMAX" else g.lower() for g in genres])
 
 
+def genres_said(genres: tuple[str, ...] | list[str]) -> str:
+    """The genres as a sentence says them, as the frames grammar does ("children's", "film noir").
+
+    >>> genres_said(("Adventure", "Animation", "Children"))
+    "adventure, animation and children's"
+    """
+    return join_words([GENRE_SAID.get(g, g.lower()) for g in genres])
+
+
 def fallback_view(ev: Evidence) -> dict:
     """The variables of prompts/facts_explanation.j2, every one taken from the evidence."""
-    identity = " ".join(x for x in (str(ev.year) if ev.year else "", genre_phrase(ev.genres[:3])) if x)
+    identity = " ".join(x for x in (str(ev.year) if ev.year else "", genres_said(ev.genres[:3])) if x)
     link = ev.links[0] if ev.links else None
     return {
         "title": ev.title, "label": ev.label,
@@ -97,7 +106,7 @@ def fallback_view(ev: Evidence) -> dict:
             "label": link.label, "verb": "liked" if link.liked else "watched",
             # a meta keyword reads as no shared trait ("shares imdb top 250 with Psycho (1960)")
             "themes": join_words([k for k in link.themes if not META_KEYWORD.search(k)][:2]),
-            "genres": (lambda g: f"{article(g)} {g} film")(genre_phrase(link.genres[:3])) if link.genres else "",
+            "genres": (lambda g: f"{article(g)} {g} film")(genres_said(link.genres[:3])) if link.genres else "",
             "similar": link.similar},
         "request": join_words(list(ev.request_words[:3])),
         # the anchor reason on the link's own film says the link twice ("... is close to The Godfather
