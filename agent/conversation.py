@@ -112,10 +112,10 @@ def references(text: str, answer: tuple[Item, ...], previous: tuple[TitleMatch, 
         group = m.lastgroup
         span = m.span(group) if group == "it" else m.span()
         words = text[span[0]: span[1]]
-        before = sorted((t for t in named if t.span[1] <= span[0]), key=lambda t: t.span) \
-            if group in ("it", "p") else []
-        if before:  # the nearest film named before it in this turn
-            out.append(TitleMatch(before[-1].item, span, words, False, "reference"))
+        nearest = max((t for t in named if t.span[1] <= span[0]), key=lambda t: t.span, default=None) \
+            if group in ("it", "p") else None
+        if nearest is not None:  # the nearest film named before it in this turn
+            out.append(TitleMatch(nearest.item, span, words, False, "reference"))
             continue
         if not answer:
             if remarks is not None and group in ("n", "o"):

@@ -352,8 +352,10 @@ class NameCasing:
         upper: dict[str, dict[str, int]] = {}
         lower: dict[str, int] = {}
         counted: set[str] = set()
+        self._keywords: set[str] = set()  # the catalog's TMDB keywords, normalised
         for item in (items.values() if isinstance(items, Mapping) else items):
             counted.update(m.group(1).lower() for m in _COUNTED.finditer(item.overview or ""))
+            self._keywords.update(" ".join(k.lower().split()) for k in item.keywords)
             for sentence in _SENTENCE_SPLIT.split(item.overview or ""):
                 words = tokens(sentence)
                 for i, w in enumerate(words):
@@ -373,8 +375,6 @@ class NameCasing:
                      and low not in CONNECTOR_LEMMAS}
         self._lower = set(lower)  # words some overview writes in lower case
         self.counted = frozenset(counted)
-        self._keywords = {" ".join(k.lower().split()) for item in (items.values() if isinstance(items, Mapping) else items)
-                          for k in item.keywords}
         self._cache: dict[str, str] = {}
 
     def __call__(self, keyword: str) -> str:
