@@ -332,13 +332,11 @@ class NameCasing:
     A user tag of two or more words that is no keyword of the catalog and whose first and last
     words no overview writes in lower case reads as a person's name, which users tag in lower case
     ("macaulay culkin" -> "Macaulay Culkin"; "a film about a macaulay culkin" is then no topic).
-    Of the demo catalog's 1,299 distinct tags 194 read so, in a sample of 60 all names but one
-    ("reciprocal spectator"). A catalog whose overviews write at least `NAME_VOCABULARY` distinct
-    lower-case words (the demo's write 13,949) reads its TMDB keywords so too: 226 of its 3,727
-    keywords of two or more words, mostly names ("sherlock holmes", "saudi arabia", "waffen ss"),
-    a few things ("coral reef", "ankle holster") that it then leaves out of the topics. A smaller
-    catalog (300 films, 96 overviews: 1,523 words) keeps its keywords as they are and reads only
-    its tags so, fewer of them kept as topics: the safe side.
+    Of the demo catalog's 1,299 distinct tags 194 read so; of a seeded sample of 60, 59 are names
+    (`python -m evals.evidence_stats`). TMDB keywords are not read so: of the 206 multi-word
+    keywords the same rule would catch, a sample of 40 was half names ("saudi arabia", "mahatma
+    gandhi") and half topics ("buddhist monk", "conscientious objector", "floppy disk"). A small
+    catalog, whose overviews write few words, keeps fewer tags as topics: the safe side.
 
     >>> c = NameCasing([Item("1", "T", overview="A boy is left home alone. His family flies to Paris.", keywords=("kung fu",)),
     ...                 Item("2", "U", overview="A hard family time: he must travel.")])
@@ -396,8 +394,7 @@ class NameCasing:
 
     def _person(self, keyword: str) -> bool:
         parts = keyword.lower().split()
-        return (len(parts) >= 2 and all(p.isalpha() for p in parts)
-                and (len(self._lower) >= NAME_VOCABULARY or keyword.lower() not in self._keywords)
+        return (len(parts) >= 2 and all(p.isalpha() for p in parts) and keyword.lower() not in self._keywords
                 and parts[0] not in self._lower and parts[-1] not in self._lower)
 
     def _phrase(self, keyword: str) -> str:
@@ -412,7 +409,6 @@ class NameCasing:
         return max(forms, key=lambda f: (forms[f], f)) if forms else ""
 
 
-NAME_VOCABULARY = 5000  # distinct lower-case overview words from which NameCasing reads keywords as names too
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+")
 # "a/an X" closing a noun phrase (punctuation or a function word after it): X is a count noun
 _COUNTED = re.compile(r"\b[Aa]n? ([a-z][a-z-]+)(?=[.,;:!?]|$| (?:who|whom|whose|that|which|and|or|but|in|of|with|from|to|"
